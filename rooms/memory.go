@@ -193,6 +193,7 @@ func (s *seat) push(ev Event) {
 }
 
 func (s *seat) Code() string           { return s.room.code }
+func (s *seat) Seats() int             { return s.room.seats }
 func (s *seat) Self() Peer             { return s.self }
 func (s *seat) Others() []Peer         { return s.others }
 func (s *seat) Ready() <-chan struct{} { return s.ready }

@@ -57,6 +57,8 @@ type Registry interface {
 // members: what they are sent waits in a bounded queue of their own.
 type Seat interface {
 	Code() string
+	// Seats is how many the room holds.
+	Seats() int
 	Self() Peer
 	// Others lists who was already seated when this seat was taken; later
 	// arrivals and departures come as events.

@@ -1,0 +1,106 @@
+// Command hush serves ephemeral chat rooms over SSH.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/session"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "hush:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := parseConfig(args, os.Getenv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	salt, err := loadSalt(filepath.Join(cfg.Data, "salt"))
+	if err != nil {
+		return err
+	}
+	codes, err := rooms.NewCodes(salt)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv, err := session.New(session.Config{
+		HostKeyPath:  filepath.Join(cfg.Data, "host_ed25519"),
+		Host:         cfg.Host,
+		Port:         ln.Addr().(*net.TCPAddr).Port,
+		Linger:       cfg.Linger,
+		MaxGroup:     cfg.MaxGroup,
+		Registry:     rooms.NewMemory(codes),
+		Log:          log,
+		StallTimeout: cfg.Stall,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "invite", "ssh -p "+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)+" new@"+cfg.Host)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// loadSalt reads the secret that keys room codes, creating it on first start.
+func loadSalt(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("salt: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("salt: %w", err)
+	}
+	salt := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(salt+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("salt: %w", err)
+	}
+	return salt, nil
+}

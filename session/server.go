@@ -1,0 +1,182 @@
+// Package session is the thin glue between SSH and the rest: it routes a
+// connection by its user name to a room, and runs that person's UI on the
+// SSH channel. Every rule about what a connection may do lives here.
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/ui"
+)
+
+// Config is what the SSH side needs to know.
+type Config struct {
+	HostKeyPath string
+	Host        string // name[:port] shown in invite lines
+	Port        int    // port shown in invite lines when Host has none
+	Linger      time.Duration
+	MaxGroup    int
+	Registry    rooms.Registry
+	Log         *slog.Logger
+
+	// StallTimeout is how long one write to a client may block before the
+	// client is taken to have stopped reading and is hung up on.
+	StallTimeout time.Duration
+}
+
+// Server is a hush SSH server.
+type Server struct {
+	cfg Config
+	ssh *ssh.Server
+	log *slog.Logger
+
+	mu       sync.Mutex
+	closing  bool
+	programs map[*tea.Program]struct{}
+	wg       sync.WaitGroup
+}
+
+// New builds a server; call Serve to start it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 5 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, programs: make(map[*tea.Program]struct{})}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(cfg.HostKeyPath),
+		// Everyone is let in: a key gives a stable handle, no key makes a guest.
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithKeyboardInteractiveAuth(func(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return true }),
+		// The last middleware listed runs first.
+		wish.WithMiddleware(
+			s.route,
+			refuseAgent,
+			requirePTY,
+			refuseCommands,
+			s.track,
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	srv.HandshakeTimeout = 10 * time.Second
+	srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{"default": refuseSubsystem}
+	srv.ChannelHandlers = map[string]ssh.ChannelHandler{
+		"session":                        ssh.DefaultSessionHandler,
+		"direct-tcpip":                   refuseChannel,
+		"direct-streamlocal@openssh.com": refuseChannel,
+	}
+	s.ssh = srv
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.ssh.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown tells everyone in a room that the server is going away, lets
+// their screens say so, and closes every connection by the time ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	programs := make([]*tea.Program, 0, len(s.programs))
+	for p := range s.programs {
+		programs = append(programs, p)
+	}
+	s.mu.Unlock()
+	for _, p := range programs {
+		go p.Send(ui.Shutdown{})
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return s.ssh.Close()
+}
+
+// track counts sessions so Shutdown can wait for them, and logs each one.
+// It never logs what anyone typed.
+func (s *Server) track(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			wish.Fatalln(sess, "The hush server is restarting. Try again in a moment.")
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+		start := time.Now()
+		s.log.Info("session start", "remote", remoteIP(sess), "key", sess.PublicKey() != nil)
+		next(sess)
+		s.log.Info("session end", "remote", remoteIP(sess), "duration", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func (s *Server) register(p *tea.Program) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.programs[p] = struct{}{}
+	return true
+}
+
+func (s *Server) unregister(p *tea.Program) {
+	s.mu.Lock()
+	delete(s.programs, p)
+	s.mu.Unlock()
+}
+
+// invite is the command that joins the room with code.
+func (s *Server) invite(user string) string {
+	host, port := s.cfg.Host, s.cfg.Port
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		host = h
+		port, _ = strconv.Atoi(p)
+	}
+	if port != 0 && port != 22 {
+		return fmt.Sprintf("ssh -p %d %s@%s", port, user, host)
+	}
+	return fmt.Sprintf("ssh %s@%s", user, host)
+}
+
+// roomTag names a room in logs without revealing its code.
+func roomTag(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:4])
+}
+
+func remoteIP(sess ssh.Session) string {
+	if a, ok := sess.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return sess.RemoteAddr().String()
+}
