@@ -37,20 +37,48 @@ func run(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := start(cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", a.Addr())
+	select {
+	case err := <-a.served:
+		return err
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	return a.srv.Shutdown(shutdownCtx)
+}
+
+// app is a running server: everything main wires together.
+type app struct {
+	srv    *session.Server
+	ln     net.Listener
+	served chan error
+}
+
+// start prepares the data directory, listens and serves in the background.
+func start(cfg config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	salt, err := loadSalt(filepath.Join(cfg.Data, "salt"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	codes, err := rooms.NewCodes(salt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	srv, err := session.New(session.Config{
 		HostKeyPath:  filepath.Join(cfg.Data, "host_ed25519"),
@@ -64,26 +92,15 @@ func run(args []string) error {
 	})
 	if err != nil {
 		ln.Close()
-		return err
+		return nil, err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "invite", "ssh -p "+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)+" new@"+cfg.Host)
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	stop()
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	a := &app{srv: srv, ln: ln, served: make(chan error, 1)}
+	go func() { a.served <- srv.Serve(ln) }()
+	return a, nil
 }
+
+// Addr is where the server listens.
+func (a *app) Addr() string { return a.ln.Addr().String() }
 
 // loadSalt reads the secret that keys room codes, creating it on first start.
 func loadSalt(path string) (string, error) {

@@ -1,0 +1,320 @@
+// Package sshtest drives a server the way a person would: a real SSH client
+// with a PTY, and a terminal emulator that decodes what the screen shows.
+package sshtest
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/vt"
+	"golang.org/x/crypto/ssh"
+)
+
+// Timeout bounds every wait; a test that needs longer is broken.
+const Timeout = 10 * time.Second
+
+// Options shape one connection.
+type Options struct {
+	Key     ssh.Signer // nil: join as a guest (keyboard-interactive)
+	Width   int        // 80 if zero
+	Height  int        // 24 if zero
+	NoPTY   bool
+	Command string // run as an exec request instead of a shell
+	Env     map[string]string
+}
+
+// NewKey returns a fresh ed25519 signer.
+func NewKey(t testing.TB) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Term is one person at one terminal.
+type Term struct {
+	t       testing.TB
+	client  *ssh.Client
+	sess    *ssh.Session
+	stdin   io.WriteCloser
+	HostKey ssh.PublicKey
+
+	mu     sync.Mutex
+	emu    *vt.Emulator
+	raw    bytes.Buffer // everything the server sent to stdout
+	stderr bytes.Buffer
+	bells  int
+	title  string
+	modes  []ansi.Mode
+
+	done    chan struct{}
+	waitErr error
+}
+
+// Dial connects to addr as user and starts a shell with a PTY.
+func Dial(t testing.TB, addr, user string, o Options) *Term {
+	t.Helper()
+	term, err := TryDial(t, addr, user, o)
+	if err != nil {
+		t.Fatalf("dial %s as %q: %v", addr, user, err)
+	}
+	return term
+}
+
+// TryDial is Dial that returns the error instead of failing the test.
+func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
+	if o.Width == 0 {
+		o.Width = 80
+	}
+	if o.Height == 0 {
+		o.Height = 24
+	}
+	tm := &Term{t: t, done: make(chan struct{})}
+	auth := []ssh.AuthMethod{ssh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return nil, nil })}
+	if o.Key != nil {
+		auth = []ssh.AuthMethod{ssh.PublicKeys(o.Key)}
+	}
+	cfg := &ssh.ClientConfig{
+		User: user,
+		Auth: auth,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			tm.HostKey = key
+			return nil
+		},
+		Timeout: Timeout,
+	}
+	client, err := ssh.Dial("tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	tm.client, tm.sess = client, sess
+	t.Cleanup(tm.Close)
+	for k, v := range o.Env {
+		if err := sess.Setenv(k, v); err != nil {
+			return nil, fmt.Errorf("setenv %s: %w", k, err)
+		}
+	}
+	if !o.NoPTY {
+		if err := sess.RequestPty("xterm-256color", o.Height, o.Width, ssh.TerminalModes{}); err != nil {
+			return nil, err
+		}
+	}
+	tm.emu = vt.NewEmulator(o.Width, o.Height)
+	tm.emu.SetCallbacks(vt.Callbacks{
+		Bell:       func() { tm.bells++ },
+		Title:      func(s string) { tm.title = s },
+		EnableMode: func(m ansi.Mode) { tm.modes = append(tm.modes, m) },
+	})
+	// The emulator answers queries into a pipe that must be drained.
+	go func() { _, _ = io.Copy(io.Discard, tm.emu) }()
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := sess.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if tm.stdin, err = sess.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if o.Command != "" {
+		err = sess.Start(o.Command)
+	} else {
+		err = sess.Shell()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var copies sync.WaitGroup
+	copies.Go(func() { tm.pump(stdout, true) })
+	copies.Go(func() { tm.pump(stderr, false) })
+	go func() {
+		copies.Wait()
+		tm.waitErr = sess.Wait()
+		close(tm.done)
+	}()
+	return tm, nil
+}
+
+func (tm *Term) pump(r io.Reader, screen bool) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			tm.mu.Lock()
+			if screen {
+				tm.raw.Write(buf[:n])
+				_, _ = tm.emu.Write(buf[:n])
+			} else {
+				tm.stderr.Write(buf[:n])
+			}
+			tm.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Type sends keys as a person would type them.
+func (tm *Term) Type(s string) {
+	tm.t.Helper()
+	if _, err := io.WriteString(tm.stdin, s); err != nil {
+		tm.t.Fatalf("type: %v", err)
+	}
+}
+
+// Paste sends s as one bracketed paste.
+func (tm *Term) Paste(s string) { tm.Type("\x1b[200~" + s + "\x1b[201~") }
+
+// Resize tells the server the window changed.
+func (tm *Term) Resize(w, h int) {
+	tm.t.Helper()
+	tm.mu.Lock()
+	tm.emu.Resize(w, h)
+	tm.mu.Unlock()
+	if err := tm.sess.WindowChange(h, w); err != nil {
+		tm.t.Fatalf("resize: %v", err)
+	}
+}
+
+// Screen is the text the terminal shows now, trailing blanks trimmed.
+func (tm *Term) Screen() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.emu.String()
+}
+
+// Lines is Screen split into rows, each with trailing spaces removed.
+func (tm *Term) Lines() []string {
+	lines := strings.Split(tm.Screen(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return lines
+}
+
+// Raw is every byte the server wrote to the terminal so far.
+func (tm *Term) Raw() []byte {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return bytes.Clone(tm.raw.Bytes())
+}
+
+// Stderr is what the server wrote to standard error.
+func (tm *Term) Stderr() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.stderr.String()
+}
+
+// State reports what a hostile byte could have changed in the terminal.
+type State struct {
+	Bells int
+	Title string
+	Modes []ansi.Mode
+}
+
+// State returns the emulator's side effects so far.
+func (tm *Term) State() State {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return State{Bells: tm.bells, Title: tm.title, Modes: append([]ansi.Mode(nil), tm.modes...)}
+}
+
+// Cursor returns where the cursor is.
+func (tm *Term) Cursor() (x, y int) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	p := tm.emu.CursorPosition()
+	return p.X, p.Y
+}
+
+// WaitFor waits until ok holds for the screen, failing with the screen
+// shown if it does not within Timeout.
+func (tm *Term) WaitFor(what string, ok func(screen string) bool) {
+	tm.t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		s := tm.Screen()
+		if ok(s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("timed out waiting for %s; screen:\n%s\nstderr: %q", what, s, tm.Stderr())
+		}
+		select {
+		case <-tm.done:
+			if s := tm.Screen(); ok(s) {
+				return
+			}
+			tm.t.Fatalf("session ended waiting for %s; screen:\n%s\nstderr: %q", what, tm.Screen(), tm.Stderr())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// WaitText waits until the screen shows s.
+func (tm *Term) WaitText(s string) {
+	tm.t.Helper()
+	tm.WaitFor(fmt.Sprintf("%q on screen", s), func(screen string) bool { return strings.Contains(screen, s) })
+}
+
+// WaitGone waits until the screen no longer shows s.
+func (tm *Term) WaitGone(s string) {
+	tm.t.Helper()
+	tm.WaitFor(fmt.Sprintf("%q to leave the screen", s), func(screen string) bool { return !strings.Contains(screen, s) })
+}
+
+// Exit waits for the session to end and returns its exit status.
+func (tm *Term) Exit() int {
+	tm.t.Helper()
+	select {
+	case <-tm.done:
+	case <-time.After(Timeout):
+		tm.t.Fatalf("session did not end; screen:\n%s", tm.Screen())
+	}
+	var exit *ssh.ExitError
+	switch {
+	case tm.waitErr == nil:
+		return 0
+	case errors.As(tm.waitErr, &exit):
+		return exit.ExitStatus()
+	}
+	tm.t.Fatalf("session ended without a status: %v", tm.waitErr)
+	return -1
+}
+
+// Done is closed when the session has ended.
+func (tm *Term) Done() <-chan struct{} { return tm.done }
+
+// Close hangs up.
+func (tm *Term) Close() {
+	if tm.sess != nil {
+		_ = tm.sess.Close()
+	}
+	if tm.client != nil {
+		_ = tm.client.Close()
+	}
+}
