@@ -58,6 +58,7 @@ func run(args []string) error {
 
 // app is a running server: everything main wires together.
 type app struct {
+	cfg    config
 	srv    *session.Server
 	ln     net.Listener
 	served chan error
@@ -94,7 +95,7 @@ func start(cfg config, log *slog.Logger) (*app, error) {
 		ln.Close()
 		return nil, err
 	}
-	a := &app{srv: srv, ln: ln, served: make(chan error, 1)}
+	a := &app{cfg: cfg, srv: srv, ln: ln, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve(ln) }()
 	return a, nil
 }

@@ -47,6 +47,7 @@ type tick struct{ at time.Time }
 const noticeFor = 4 * time.Second
 
 type notice struct {
+	who   string // a name, shortened first when the line is too narrow
 	text  string
 	color int // -1 for none
 	until time.Time
@@ -192,7 +193,7 @@ func (m *Model) event(ev rooms.Event, now time.Time) {
 	switch ev.Kind {
 	case rooms.Joined:
 		m.lanes = append(m.lanes[:len(m.lanes)-1], &lane{peer: ev.Peer}, m.you)
-		m.say("● "+ev.Peer.Name+" joined", ev.Peer.Color, now)
+		m.sayOf(ev.Peer, " joined", now)
 		m.cfg.Screen.Raw("\a")
 	case rooms.Left:
 		for i, l := range m.lanes {
@@ -201,7 +202,7 @@ func (m *Model) event(ev rooms.Event, now time.Time) {
 				break
 			}
 		}
-		m.say("○ "+ev.Peer.Name+" left", ev.Peer.Color, now)
+		m.sayOf(ev.Peer, " left", now)
 	case rooms.Typed:
 		if l := m.lane(ev.Peer.ID); l != nil {
 			l.add(ev.Text, now)
@@ -224,6 +225,10 @@ func (m *Model) lane(id int) *lane {
 
 func (m *Model) say(text string, color int, now time.Time) {
 	m.notice = notice{text: text, color: color, until: now.Add(noticeFor)}
+}
+
+func (m *Model) sayOf(p rooms.Peer, text string, now time.Time) {
+	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color, until: now.Add(noticeFor)}
 }
 
 // schedule asks for a tick when the screen next needs to change by itself,

@@ -56,12 +56,15 @@ func (m *Model) frame(now time.Time) Frame {
 }
 
 func (m *Model) header(w, hidden int) string {
+	code := m.style(ansi.Style{}.Bold()) + m.cfg.Seat.Code() + m.style(ansi.Style{}.Faint())
+	if w < 40 { // the code must stay readable in a tiny window
+		return ansi.Truncate(code+fmt.Sprintf(" %d/%d", len(m.lanes), m.cfg.Seat.Seats()), w, "…")
+	}
 	here := fmt.Sprintf("%d of %d here", len(m.lanes), m.cfg.Seat.Seats())
 	if hidden > 0 {
 		here += fmt.Sprintf(", %d not shown", hidden)
 	}
-	s := m.style(ansi.Style{}.Bold()) + "hush" + m.style(ansi.Style{}.Faint()) +
-		" · room " + m.cfg.Seat.Code() + " · " + here
+	s := m.style(ansi.Style{}.Bold()) + "hush" + m.style(ansi.Style{}.Faint()) + " · room " + code + " · " + here
 	return ansi.Truncate(s, w, "…")
 }
 
@@ -71,7 +74,8 @@ func (m *Model) status(w int) string {
 		if m.notice.color >= 0 {
 			st = m.fade.style(m.notice.color, 0)
 		}
-		return ansi.Truncate(st+m.notice.text, w, "…")
+		who := ansi.Truncate(m.notice.who, max(w-ansi.StringWidth(m.notice.text), 2), "…")
+		return ansi.Truncate(st+who+m.notice.text, w, "…")
 	}
 	hint := "esc leaves · ctrl+y copies the invite"
 	if m.cfg.Seat.Seats() > 2 && len(m.lanes) < m.cfg.Seat.Seats() {

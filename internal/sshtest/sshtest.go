@@ -251,6 +251,23 @@ func (tm *Term) Cursor() (x, y int) {
 	return p.X, p.Y
 }
 
+// CellStyle describes how the first cell showing s is drawn (colour and
+// attributes), or "" if s is not on screen.
+func (tm *Term) CellStyle(s string) string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for y, line := range strings.Split(tm.emu.String(), "\n") {
+		if x := strings.Index(line, s); x >= 0 {
+			c := tm.emu.CellAt(ansi.StringWidth(line[:x]), y)
+			if c == nil {
+				return ""
+			}
+			return fmt.Sprintf("%v/%v", c.Style.Fg, c.Style.Attrs)
+		}
+	}
+	return ""
+}
+
 // WaitFor waits until ok holds for the screen, failing with the screen
 // shown if it does not within Timeout.
 func (tm *Term) WaitFor(what string, ok func(screen string) bool) {
