@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
+	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -49,10 +51,10 @@ func NewKey(t testing.TB) ssh.Signer {
 // Term is one person at one terminal.
 type Term struct {
 	t       testing.TB
-	client  *ssh.Client
-	sess    *ssh.Session
-	stdin   io.WriteCloser
-	HostKey ssh.PublicKey
+	stdin   io.Writer
+	resize  func(w, h int) error
+	hangup  func()
+	HostKey ssh.PublicKey // what the server presented, for SSH connections
 
 	mu     sync.Mutex
 	emu    *vt.Emulator
@@ -107,7 +109,8 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 		client.Close()
 		return nil, err
 	}
-	tm.client, tm.sess = client, sess
+	tm.resize = func(w, h int) error { return sess.WindowChange(h, w) }
+	tm.hangup = func() { _ = sess.Close(); _ = client.Close() }
 	t.Cleanup(tm.Close)
 	for k, v := range o.Env {
 		if err := sess.Setenv(k, v); err != nil {
@@ -119,14 +122,7 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 			return nil, err
 		}
 	}
-	tm.emu = vt.NewEmulator(o.Width, o.Height)
-	tm.emu.SetCallbacks(vt.Callbacks{
-		Bell:       func() { tm.bells++ },
-		Title:      func(s string) { tm.title = s },
-		EnableMode: func(m ansi.Mode) { tm.modes = append(tm.modes, m) },
-	})
-	// The emulator answers queries into a pipe that must be drained.
-	go func() { _, _ = io.Copy(io.Discard, tm.emu) }()
+	tm.startEmulator(o.Width, o.Height)
 	stdout, err := sess.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -155,6 +151,39 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 		close(tm.done)
 	}()
 	return tm, nil
+}
+
+func (tm *Term) startEmulator(w, h int) {
+	tm.emu = vt.NewEmulator(w, h)
+	tm.emu.SetCallbacks(vt.Callbacks{
+		Bell:       func() { tm.bells++ },
+		Title:      func(s string) { tm.title = s },
+		EnableMode: func(m ansi.Mode) { tm.modes = append(tm.modes, m) },
+	})
+	// The emulator answers queries into a pipe that must be drained.
+	go func() { _, _ = io.Copy(io.Discard, tm.emu) }()
+}
+
+// Spawn runs a local program (an ssh binary, say) under a PTY of w×h and
+// reads its screen the same way.
+func Spawn(t testing.TB, cmd *exec.Cmd, w, h int) *Term {
+	t.Helper()
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(w), Rows: uint16(h)})
+	if err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	tm := &Term{t: t, done: make(chan struct{}), stdin: ptmx}
+	tm.startEmulator(w, h)
+	tm.resize = func(w, h int) error { return pty.Setsize(ptmx, &pty.Winsize{Cols: uint16(w), Rows: uint16(h)}) }
+	tm.hangup = func() { _ = cmd.Process.Kill() }
+	t.Cleanup(tm.Close)
+	go func() {
+		tm.pump(ptmx, true) // ends with EIO when the program exits
+		tm.waitErr = cmd.Wait()
+		ptmx.Close()
+		close(tm.done)
+	}()
+	return tm
 }
 
 func (tm *Term) pump(r io.Reader, screen bool) {
@@ -194,7 +223,7 @@ func (tm *Term) Resize(w, h int) {
 	tm.mu.Lock()
 	tm.emu.Resize(w, h)
 	tm.mu.Unlock()
-	if err := tm.sess.WindowChange(h, w); err != nil {
+	if err := tm.resize(w, h); err != nil {
 		tm.t.Fatalf("resize: %v", err)
 	}
 }
@@ -313,11 +342,14 @@ func (tm *Term) Exit() int {
 		tm.t.Fatalf("session did not end; screen:\n%s", tm.Screen())
 	}
 	var exit *ssh.ExitError
+	var local *exec.ExitError
 	switch {
 	case tm.waitErr == nil:
 		return 0
 	case errors.As(tm.waitErr, &exit):
 		return exit.ExitStatus()
+	case errors.As(tm.waitErr, &local):
+		return local.ExitCode()
 	}
 	tm.t.Fatalf("session ended without a status: %v", tm.waitErr)
 	return -1
@@ -328,10 +360,5 @@ func (tm *Term) Done() <-chan struct{} { return tm.done }
 
 // Close hangs up.
 func (tm *Term) Close() {
-	if tm.sess != nil {
-		_ = tm.sess.Close()
-	}
-	if tm.client != nil {
-		_ = tm.client.Close()
-	}
+	tm.hangup()
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/pem"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hush-chat/hush/internal/sshtest"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// openssh runs the real OpenSSH client under a PTY against a. With key
+// set it authenticates with that key file; without, as a guest.
+func openssh(t *testing.T, a *app, user, key string) *sshtest.Term {
+	t.Helper()
+	bin, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Fatalf("the OpenSSH client is needed (apt-get install openssh-client): %v", err)
+	}
+	host, port, _ := net.SplitHostPort(a.Addr())
+	args := []string{"-F", "/dev/null", "-p", port,
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"}
+	if key != "" {
+		args = append(args, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey", "-i", key)
+	} else {
+		args = append(args, "-o", "PubkeyAuthentication=no")
+	}
+	cmd := exec.Command(bin, append(args, user+"@"+host)...)
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "SSH_AUTH_SOCK=")
+	return sshtest.Spawn(t, cmd, 80, 24)
+}
+
+func TestOpenSSHInterop(t *testing.T) {
+	a := startTest(t)
+	alice := openssh(t, a, "new", "")
+	alice.WaitText("Waiting for someone to join")
+	m := inviteRE.FindStringSubmatch(alice.Screen())
+	if m == nil {
+		t.Fatalf("no invite:\n%s", alice.Screen())
+	}
+	bob := sshtest.Dial(t, a.Addr(), m[2], sshtest.Options{})
+	alice.WaitText("joined")
+	bob.Type("over x/crypto")
+	alice.WaitText("over x/crypto")
+	alice.Type("over openssh")
+	bob.WaitText("over openssh")
+	if !regexp.MustCompile(`● guest-[a-z]+-[a-z]+ · guest, no key · you`).MatchString(alice.Screen()) {
+		t.Fatalf("OpenSSH guest not marked:\n%s", alice.Screen())
+	}
+	alice.Type("\x1b")
+	if got := alice.Exit(); got != 0 {
+		t.Fatalf("ssh exited %d", got)
+	}
+	if !strings.Contains(alice.Screen(), "You left the room") {
+		t.Fatalf("terminal after leaving:\n%s", alice.Screen())
+	}
+	bob.WaitText("left")
+
+	// With a key, OpenSSH users get the handle and badge of that key.
+	_, priv, _ := ed25519.GenerateKey(nil)
+	block, err := gossh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := gossh.NewSignerFromKey(priv)
+	keyed := openssh(t, a, "new", keyFile)
+	keyed.WaitText("· you")
+	badge := regexp.MustCompile(`· key ([A-Za-z0-9+/]{8}) · you`).FindStringSubmatch(keyed.Screen())
+	if badge == nil || !strings.HasPrefix(gossh.FingerprintSHA256(signer.PublicKey()), "SHA256:"+badge[1]) {
+		t.Fatalf("badge %v for %s:\n%s", badge, gossh.FingerprintSHA256(signer.PublicKey()), keyed.Screen())
+	}
+	keyed.Type("\x03")
+	keyed.Exit()
+}
