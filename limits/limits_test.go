@@ -1,0 +1,110 @@
+package limits
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock               { return &clock{t: time.Unix(1e9, 0)} }
+
+func TestBucket(t *testing.T) {
+	c := newClock()
+	b := NewBucket(10, 100)
+	if got := b.Take(150, c.now()); got != 100 {
+		t.Fatalf("burst: took %d, want 100", got)
+	}
+	if got := b.Take(1, c.now()); got != 0 {
+		t.Fatalf("empty bucket gave %d", got)
+	}
+	c.add(time.Second)
+	if got := b.Take(50, c.now()); got != 10 {
+		t.Fatalf("after 1s took %d, want 10", got)
+	}
+	c.add(time.Hour)
+	if !b.Full(c.now()) {
+		t.Fatal("bucket did not refill")
+	}
+}
+
+func TestConcurrentConnections(t *testing.T) {
+	c := newClock()
+	a := NewAddresses(Config{Conns: 2}, c.now)
+	v1, r1 := a.Connect("192.0.2.1")
+	v2, _ := a.Connect("192.0.2.1")
+	v3, r3 := a.Connect("192.0.2.1")
+	if v1 != Allow || v2 != Allow || v3 != Refuse {
+		t.Fatalf("verdicts %v %v %v", v1, v2, v3)
+	}
+	if v, _ := a.Connect("192.0.2.2"); v != Allow {
+		t.Fatal("another address was limited")
+	}
+	r3()
+	r1()
+	r1() // twice is harmless
+	if v, _ := a.Connect("192.0.2.1"); v != Allow {
+		t.Fatal("slot not released")
+	}
+}
+
+func TestRateRefusesThenDrops(t *testing.T) {
+	c := newClock()
+	a := NewAddresses(Config{ConnsPerMinute: 3}, c.now)
+	var got []Verdict
+	for range 9 {
+		v, release := a.Connect("192.0.2.1")
+		release()
+		got = append(got, v)
+	}
+	want := []Verdict{Allow, Allow, Allow, Refuse, Refuse, Refuse, Drop, Drop, Drop}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("verdicts %v, want %v", got, want)
+	}
+	c.add(time.Minute)
+	if v, _ := a.Connect("192.0.2.1"); v != Allow {
+		t.Fatal("not allowed again after a minute")
+	}
+}
+
+func TestFailedJoinsLockOut(t *testing.T) {
+	c := newClock()
+	a := NewAddresses(Config{FailsPerMinute: 5, Lockout: 10 * time.Minute}, c.now)
+	for i := range 5 {
+		if a.Failed("192.0.2.1") {
+			t.Fatalf("locked after %d failures", i+1)
+		}
+	}
+	if !a.Failed("192.0.2.1") {
+		t.Fatal("sixth failure in a minute did not lock")
+	}
+	if locked, d := a.Locked("192.0.2.1"); !locked || d != 10*time.Minute {
+		t.Fatalf("locked %v for %v", locked, d)
+	}
+	if locked, _ := a.Locked("192.0.2.9"); locked {
+		t.Fatal("another address locked")
+	}
+	c.add(10*time.Minute + time.Second)
+	if locked, _ := a.Locked("192.0.2.1"); locked {
+		t.Fatal("lockout did not end")
+	}
+}
+
+func TestSweepForgetsIdleAddresses(t *testing.T) {
+	c := newClock()
+	a := NewAddresses(Config{Conns: 5, ConnsPerMinute: 10, FailsPerMinute: 5, Lockout: time.Minute}, c.now)
+	for i := range 1000 {
+		_, release := a.Connect(fmt.Sprint("198.51.100.", i))
+		release()
+	}
+	_, held := a.Connect("192.0.2.1")
+	c.add(2 * time.Minute)
+	a.Locked("192.0.2.7") // any call sweeps once a minute
+	if n := a.Len(); n != 2 {
+		t.Fatalf("remembering %d addresses, want 2 (one open, one just seen)", n)
+	}
+	held()
+}
