@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/session"
 )
@@ -32,6 +33,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if done, err := subcommand(args); done {
+		return err
+	}
 	cfg, err := parseConfig(args, os.Getenv, os.Stderr)
 	if err != nil {
 		return err
@@ -59,9 +63,12 @@ func run(args []string) error {
 // app is a running server: everything main wires together.
 type app struct {
 	cfg    config
+	rooms  rooms.Registry
 	srv    *session.Server
 	ln     net.Listener
 	served chan error
+
+	metrics *metricsServer // nil without --metrics
 }
 
 // start prepares the data directory, listens and serves in the background.
@@ -81,22 +88,51 @@ func start(cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if ln, err = proxyListener(ln, cfg); err != nil {
+		return nil, err
+	}
+	mem := rooms.NewMemory(codes)
+	mx := newMetrics(cfg, mem)
 	srv, err := session.New(session.Config{
 		HostKeyPath:  filepath.Join(cfg.Data, "host_ed25519"),
 		Host:         cfg.Host,
 		Port:         ln.Addr().(*net.TCPAddr).Port,
 		Linger:       cfg.Linger,
 		MaxGroup:     cfg.MaxGroup,
-		Registry:     rooms.NewMemory(codes),
+		Registry:     mem,
+		Metrics:      mx.hooks(),
 		Log:          log,
 		StallTimeout: cfg.Stall,
+		Limits: session.Limits{
+			PerAddress: limits.Config{
+				Conns:          cfg.ConnsPerIP,
+				ConnsPerMinute: cfg.ConnsPerMinute,
+				FailsPerMinute: cfg.WrongCodes,
+				Lockout:        cfg.Lockout,
+			},
+			MaxSessions:      cfg.MaxSessions,
+			HandshakeTimeout: cfg.HandshakeTimeout,
+			IdleTimeout:      cfg.IdleTimeout,
+			KeysPerSecond:    cfg.KeyRate,
+			KeyBurst:         cfg.KeyBurst,
+			MaxPaste:         cfg.MaxPaste,
+		},
 	})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, srv: srv, ln: ln, served: make(chan error, 1)}
-	go func() { a.served <- srv.Serve(ln) }()
+	if err := mx.listen(cfg, log); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, rooms: mem, srv: srv, ln: ln, served: make(chan error, 1), metrics: mx}
+	mx.setHealthy(true)
+	go func() {
+		err := srv.Serve(ln)
+		mx.setHealthy(false)
+		a.served <- err
+	}()
 	return a, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // QueueLimit bounds the events waiting for one member. A member whose program
@@ -18,6 +19,11 @@ const Palette = 8
 type Memory struct {
 	codes   *Codes
 	dropped atomic.Uint64
+
+	// OnFanOut, if set before the registry is used, is told after each
+	// Seat.Type how many others the text was queued for and how long that
+	// took. Nil costs nothing.
+	OnFanOut func(recipients int, d time.Duration)
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -142,14 +148,16 @@ func (rm *room) freeColor() int {
 
 // send fans ev out to everyone but from. It holds the room lock only for the
 // appends: no member's reader can slow it.
-func (rm *room) send(from *seat, ev Event) {
+func (rm *room) send(from *seat, ev Event) (recipients int) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	for _, o := range rm.members {
 		if o != from {
 			o.push(ev)
+			recipients++
 		}
 	}
+	return recipients
 }
 
 func (rm *room) leave(s *seat) {
@@ -212,9 +220,17 @@ func (s *seat) Drain(buf []Event) []Event {
 }
 
 func (s *seat) Type(text string) {
-	if text != "" {
-		s.room.send(s, Event{Kind: Typed, Peer: s.self, Text: text})
+	if text == "" {
+		return
 	}
+	ev := Event{Kind: Typed, Peer: s.self, Text: text}
+	if f := s.room.reg.OnFanOut; f != nil {
+		start := time.Now()
+		n := s.room.send(s, ev)
+		f(n, time.Since(start))
+		return
+	}
+	s.room.send(s, ev)
 }
 
 func (s *seat) Break() { s.room.send(s, Event{Kind: Broke, Peer: s.self}) }

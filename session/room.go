@@ -24,7 +24,9 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 
 	screen := ui.NewScreen(sess, s.cfg.StallTimeout, func() {
 		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", roomTag(seat.Code()))
-		_ = sess.Close()
+		s.cfg.Metrics.SlowDropped()
+		cancel()
+		hangUp(sess)
 	})
 	model := ui.New(ui.Config{
 		Seat:    seat,
@@ -34,10 +36,15 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		Width:   pty.Window.Width,
 		Height:  pty.Window.Height,
 		Screen:  screen,
+
+		MaxPaste:      s.cfg.Limits.MaxPaste,
+		KeysPerSecond: s.cfg.Limits.KeysPerSecond,
+		KeyBurst:      s.cfg.Limits.KeyBurst,
 	})
+	idle := newIdleWatch(sess)
 	p := tea.NewProgram(model,
 		tea.WithContext(ctx),
-		tea.WithInput(sess),
+		tea.WithInput(idle),
 		tea.WithOutput(io.Discard), // the Screen draws; Bubble Tea only reads keys and runs Update
 		tea.WithoutRenderer(),
 		tea.WithoutSignalHandler(),
@@ -46,6 +53,8 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		tea.WithColorProfile(profile),
 		tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
 	)
+	idle.start(s.cfg.Limits.IdleTimeout, func() { p.Send(ui.Idle(s.cfg.Limits.IdleTimeout)) })
+	defer idle.stop()
 	if !s.register(p) {
 		screen.Close("The hush server is restarting. Try again in a moment.\r\n", time.Second)
 		return
@@ -65,19 +74,15 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		}
 	}()
 	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case w, ok := <-windows:
-				if !ok {
-					return
-				}
-				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
-			}
+		// Drained until the session's requests end, even after the program
+		// has: an unread window change would block that connection's SSH
+		// packet loop. Send returns at once once the program is gone.
+		for w := range windows {
+			p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 		}
 	}()
 	_, _ = p.Run()
 	cancel()
+	model.Close()
 	screen.Close(model.Farewell(), time.Second)
 }

@@ -33,15 +33,23 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 				s.welcome(sess)
 				return
 			}
+			if s.lockedOut(sess) {
+				return
+			}
 			op = "join"
 			seat, err = s.cfg.Registry.Join(user, who)
+			if errors.Is(err, rooms.ErrBadCode) || errors.Is(err, rooms.ErrNoRoom) {
+				s.addrs.Failed(remoteIP(sess))
+			}
 		}
 		if err != nil {
 			s.log.Info("join refused", "remote", remoteIP(sess), "reason", reason(err))
+			s.cfg.Metrics.Rejected(reason(err))
 			wish.Fatalln(sess, s.refusal(user, err))
 			return
 		}
 		defer seat.Leave()
+		s.cfg.Metrics.Joined(op)
 		s.log.Info("seated", "remote", remoteIP(sess), "room", roomTag(seat.Code()), "op", op)
 		s.runRoom(sess, seat)
 		next(sess)

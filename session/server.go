@@ -13,6 +13,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -20,6 +21,7 @@ import (
 	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/ui"
 )
@@ -37,6 +39,11 @@ type Config struct {
 	// StallTimeout is how long one write to a client may block before the
 	// client is taken to have stopped reading and is hung up on.
 	StallTimeout time.Duration
+
+	// Metrics, if set, is told what happens (see Metrics).
+	Metrics Metrics
+
+	Limits Limits
 }
 
 // Server is a hush SSH server.
@@ -44,6 +51,9 @@ type Server struct {
 	cfg Config
 	ssh *ssh.Server
 	log *slog.Logger
+
+	addrs    *limits.Addresses
+	sessions atomic.Int64
 
 	mu       sync.Mutex
 	closing  bool
@@ -59,7 +69,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 5 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, programs: make(map[*tea.Program]struct{})}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Log,
+		programs: make(map[*tea.Program]struct{}),
+		addrs:    limits.NewAddresses(cfg.Limits.PerAddress, nil),
+	}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		// Everyone is let in: a key gives a stable handle, no key makes a guest.
@@ -68,17 +86,20 @@ func New(cfg Config) (*Server, error) {
 		// The last middleware listed runs first.
 		wish.WithMiddleware(
 			s.route,
-			refuseAgent,
-			requirePTY,
-			refuseCommands,
+			s.badRequest(refuseAgent),
+			s.badRequest(requirePTY),
+			s.badRequest(refuseCommands),
+			s.admit,
 			s.track,
 		),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	srv.HandshakeTimeout = 10 * time.Second
-	srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{"default": refuseSubsystem}
+	srv.HandshakeTimeout = cfg.Limits.HandshakeTimeout
+	srv.ConnCallback = s.countConn
+	srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{"default": s.badSubsystem}
+	srv.ConnectionFailedCallback = func(net.Conn, error) { s.cfg.Metrics.HandshakeFailed() }
 	srv.ChannelHandlers = map[string]ssh.ChannelHandler{
 		"session":                        ssh.DefaultSessionHandler,
 		"direct-tcpip":                   refuseChannel,
@@ -132,6 +153,8 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		defer s.wg.Done()
+		s.cfg.Metrics.SessionStarted()
+		defer s.cfg.Metrics.SessionEnded()
 		start := time.Now()
 		s.log.Info("session start", "remote", remoteIP(sess), "key", sess.PublicKey() != nil)
 		next(sess)

@@ -5,10 +5,13 @@ package ui
 
 import (
 	"encoding/base64"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 )
 
@@ -28,11 +31,15 @@ type Config struct {
 	Invite   string // the command that joins this room
 	Linger   time.Duration
 	MaxPaste int // runes kept from one paste
-	Profile  colorprofile.Profile
-	Width    int
-	Height   int
-	Screen   *Screen
-	Now      func() time.Time // for tests; time.Now if nil
+	// KeysPerSecond and KeyBurst bound typing: a paste spends the burst,
+	// a flood beyond it is dropped with a hint, and nobody is kicked.
+	KeysPerSecond float64
+	KeyBurst      int
+	Profile       colorprofile.Profile
+	Width         int
+	Height        int
+	Screen        *Screen
+	Now           func() time.Time // for tests; time.Now if nil
 }
 
 // Events carries what happened in the room since the last Events.
@@ -40,6 +47,9 @@ type Events []rooms.Event
 
 // Shutdown tells the model the server is going away.
 type Shutdown struct{}
+
+// Idle tells the model its person has typed nothing for this long.
+type Idle time.Duration
 
 type tick struct{ at time.Time }
 
@@ -66,17 +76,26 @@ type Model struct {
 	height   int
 	ticking  time.Time // when the pending tick fires; zero if none
 	farewell string
+	stop     chan struct{} // closed by Close
+	keys     limits.Bucket
+	slowed   time.Time // when we last said keys were dropped
 }
 
 // New builds the model and draws its first frame at once.
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: cfg.Now, width: cfg.Width, height: cfg.Height}
+	m := &Model{cfg: cfg, now: cfg.Now, stop: make(chan struct{})}
+	m.width, m.height = clampSize(cfg.Width, cfg.Height)
 	if m.now == nil {
 		m.now = time.Now
 	}
 	if m.cfg.MaxPaste <= 0 {
 		m.cfg.MaxPaste = 1000
 	}
+	if m.cfg.KeysPerSecond <= 0 {
+		m.cfg.KeysPerSecond, m.cfg.KeyBurst = 1e9, 1e9
+	}
+	m.keys = limits.NewBucket(m.cfg.KeysPerSecond, float64(max(m.cfg.KeyBurst, 1)))
+
 	m.fade = newFader(cfg.Linger, cfg.Profile)
 	for _, p := range cfg.Seat.Others() {
 		m.lanes = append(m.lanes, &lane{peer: p})
@@ -87,6 +106,19 @@ func New(cfg Config) *Model {
 	m.draw()
 	return m
 }
+
+// clampSize keeps a frame's memory bounded whatever size a client claims,
+// and gives a client that claims none the classic 80×24.
+func clampSize(w, h int) (int, int) {
+	if w <= 0 || h <= 0 {
+		return 80, 24
+	}
+	return min(w, 500), min(h, 200)
+}
+
+// Close releases the model's pending timers; call it once the program has
+// ended.
+func (m *Model) Close() { close(m.stop) }
 
 // Farewell is what to print on the normal screen after the program ends.
 func (m *Model) Farewell() string { return m.farewell }
@@ -109,11 +141,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		m.paste(msg.Content, now)
 	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
+		m.width, m.height = clampSize(msg.Width, msg.Height)
 	case Events:
 		for _, ev := range msg {
 			m.event(ev, now)
 		}
+	case Idle:
+		m.farewell = fmt.Sprintf("You typed nothing for %v, so hush let you go. Nothing was kept.\r\n", time.Duration(msg))
+		return m, tea.Quit
 	case Shutdown:
 		m.farewell = "The hush server is restarting. Nothing was kept; start a new room in a moment.\r\n"
 		return m, tea.Quit
@@ -121,6 +156,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.at.Equal(m.ticking) {
 			m.ticking = time.Time{}
 		}
+
 	default:
 		return m, nil
 	}
@@ -143,8 +179,10 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) (quit bool) {
 		m.cfg.Screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(m.cfg.Invite)) + "\a")
 		m.say("Invite copied to your clipboard (if your terminal allows it).", -1, now)
 	case "enter":
-		m.you.newline(now)
-		m.cfg.Seat.Break()
+		if m.allow(1, now) == 1 {
+			m.you.newline(now)
+			m.cfg.Seat.Break()
+		}
 	case "backspace", "delete", "left", "right", "up", "down", "home", "end", "pgup", "pgdown", "ctrl+w", "ctrl+u", "ctrl+h":
 		if !m.warned {
 			m.warned = true
@@ -158,7 +196,23 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) (quit bool) {
 	return false
 }
 
+// allow spends n keys from the typing budget and returns how many it may
+// use, telling the person (not too often) when some were dropped.
+func (m *Model) allow(n int, now time.Time) int {
+	got := m.keys.Take(n, now)
+	if got < n && now.Sub(m.slowed) > noticeFor {
+		m.slowed = now
+		m.say("Slow down: some keys were dropped.", -1, now)
+	}
+	return got
+}
+
 func (m *Model) typed(text string, now time.Time) {
+	if n := utf8.RuneCountInString(text); n > 0 {
+		if got := m.allow(n, now); got < n {
+			text = string([]rune(text)[:got])
+		}
+	}
 	if kept := m.you.add(text, now); kept != "" {
 		m.cfg.Seat.Type(kept)
 	}
@@ -182,8 +236,10 @@ func (m *Model) paste(content string, now time.Time) {
 			if runes[i] == '\r' && i+1 < len(runes) && runes[i+1] == '\n' {
 				i++
 			}
-			m.you.newline(now)
-			m.cfg.Seat.Break()
+			if m.allow(1, now) == 1 {
+				m.you.newline(now)
+				m.cfg.Seat.Break()
+			}
 		}
 		start = i + 1
 	}
@@ -248,9 +304,20 @@ func (m *Model) schedule(now time.Time) tea.Cmd {
 	if m.notice.text != "" {
 		earlier(m.notice.until)
 	}
+
 	if next.IsZero() || (!m.ticking.IsZero() && !next.Before(m.ticking)) {
 		return nil
 	}
 	m.ticking = next
-	return tea.Tick(next.Sub(now), func(time.Time) tea.Msg { return tick{at: next} })
+	stop := m.stop
+	return func() tea.Msg {
+		t := time.NewTimer(next.Sub(now))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return tick{at: next}
+		case <-stop: // no goroutine outlives the session by a fade
+			return nil
+		}
+	}
 }

@@ -32,6 +32,7 @@ type Options struct {
 	NoPTY   bool
 	Command string // run as an exec request instead of a shell
 	Env     map[string]string
+	From    string // local address to dial from, e.g. 127.0.0.2 (any loopback address works on Linux)
 }
 
 // NewKey returns a fresh ed25519 signer.
@@ -100,10 +101,20 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 		},
 		Timeout: Timeout,
 	}
-	client, err := ssh.Dial("tcp", addr, cfg)
+	d := net.Dialer{Timeout: Timeout}
+	if o.From != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.From)}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	client := ssh.NewClient(c, chans, reqs)
 	sess, err := client.NewSession()
 	if err != nil {
 		client.Close()
