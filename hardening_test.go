@@ -217,6 +217,9 @@ func serverGoroutines() (int, string) {
 	n := 0
 	var kept []string
 	for _, g := range strings.Split(dump, "\n\n") {
+		if strings.Contains(g, ".(*Server).Serve(") {
+			continue // the accept loop lives as long as the server
+		}
 		for _, mark := range []string{"charm.land/ssh.", "charm.land/bubbletea/", "hush/ui.", "hush/session.", "hush/rooms."} {
 			if strings.Contains(g, mark) {
 				n++
