@@ -27,6 +27,17 @@ type lane struct {
 	guard clean.Lane
 }
 
+// maxName bounds a name on screen.
+const maxName = 40
+
+// newLane makes a lane for p. Names are made by the server, not typed, but
+// they are cleaned here anyway: nothing reaches a terminal unfiltered.
+func newLane(p rooms.Peer, you bool) *lane {
+	p.Name = clean.Name(p.Name, maxName)
+	p.Badge = clean.Name(p.Badge, maxName)
+	return &lane{peer: p, you: you}
+}
+
 // add appends typed text, joining a combining mark or joiner onto the
 // cluster before it so a character typed in two keystrokes stays whole. It
 // returns the text it kept after cleaning.
@@ -95,6 +106,9 @@ func (l *lane) rows(width, n int) [][]cell {
 	var out [][]cell
 	start, used := 0, 0
 	for i, c := range l.cells {
+		if c.w > width {
+			continue // a wide character in a one-column lane cannot be shown
+		}
 		if c.g == "" {
 			out = append(out, l.cells[start:i])
 			start, used = i+1, 0

@@ -11,6 +11,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/hush-chat/hush/clean"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 )
@@ -98,9 +99,9 @@ func New(cfg Config) *Model {
 
 	m.fade = newFader(cfg.Linger, cfg.Profile)
 	for _, p := range cfg.Seat.Others() {
-		m.lanes = append(m.lanes, &lane{peer: p})
+		m.lanes = append(m.lanes, newLane(p, false))
 	}
-	m.you = &lane{peer: cfg.Seat.Self(), you: true}
+	m.you = newLane(cfg.Seat.Self(), true)
 	m.lanes = append(m.lanes, m.you)
 	m.farewell = "You left the room. Nothing was kept.\r\n"
 	m.draw()
@@ -248,8 +249,9 @@ func (m *Model) paste(content string, now time.Time) {
 func (m *Model) event(ev rooms.Event, now time.Time) {
 	switch ev.Kind {
 	case rooms.Joined:
-		m.lanes = append(m.lanes[:len(m.lanes)-1], &lane{peer: ev.Peer}, m.you)
-		m.sayOf(ev.Peer, " joined", now)
+		l := newLane(ev.Peer, false)
+		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
+		m.sayOf(l.peer, " joined", now)
 		m.cfg.Screen.Raw("\a")
 	case rooms.Left:
 		for i, l := range m.lanes {
@@ -258,6 +260,7 @@ func (m *Model) event(ev rooms.Event, now time.Time) {
 				break
 			}
 		}
+		ev.Peer.Name = clean.Name(ev.Peer.Name, maxName)
 		m.sayOf(ev.Peer, " left", now)
 	case rooms.Typed:
 		if l := m.lane(ev.Peer.ID); l != nil {

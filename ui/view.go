@@ -130,15 +130,18 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 	if n >= 2 {
 		f.Lines[row] = ansi.Truncate(m.label(l), w, "…")
 		row, n = row+1, n-1
-	} else {
-		name := ansi.Truncate(l.peer.Name, max(w/3, 3), "…")
+	} else if w >= 8 {
+		name := ansi.Truncate(l.peer.Name, w/3, "…")
 		prefix = m.fade.style(l.peer.Color, 0) + name + "\x1b[0m› "
 		pw = ansi.StringWidth(name) + 2
+	}
+	if pw >= w {
+		prefix, pw = "", 0 // too narrow for anything but the text
 	}
 	tw := max(w-pw, 1)
 	rows := l.rows(tw, n)
 	for i, cells := range rows {
-		f.Lines[row+i] = prefix + m.cells(l, cells, now)
+		f.Lines[row+i] = prefix + m.cells(l, cells, tw, now)
 	}
 	if len(rows) == 0 && pw > indent {
 		f.Lines[row] = prefix
@@ -157,10 +160,13 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 }
 
 // cells draws one row of text, each character in its shade of fading.
-func (m *Model) cells(l *lane, cells []cell, now time.Time) string {
+func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) string {
 	var b strings.Builder
 	last := -1
 	for _, c := range cells {
+		if c.w > width {
+			continue // see lane.rows
+		}
 		step := m.fade.step(c.at, now)
 		if step < 0 || !safe(c.g) {
 			b.WriteString(strings.Repeat(" ", c.w))
