@@ -44,7 +44,7 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 	idle := newIdleWatch(sess)
 	p := tea.NewProgram(model,
 		tea.WithContext(ctx),
-		tea.WithInput(idle),
+		tea.WithInput(nil),         // ui.ReadInput below reads keys without a per-program key table
 		tea.WithOutput(io.Discard), // the Screen draws; Bubble Tea only reads keys and runs Update
 		tea.WithoutRenderer(),
 		tea.WithoutSignalHandler(),
@@ -53,6 +53,7 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		tea.WithColorProfile(profile),
 		tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
 	)
+	go func() { _ = ui.ReadInput(idle, p.Send) }()
 	idle.start(s.cfg.Limits.IdleTimeout, func() { p.Send(ui.Idle(s.cfg.Limits.IdleTimeout)) })
 	defer idle.stop()
 	if !s.register(p) {

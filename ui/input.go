@@ -1,0 +1,142 @@
+package ui
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	tea "charm.land/bubbletea/v2"
+	uv "github.com/charmbracelet/ultraviolet"
+)
+
+// MaxPasteBytes bounds what one bracketed paste may buffer, whatever
+// --max-paste keeps of it; the rest is read and thrown away.
+const MaxPasteBytes = 64 << 10
+
+// EscWait is how long a lone ESC, or the start of a sequence, waits for
+// the rest before it counts as typed as it is: Esc alone leaves the room,
+// so an arrow key split across two packets must not look like it.
+const EscWait = 50 * time.Millisecond
+
+var (
+	pasteStart = []byte("\x1b[200~")
+	pasteEnd   = []byte("\x1b[201~")
+)
+
+// ReadInput decodes what a terminal sends into key presses and pastes and
+// hands them to send, until r fails. It stands in for Bubble Tea's own
+// reader, which builds a key table of about 138 KB for every program and
+// runs two goroutines; this one needs neither. Mouse reports, focus events
+// and other replies are dropped: hush asks for none.
+func ReadInput(r io.Reader, send func(tea.Msg)) error {
+	in := &input{send: send}
+	in.timer = time.AfterFunc(time.Hour, in.flush)
+	in.timer.Stop()
+	defer in.timer.Stop()
+	var chunk [4096]byte
+	for {
+		n, err := r.Read(chunk[:])
+		in.mu.Lock()
+		in.timer.Stop()
+		in.buf = append(in.buf, chunk[:n]...)
+		if in.decode(err != nil) {
+			in.timer.Reset(EscWait)
+		}
+		in.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type input struct {
+	send  func(tea.Msg)
+	timer *time.Timer
+
+	mu      sync.Mutex
+	dec     uv.EventDecoder
+	buf     []byte // read but not yet decoded
+	paste   []byte
+	pasting bool
+}
+
+// flush decodes a held sequence as it is, once nothing more came for it.
+func (in *input) flush() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.decode(true)
+}
+
+// decode sends everything complete in buf and reports whether something
+// is held back waiting for the rest.
+func (in *input) decode(force bool) (held bool) {
+	pending := in.buf
+	defer func() { in.buf = in.buf[:copy(in.buf, pending)] }() // keep the rest, at the front
+	for len(pending) > 0 {
+		if in.pasting {
+			end := bytes.Index(pending, pasteEnd)
+			body := pending
+			if end >= 0 {
+				body = pending[:end]
+			} else if k := len(pending) - (len(pasteEnd) - 1); k > 0 {
+				body = pending[:k] // the tail may be the start of the end marker
+			} else {
+				return false
+			}
+			in.paste = append(in.paste, body[:min(len(body), MaxPasteBytes-len(in.paste))]...)
+			pending = pending[len(body):]
+			if end < 0 {
+				return false
+			}
+			pending = pending[len(pasteEnd):]
+			in.send(tea.PasteMsg{Content: string(in.paste)})
+			in.paste, in.pasting = in.paste[:0], false
+			if cap(in.paste) > 4096 {
+				in.paste = nil // give back a big paste's memory
+			}
+			continue
+		}
+		if !force && incomplete(pending) {
+			return true
+		}
+		k, ev := in.dec.Decode(pending)
+		if k == 0 {
+			return false
+		}
+		pending = pending[k:]
+		switch ev := ev.(type) {
+		case uv.PasteStartEvent:
+			in.pasting = true
+		case uv.KeyPressEvent:
+			in.send(tea.KeyPressMsg(ev))
+		}
+	}
+	return false
+}
+
+// incomplete reports whether buf ends in the middle of something the next
+// read may finish: a UTF-8 character or an escape sequence split in two.
+func incomplete(buf []byte) bool {
+	switch {
+	case len(buf) > 64:
+		return false // nothing legitimate is this long; decode it as it is
+	case buf[0] >= utf8.RuneSelf:
+		return !utf8.FullRune(buf)
+	case buf[0] != 0x1b:
+		return false
+	case len(buf) == 1:
+		return true // Esc, or the start of a sequence
+	case buf[1] == 'O':
+		return len(buf) < 3
+	case buf[1] != '[':
+		return false
+	}
+	for _, b := range buf[2:] {
+		if b >= 0x40 && b <= 0x7e {
+			return false // the final byte is here
+		}
+	}
+	return true
+}
