@@ -24,6 +24,12 @@ const testLinger = 1500 * time.Millisecond
 // in tweak; the data directory is fresh unless tweak sets one.
 func startTest(t *testing.T, tweak ...func(*config)) *app {
 	t.Helper()
+	return startLogged(t, io.Discard, tweak...)
+}
+
+// startLogged is startTest with the server's log written to log.
+func startLogged(t *testing.T, log io.Writer, tweak ...func(*config)) *app {
+	t.Helper()
 	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +41,7 @@ func startTest(t *testing.T, tweak ...func(*config)) *app {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	a, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := start(cfg, slog.New(slog.NewTextHandler(log, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,21 +73,13 @@ func shWait(t *testing.T, what string, cond func() (bool, string)) {
 // stop shuts it down (once) and returns what Serve returned.
 func shStart(t *testing.T, tweak func(*config)) (a *app, log *shBuffer, stop func() error) {
 	t.Helper()
-	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	cfg.Host = "selfhost.test"
-	if tweak != nil {
-		tweak(&cfg)
-	}
 	log = &shBuffer{}
-	a, err = start(cfg, slog.New(slog.NewTextHandler(log, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a = startLogged(t, log, func(c *config) {
+		c.Host = "selfhost.test"
+		if tweak != nil {
+			tweak(c)
+		}
+	})
 	var (
 		once   sync.Once
 		served error
