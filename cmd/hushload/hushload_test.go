@@ -1,0 +1,86 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTrackerMatchesNewestCharacter(t *testing.T) {
+	tr := &tracker{}
+	t0 := time.Now()
+	for range 3 {
+		tr.next()
+	}
+	// The screen shows keystrokes 0 and 1 at once: both arrive then.
+	tr.saw(alphabet[1], t0.Add(time.Millisecond))
+	if tr.recv != 2 || len(tr.lat) != 2 {
+		t.Fatalf("recv %d, %d latencies; want 2, 2", tr.recv, len(tr.lat))
+	}
+	// The same newest character again changes nothing.
+	tr.saw(alphabet[1], t0.Add(2*time.Millisecond))
+	if tr.recv != 2 {
+		t.Fatalf("recv %d after a repeat, want 2", tr.recv)
+	}
+	// A character nobody typed yet (something else on screen) is ignored.
+	tr.saw(alphabet[10], t0.Add(3*time.Millisecond))
+	if tr.recv != 2 {
+		t.Fatalf("recv %d after a stray character, want 2", tr.recv)
+	}
+	// A character outside the alphabet is ignored too.
+	tr.saw(' ', t0)
+	tr.saw(alphabet[2], t0.Add(4*time.Millisecond))
+	if tr.recv != 3 || tr.pending() != 0 {
+		t.Fatalf("recv %d pending %d, want 3 and 0", tr.recv, tr.pending())
+	}
+}
+
+func TestTrackerWrapsAroundTheAlphabet(t *testing.T) {
+	tr := &tracker{}
+	n := len(alphabet) + 5
+	for i := range n {
+		c := tr.next()
+		tr.saw(c, time.Now())
+		if tr.recv != i+1 {
+			t.Fatalf("keystroke %d (%q): recv %d", i, c, tr.recv)
+		}
+	}
+	if tr.overrun != 0 || len(tr.lat) != n {
+		t.Fatalf("overrun %d, %d latencies", tr.overrun, len(tr.lat))
+	}
+}
+
+func TestDist(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	got := dist(d)
+	if got.N != 100 || got.P50 != 50 || got.P90 != 90 || got.P99 != 99 || got.Max != 100 {
+		t.Fatalf("dist = %+v", got)
+	}
+	if z := dist(nil); z.N != 0 {
+		t.Fatalf("empty dist = %+v", z)
+	}
+}
+
+func TestFlagsRefuseUnboundedRuns(t *testing.T) {
+	for _, args := range [][]string{
+		{"-scenario", "forever"},
+		{"-rooms", "0"},
+		{"-rate", "0"},
+		{"-duration", "1h"},
+		{"-idle", "1000000"},
+		{"-conc", "0"},
+	} {
+		if _, err := parseFlags(args, discard{}); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	if _, err := parseFlags(nil, discard{}); err != nil {
+		t.Fatalf("defaults refused: %v", err)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

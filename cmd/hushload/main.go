@@ -1,0 +1,513 @@
+// Command hushload measures a hush server the way people use it: real SSH
+// clients (golang.org/x/crypto/ssh) with PTYs open rooms, type, and watch
+// the other screen, decoded with an x/vt terminal emulator, until each
+// keystroke shows. Every figure is also taken from a bare SSH relay (this
+// same binary re-executed: PTY accepted, bytes copied from one member of a
+// pair to the other, no UI) in the same run, as the baseline.
+//
+// It builds the server from the repository (or takes -server), runs it on
+// 127.0.0.1:0 with a temporary --data, reads its address from the log, and
+// samples its CPU (/proc/PID/stat) and memory (/proc/PID/status VmRSS).
+// Every loop is bounded in count and time; everything stays on loopback.
+//
+// Scenarios:
+//
+//   - connect: -first sessions one at a time (dial start until the room
+//     header is on the decoded screen), then -connect sessions -conc at a
+//     time, each closed once its first frame is seen: sessions/s.
+//
+//   - latency: -rooms pairs; each creator types -rate keys/s for -duration.
+//     The first -measure joiners decode their screens and time every
+//     keystroke until it is visible there (typists cycle through the 94
+//     printable ASCII characters, so the newest one on screen says which
+//     keystroke arrived); the rest only count bytes. Also server CPU per
+//     key, bytes per key, RSS per session, and one extra room whose burst
+//     of text is watched fading (shade changes per second).
+//
+//   - idle: -idle sessions in pairs, left alone for -settle, then server CPU
+//     over -idle-for and RSS per session.
+//
+// Examples (docs/PERFORMANCE.md has the figures they gave):
+//
+//	go run ./cmd/hushload -scenario all -rooms 20 -duration 5s
+//	go run ./cmd/hushload -scenario latency -rooms 1000 -rate 5 -duration 20s -json
+//	go run ./cmd/hushload -scenario idle -idle 10000
+//	go run ./cmd/hushload -scenario latency -rooms 300 -profile /tmp/prof
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+type opts struct {
+	scenario   string
+	rooms      int
+	measure    int
+	rate       float64
+	duration   time.Duration
+	linger     time.Duration
+	idle       int
+	idleFor    time.Duration
+	idleLinger time.Duration
+	settle     time.Duration
+	connect    int
+	conc       int
+	first      int
+	dialConc   int
+	width      int
+	colorterm  string
+	height     int
+	server     string
+	serverArgs string
+	serverEnv  string
+	profile    string
+	baseline   bool
+	jsonOut    bool
+	quiet      bool
+	timeout    time.Duration
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Machine Machine `json:"machine"`
+	Command string  `json:"command"`
+	Latency *struct {
+		Hush     *LatencyRun `json:"hush"`
+		Relay    *LatencyRun `json:"relay,omitempty"`
+		P50Ratio float64     `json:"p50_ratio,omitempty"`
+		P99Ratio float64     `json:"p99_ratio,omitempty"`
+	} `json:"latency,omitempty"`
+	Idle *struct {
+		Hush  *IdleRun `json:"hush"`
+		Relay *IdleRun `json:"relay,omitempty"`
+	} `json:"idle,omitempty"`
+	Connect *struct {
+		Hush  *ConnectRun `json:"hush"`
+		Relay *ConnectRun `json:"relay,omitempty"`
+	} `json:"connect,omitempty"`
+	Targets []Target `json:"targets"`
+}
+
+// Machine is where the figures come from.
+type Machine struct {
+	CPUs   int    `json:"cpus"`
+	Model  string `json:"cpu_model"`
+	Go     string `json:"go"`
+	Kernel string `json:"kernel"`
+}
+
+// Target is one goal from the performance issue and whether this run met it.
+type Target struct {
+	Name   string `json:"name"`
+	Goal   string `json:"goal"`
+	Got    string `json:"got"`
+	Met    bool   `json:"met"`
+	Caveat string `json:"caveat,omitempty"`
+}
+
+var quiet atomic.Bool
+
+func progress(format string, args ...any) {
+	if !quiet.Load() {
+		fmt.Fprintf(os.Stderr, "hushload: "+format+"\n", args...)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	killAll()
+	fmt.Fprintf(os.Stderr, "hushload: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func main() {
+	if kind := os.Getenv(childEnv); kind != "" {
+		if err := runChild(kind); err != nil {
+			fmt.Fprintln(os.Stderr, "hushload child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "hushload:", err)
+		os.Exit(2)
+	}
+	quiet.Store(o.quiet)
+	// Stopped from outside, stop the servers too (they are our children).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() { fatalf("stopped by %v", <-sigs) }()
+	watchdog := time.AfterFunc(o.timeout, func() { fatalf("gave up after -timeout %v", o.timeout) })
+	defer watchdog.Stop()
+	rep, err := run(o)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+		return
+	}
+	printReport(os.Stdout, rep)
+}
+
+func parseFlags(args []string, out io.Writer) (*opts, error) {
+	o := &opts{}
+	fs := flag.NewFlagSet("hushload", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect or all")
+	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each)")
+	fs.IntVar(&o.measure, "measure", 20, "latency: how many of the rooms decode the peer's screen and are timed")
+	fs.Float64Var(&o.rate, "rate", 5, "latency: keys per second typed in each room")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency: how long each server is typed at")
+	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect: the server's --linger")
+	fs.IntVar(&o.idle, "idle", 1000, "idle: sessions to connect (in rooms of two) and leave idle")
+	fs.DurationVar(&o.idleFor, "idle-for", 10*time.Second, "idle: how long to sample CPU over")
+	fs.DurationVar(&o.idleLinger, "idle-linger", time.Second, "idle: the server's --linger, short so text is gone quickly")
+	fs.DurationVar(&o.settle, "settle", 6*time.Second, "idle: wait after connecting for notices and text to fade (4s notice + linger)")
+	fs.IntVar(&o.connect, "connect", 500, "connect: sessions to open as fast as possible")
+	fs.IntVar(&o.conc, "conc", 8, "connect: sessions opening at once")
+	fs.IntVar(&o.first, "first", 50, "connect: sessions opened one at a time to time the first frame")
+	fs.IntVar(&o.dialConc, "dial-conc", 16, "latency/idle: sessions opening at once while setting up")
+	fs.IntVar(&o.width, "width", 80, "terminal width")
+	fs.StringVar(&o.colorterm, "fade-colorterm", "truecolor", "latency: COLORTERM the fading room's watcher sends (empty: none, so xterm-256color)")
+	fs.IntVar(&o.height, "height", 24, "terminal height")
+	fs.StringVar(&o.server, "server", "", "hush server binary (default: go build the repository into a temp dir)")
+	fs.DurationVar(&quietWait, "quiet-wait", 30*time.Second, "before starting each server, wait up to this long for the machine to be idle (other work skews figures); 0 skips")
+	fs.StringVar(&serverLog, "server-log", "", "append the servers' stderr to this file (e.g. with GODEBUG=gctrace=1 in the environment)")
+	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the hush server, space-separated")
+	fs.StringVar(&o.serverEnv, "server-env", "", "extra environment for both servers, space-separated (e.g. \"GOGC=400 GODEBUG=gctrace=1\")")
+	fs.StringVar(&o.profile, "profile", "", "build hush with a profiling hook (go build -overlay; the repository is not touched) and write CPU and heap profiles of each scenario to this directory; with -server, that binary must already contain the hook")
+	fs.BoolVar(&o.baseline, "baseline", true, "also measure the bare relay")
+	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up (and stop the servers) after this long")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case !strings.Contains(" latency idle connect all ", " "+o.scenario+" "):
+		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect or all", o.scenario)
+	case o.rooms < 1 || o.rooms > 20000:
+		return nil, fmt.Errorf("-rooms %d: want 1..20000", o.rooms)
+	case o.measure < 1 || o.measure > 200:
+		return nil, fmt.Errorf("-measure %d: want 1..200 (each decoded screen costs the client)", o.measure)
+	case o.rate <= 0 || o.rate > 100:
+		return nil, fmt.Errorf("-rate %v: want (0, 100]", o.rate)
+	case o.duration < time.Second || o.duration > 10*time.Minute:
+		return nil, fmt.Errorf("-duration %v: want 1s..10m", o.duration)
+	case o.idle < 2 || o.idle > 20000:
+		return nil, fmt.Errorf("-idle %d: want 2..20000", o.idle)
+	case o.idleFor < time.Second || o.idleFor > 10*time.Minute:
+		return nil, fmt.Errorf("-idle-for %v: want 1s..10m", o.idleFor)
+	case o.connect < 1 || o.connect > 100000 || o.first < 1 || o.first > 10000:
+		return nil, fmt.Errorf("-connect %d / -first %d: out of range", o.connect, o.first)
+	case o.conc < 1 || o.conc > 256 || o.dialConc < 1 || o.dialConc > 256:
+		return nil, fmt.Errorf("-conc %d / -dial-conc %d: want 1..256", o.conc, o.dialConc)
+	case o.width < 20 || o.height < 10 || o.width > 500 || o.height > 200:
+		return nil, fmt.Errorf("-width/-height %dx%d: out of range", o.width, o.height)
+	case o.settle < 0 || o.settle > 2*time.Minute:
+		return nil, fmt.Errorf("-settle %v: want 0..2m", o.settle)
+	case o.timeout < time.Second:
+		return nil, fmt.Errorf("-timeout %v: too short", o.timeout)
+	}
+	return o, nil
+}
+
+func run(o *opts) (*Report, error) {
+	rep := &Report{Machine: machine(), Command: "go run ./cmd/hushload " + strings.Join(os.Args[1:], " ")}
+	var err error
+	env := strings.Fields(o.serverEnv)
+	hush := launcher{kind: "hush", bin: o.server, prof: o.profile, extra: strings.Fields(o.serverArgs), env: env}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			return nil, err
+		}
+		hush.prof = o.profile
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if hush.bin == "" {
+		repo, err := findRepo()
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "hushload-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		progress("building the server in %s", repo)
+		if hush.bin, err = buildHush(repo, dir, o.profile != ""); err != nil {
+			return nil, err
+		}
+	}
+	relay := launcher{kind: "relay", env: env}
+	want := func(s string) bool { return o.scenario == "all" || o.scenario == s }
+
+	if want("connect") {
+		rep.Connect = &struct {
+			Hush  *ConnectRun `json:"hush"`
+			Relay *ConnectRun `json:"relay,omitempty"`
+		}{}
+		var err error
+		if rep.Connect.Hush, err = runConnect(hush, o); err != nil {
+			return nil, fmt.Errorf("connect, hush: %w", err)
+		}
+		if o.baseline {
+			if rep.Connect.Relay, err = runConnect(relay, o); err != nil {
+				return nil, fmt.Errorf("connect, relay: %w", err)
+			}
+		}
+	}
+	if want("latency") {
+		rep.Latency = &struct {
+			Hush     *LatencyRun `json:"hush"`
+			Relay    *LatencyRun `json:"relay,omitempty"`
+			P50Ratio float64     `json:"p50_ratio,omitempty"`
+			P99Ratio float64     `json:"p99_ratio,omitempty"`
+		}{}
+		var err error
+		if o.baseline {
+			if rep.Latency.Relay, err = runLatency(relay, o); err != nil {
+				return nil, fmt.Errorf("latency, relay: %w", err)
+			}
+		}
+		if rep.Latency.Hush, err = runLatency(hush, o); err != nil {
+			return nil, fmt.Errorf("latency, hush: %w", err)
+		}
+		if r := rep.Latency.Relay; r != nil {
+			rep.Latency.P50Ratio = ratio(rep.Latency.Hush.Latency.P50, r.Latency.P50)
+			rep.Latency.P99Ratio = ratio(rep.Latency.Hush.Latency.P99, r.Latency.P99)
+		}
+	}
+	if want("idle") {
+		rep.Idle = &struct {
+			Hush  *IdleRun `json:"hush"`
+			Relay *IdleRun `json:"relay,omitempty"`
+		}{}
+		var err error
+		if rep.Idle.Hush, err = runIdle(hush, o); err != nil {
+			return nil, fmt.Errorf("idle, hush: %w", err)
+		}
+		if o.baseline {
+			if rep.Idle.Relay, err = runIdle(relay, o); err != nil {
+				return nil, fmt.Errorf("idle, relay: %w", err)
+			}
+		}
+	}
+	rep.Targets = targets(rep, o)
+	return rep, nil
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func targets(rep *Report, o *opts) []Target {
+	var ts []Target
+	if l := rep.Latency; l != nil && l.Relay != nil {
+		t := Target{
+			Name: "keystroke→peer p99 vs bare relay",
+			Goal: "≤ 3× relay p99, 1,000 rooms × 5 keys/s",
+			Got: fmt.Sprintf("%.2f× (hush %.2f ms, relay %.2f ms; %d rooms × %g keys/s)",
+				l.P99Ratio, l.Hush.Latency.P99, l.Relay.Latency.P99, o.rooms, o.rate),
+			Met: l.P99Ratio > 0 && l.P99Ratio <= 3,
+		}
+		if o.rooms < 1000 || o.rate < 5 {
+			t.Caveat = "lighter load than the target's"
+		}
+		ts = append(ts, t)
+	}
+	if i := rep.Idle; i != nil {
+		ts = append(ts, Target{
+			Name: "server RSS per connected session",
+			Goal: "≤ 200 KB",
+			Got:  fmt.Sprintf("%.1f KB (%d idle sessions)", i.Hush.RSSPerSessionKB, i.Hush.Sessions),
+			Met:  i.Hush.RSSPerSessionKB <= 200,
+		})
+		t := Target{
+			Name: "idle CPU, 10,000 sessions",
+			Goal: "< 2% of one core",
+			Got:  fmt.Sprintf("%.3f%% (%d sessions measured: %.3f%%, resolution %.3f%%)", i.Hush.CPUPctAt10k, i.Hush.Sessions, i.Hush.CPUPct, i.Hush.CPUResolutionPct),
+			Met:  i.Hush.CPUPctAt10k < 2,
+		}
+		if i.Hush.Sessions < 10000 {
+			t.Caveat = "scaled linearly from the sessions measured, which overstates it (timer wake-ups batch as sessions grow): measure with -idle 10000"
+		}
+		ts = append(ts, t)
+	} else if l := rep.Latency; l != nil {
+		ts = append(ts, Target{
+			Name:   "server RSS per connected session",
+			Goal:   "≤ 200 KB",
+			Got:    fmt.Sprintf("%.1f KB (%d sessions, before typing)", l.Hush.RSSPerSessionKB, 2*l.Hush.Rooms),
+			Met:    l.Hush.RSSPerSessionKB <= 200,
+			Caveat: "from the latency scenario",
+		})
+	}
+	if c := rep.Connect; c != nil {
+		ts = append(ts, Target{
+			Name: "connect→first frame p50",
+			Goal: "< 5 ms",
+			Got:  fmt.Sprintf("%.2f ms (one at a time, %d sessions)", c.Hush.Serial.P50, c.Hush.Serial.N),
+			Met:  c.Hush.Serial.N > 0 && c.Hush.Serial.P50 < 5,
+		}, Target{
+			Name: "new SSH sessions per second",
+			Goal: "≥ 500/s sustained",
+			Got:  fmt.Sprintf("%.0f/s (%d sessions, %d at a time, %d errors)", c.Hush.PerSec, c.Hush.Sessions, c.Hush.Concurrency, c.Hush.Errors),
+			Met:  c.Hush.PerSec >= 500 && c.Hush.Errors == 0,
+		})
+	}
+	if l := rep.Latency; l != nil && l.Hush.FadeSteps > 0 {
+		ts = append(ts, Target{
+			Name: "fading under load",
+			Goal: "≥ 8 steps/s",
+			Got:  fmt.Sprintf("%.1f steps/s (%d steps, longest gap %.0f ms, while %d rooms type)", l.Hush.FadeStepsPerSec, l.Hush.FadeSteps, l.Hush.FadeMaxGapMS, o.rooms),
+			Met:  l.Hush.FadeStepsPerSec >= 8,
+		})
+	}
+	return ts
+}
+
+func printReport(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, Linux %s\n", r.Machine.CPUs, r.Machine.Model, r.Machine.Go, r.Machine.Kernel)
+	fmt.Fprintf(w, "command: %s\n\n", r.Command)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(cells ...any) {
+		for i, c := range cells {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			switch v := c.(type) {
+			case float64:
+				fmt.Fprint(tw, fmtNum(v))
+			default:
+				fmt.Fprint(tw, v)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	noRelay := false
+	pair := func(name string, h, b float64, withRatio bool) {
+		switch {
+		case noRelay:
+			row(name, h, "-", "")
+		case withRatio:
+			row(name, h, b, fmt.Sprintf("%.2f×", ratio(h, b)))
+		default:
+			row(name, h, b, "")
+		}
+	}
+	if c := r.Connect; c != nil {
+		b := c.Relay
+		noRelay = b == nil
+		if b == nil {
+			b = &ConnectRun{}
+		}
+		row("CONNECT", "hush", "relay", "ratio")
+		pair("first frame p50, one at a time (ms)", c.Hush.Serial.P50, b.Serial.P50, true)
+		pair("first frame p99, one at a time (ms)", c.Hush.Serial.P99, b.Serial.P99, true)
+		pair(fmt.Sprintf("sessions/s, %d at a time", c.Hush.Concurrency), c.Hush.PerSec, b.PerSec, true)
+		pair("first frame p50 under that load (ms)", c.Hush.Loaded.P50, b.Loaded.P50, true)
+		pair("first frame p99 under that load (ms)", c.Hush.Loaded.P99, b.Loaded.P99, true)
+		pair("server CPU per session (ms)", c.Hush.CPUPerSessionMS, b.CPUPerSessionMS, true)
+		row("errors", c.Hush.Errors, b.Errors, "")
+		row("", "", "", "")
+	}
+	if l := r.Latency; l != nil {
+		b := l.Relay
+		noRelay = b == nil
+		if b == nil {
+			b = &LatencyRun{}
+		}
+		row(fmt.Sprintf("LATENCY (%d rooms × %g keys/s, %d timed)", l.Hush.Rooms, l.Hush.Rate, l.Hush.Measured), "hush", "relay", "ratio")
+		pair("keystroke→peer p50 (ms)", l.Hush.Latency.P50, b.Latency.P50, true)
+		pair("keystroke→peer p90 (ms)", l.Hush.Latency.P90, b.Latency.P90, true)
+		pair("keystroke→peer p99 (ms)", l.Hush.Latency.P99, b.Latency.P99, true)
+		pair("keystroke→peer max (ms)", l.Hush.Latency.Max, b.Latency.Max, true)
+		row("samples / lost", fmt.Sprintf("%d / %d", l.Hush.Latency.N, l.Hush.Lost), fmt.Sprintf("%d / %d", b.Latency.N, b.Lost), "")
+		pair("keys/s typed (all rooms)", l.Hush.KeysPerSec, b.KeysPerSec, false)
+		pair("server CPU (% of one core)", l.Hush.ServerCPUPct, b.ServerCPUPct, true)
+		pair("server CPU per key (µs)", l.Hush.CPUPerKeyUS, b.CPUPerKeyUS, true)
+		pair("bytes to the peer per key", l.Hush.PeerBytesPerKey, b.PeerBytesPerKey, true)
+		pair("screen updates (reads) at the peer per key", l.Hush.PeerReadsPerKey, b.PeerReadsPerKey, true)
+		pair("bytes to all clients per key", l.Hush.AllBytesPerKey, b.AllBytesPerKey, true)
+		pair("server RSS per session (KB)", l.Hush.RSSPerSessionKB, b.RSSPerSessionKB, true)
+		pair("load tool CPU (% of one core)", l.Hush.ClientCPUPct, b.ClientCPUPct, false)
+		pair(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), l.Hush.MachineBusyPct, b.MachineBusyPct, false)
+		pair("… of which other work (noise)", l.Hush.OtherBusyPct, b.OtherBusyPct, false)
+		if l.Hush.FadeSteps > 0 {
+			row("fade steps/s on the peer (longest gap ms)", fmt.Sprintf("%s (%s)", fmtNum(l.Hush.FadeStepsPerSec), fmtNum(l.Hush.FadeMaxGapMS)), "-", "")
+		}
+		row("", "", "", "")
+	}
+	if i := r.Idle; i != nil {
+		b := i.Relay
+		noRelay = b == nil
+		if b == nil {
+			b = &IdleRun{}
+		}
+		row(fmt.Sprintf("IDLE (%d sessions)", i.Hush.Sessions), "hush", "relay", "ratio")
+		pair("server RSS (MB)", float64(i.Hush.RSSKB)/1024, float64(b.RSSKB)/1024, true)
+		pair("server RSS per session (KB)", i.Hush.RSSPerSessionKB, b.RSSPerSessionKB, true)
+		pair("server CPU idle (% of one core)", i.Hush.CPUPct, b.CPUPct, false)
+		pair("… per 1,000 sessions (%)", i.Hush.CPUPctPer1000, b.CPUPctPer1000, false)
+		pair("bytes sent while idle", float64(i.Hush.BytesSent), float64(b.BytesSent), false)
+		pair("setup (s)", i.Hush.SetupSeconds, b.SetupSeconds, false)
+		row("", "", "", "")
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "TARGETS")
+	for _, t := range r.Targets {
+		mark := "MET    "
+		if !t.Met {
+			mark = "NOT MET"
+		}
+		fmt.Fprintf(w, "  %s  %s: %s — goal %s", mark, t.Name, t.Got, t.Goal)
+		if t.Caveat != "" {
+			fmt.Fprintf(w, " (%s)", t.Caveat)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v >= 100 || v <= -100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10 || v <= -10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}

@@ -1,0 +1,662 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/charmbracelet/x/vt"
+)
+
+var inviteRE = regexp.MustCompile(`ssh -p \d+ ([A-Za-z0-9]+)@`)
+
+// alphabet is what typists type, in turn: every printable ASCII character
+// but space, so the newest visible character on the peer's screen says
+// which keystroke arrived (as long as fewer than len(alphabet) are in
+// flight, which is checked).
+const alphabet = "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+
+var alphaIndex = func() (idx [256]int) {
+	for i := range idx {
+		idx[i] = -1
+	}
+	for i := range len(alphabet) {
+		idx[alphabet[i]] = i
+	}
+	return idx
+}()
+
+// forEach runs f(0..n-1) on at most conc goroutines and returns the first
+// error (after letting started calls finish).
+func forEach(n, conc int, f func(i int) error) error {
+	var (
+		next  atomic.Int64
+		first error
+		once  sync.Once
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+	)
+	for range max(1, min(conc, n)) {
+		wg.Go(func() {
+			for !stop.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+					stop.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// closeAll hangs up every terminal, a few at a time.
+func closeAll(terms []*term) {
+	_ = forEach(len(terms), 64, func(i int) error {
+		if terms[i] != nil {
+			terms[i].close()
+		}
+		return nil
+	})
+}
+
+// pair is one room of two: a types, b watches.
+type pair struct {
+	a, b *term
+}
+
+// openPair opens a room as new@ and joins it with the code read off the
+// creator's screen. Only b decodes its screen, and only if decode.
+func openPair(srv *server, o *opts, decode bool, env ...string) (*pair, error) {
+	a, err := dial(srv.addr, "new", o.width, o.height, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial new@: %w", err)
+	}
+	var code string
+	if _, err := a.wait("the invite", func() bool {
+		if m := inviteRE.FindSubmatch(a.raw); m != nil {
+			code = string(m[1])
+			return true
+		}
+		return false
+	}); err != nil {
+		a.close()
+		return nil, err
+	}
+	var emu *vt.Emulator
+	row := -1
+	if decode {
+		emu = newEmulator(o.width, o.height)
+		row = 0
+	}
+	b, err := dial(srv.addr, code, o.width, o.height, emu, env...)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("dial %s@: %w", code, err)
+	}
+	if _, err := b.waitText("2 of 2 here", row); err != nil {
+		a.close()
+		b.close()
+		return nil, err
+	}
+	return &pair{a: a, b: b}, nil
+}
+
+func openPairs(srv *server, o *opts, n int, decode func(i int) bool) ([]*pair, error) {
+	pairs := make([]*pair, n)
+	err := forEach(n, o.dialConc, func(i int) error {
+		p, err := openPair(srv, o, decode(i))
+		pairs[i] = p
+		return err
+	})
+	if err != nil {
+		closePairs(pairs)
+		return nil, err
+	}
+	return pairs, nil
+}
+
+func closePairs(pairs []*pair) {
+	var terms []*term
+	for _, p := range pairs {
+		if p != nil {
+			terms = append(terms, p.a, p.b)
+		}
+	}
+	closeAll(terms)
+}
+
+// region is the rows of b's screen where a's typing shows: hush draws the
+// other person's lane under its label, above your own label ("· you"); the
+// relay writes raw text from row 2 down.
+func region(kind string, b *term) (top, bottom int, err error) {
+	if kind == "relay" {
+		return 2, b.emu.Height(), nil
+	}
+	if _, err := b.waitText("· you", -1); err != nil {
+		return 0, 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	top, bottom = -1, -1
+	for y := range b.emu.Height() {
+		line := rowText(b.emu, y)
+		if top < 0 && strings.Contains(line, "●") {
+			top = y + 1
+		}
+		if strings.Contains(line, "· you") {
+			bottom = y
+		}
+	}
+	if top < 0 || bottom <= top {
+		return 0, 0, fmt.Errorf("no lane for the other person on screen:\n%s", b.emu.String())
+	}
+	return top, bottom, nil
+}
+
+// tracker matches keystrokes typed in one room with their arrival on the
+// peer's decoded screen.
+type tracker struct {
+	mu      sync.Mutex
+	sent    []time.Time
+	recv    int // keystrokes [0, recv) have been seen
+	lat     []time.Duration
+	overrun int
+}
+
+// next returns the character for the next keystroke and notes when it left.
+func (tr *tracker) next() byte {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	i := len(tr.sent)
+	if i-tr.recv >= len(alphabet)-1 {
+		tr.overrun++
+	}
+	tr.sent = append(tr.sent, time.Now())
+	return alphabet[i%len(alphabet)]
+}
+
+// saw is told the newest character on the peer's screen at time now.
+func (tr *tracker) saw(c byte, now time.Time) {
+	k := alphaIndex[c]
+	if k < 0 {
+		return
+	}
+	K := len(alphabet)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.recv > 0 && (tr.recv-1)%K == k {
+		return // still the last one seen
+	}
+	i := tr.recv + (k-tr.recv%K+K)%K
+	if i >= len(tr.sent) {
+		return // not typed yet: something else on screen
+	}
+	for j := tr.recv; j <= i; j++ {
+		tr.lat = append(tr.lat, now.Sub(tr.sent[j]))
+	}
+	tr.recv = i + 1
+}
+
+func (tr *tracker) pending() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.sent) - tr.recv
+}
+
+// fadeWatch records every change to one cell of a screen: its character and
+// colour, to count the shades a fading character goes through.
+type fadeWatch struct {
+	x, y    int
+	last    string
+	changes []fadeChange
+}
+
+type fadeChange struct {
+	at      time.Time
+	content string
+}
+
+func colorKey(c color.Color) string {
+	if c == nil {
+		return "-"
+	}
+	r, g, b, a := c.RGBA()
+	return fmt.Sprintf("%04x%04x%04x%04x", r, g, b, a)
+}
+
+func (fw *fadeWatch) see(e *vt.Emulator, now time.Time) {
+	c := e.CellAt(fw.x, fw.y)
+	key, content := "", ""
+	if c != nil {
+		content = strings.TrimSpace(c.Content)
+		if content != "" {
+			key = content + "/" + colorKey(c.Style.Fg)
+		}
+	}
+	if key != fw.last {
+		fw.last = key
+		fw.changes = append(fw.changes, fadeChange{at: now, content: content})
+	}
+}
+
+// steps returns shade changes per second once the character began to fade
+// (counting its disappearance), how many there were, and the longest gap.
+func (fw *fadeWatch) steps() (perSec float64, n int, maxGap time.Duration, done bool) {
+	ch := fw.changes
+	// ch[0] is the arrival; the fade is everything after it.
+	if len(ch) < 3 {
+		return 0, max(0, len(ch)-1), 0, false
+	}
+	fade := ch[1:]
+	for i := 1; i < len(fade); i++ {
+		maxGap = max(maxGap, fade[i].at.Sub(fade[i-1].at))
+	}
+	span := fade[len(fade)-1].at.Sub(fade[0].at)
+	done = fade[len(fade)-1].content == ""
+	return round(float64(len(fade)-1)/span.Seconds(), 2), len(fade), maxGap, done
+}
+
+// maxFadeWatch is the longest linger the latency scenario waits out to watch
+// a burst fade; with a longer one there is no fade figure.
+const maxFadeWatch = 20 * time.Second
+
+// LatencyRun is one server under typing load.
+type LatencyRun struct {
+	Server          string  `json:"server"`
+	Rooms           int     `json:"rooms"`
+	Measured        int     `json:"measured_rooms"`
+	Rate            float64 `json:"keys_per_sec_per_room"`
+	Seconds         float64 `json:"seconds"`
+	Keys            int64   `json:"keys"`
+	KeysPerSec      float64 `json:"keys_per_sec"`
+	SendErrors      int64   `json:"send_errors"`
+	Latency         Dist    `json:"latency"`
+	Lost            int     `json:"lost"`
+	Overrun         int     `json:"overrun"`
+	SetupSeconds    float64 `json:"setup_seconds"`
+	RSSKB           int64   `json:"server_rss_kb"`
+	RSSPerSessionKB float64 `json:"rss_per_session_kb"`
+	ServerCPUPct    float64 `json:"server_cpu_pct_of_core"`
+	CPUPerKeyUS     float64 `json:"server_cpu_us_per_key"`
+	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
+	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
+	OtherBusyPct    float64 `json:"other_busy_pct_of_core"` // neither server nor load tool: noise
+	PeerBytesPerKey float64 `json:"peer_bytes_per_key"`
+	PeerReadsPerKey float64 `json:"peer_reads_per_key"`
+	AllBytesPerKey  float64 `json:"all_bytes_per_key"`
+	FadeStepsPerSec float64 `json:"fade_steps_per_sec,omitempty"`
+	FadeSteps       int     `json:"fade_steps,omitempty"`
+	FadeMaxGapMS    float64 `json:"fade_max_gap_ms,omitempty"`
+}
+
+func runLatency(l launcher, o *opts) (*LatencyRun, error) {
+	srv, err := l.start(o.linger)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	measured := min(o.measure, o.rooms)
+	run := &LatencyRun{Server: l.kind, Rooms: o.rooms, Measured: measured, Rate: o.rate}
+	base := mustSample(srv.pid)
+	setup := time.Now()
+	progress("%s: opening %d rooms (%d decoded)", l.kind, o.rooms, measured)
+	pairs, err := openPairs(srv, o, o.rooms, func(i int) bool { return i < measured })
+	if err != nil {
+		return nil, err
+	}
+	defer closePairs(pairs)
+
+	// One more room, hush only: a short burst, then nothing, to watch it fade
+	// on the peer's screen while the others type.
+	var fade *pair
+	var fw *fadeWatch
+	if l.kind == "hush" && o.linger <= maxFadeWatch {
+		// COLORTERM=truecolor: with xterm-256color alone, neighbouring shades
+		// map to one palette entry and fewer steps are visible.
+		p, err := openPair(srv, o, true, "COLORTERM", o.colorterm)
+		if err != nil {
+			return nil, err
+		}
+		fade = p
+		defer closePairs([]*pair{p})
+		top, _, err := region(l.kind, fade.b)
+		if err != nil {
+			return nil, err
+		}
+		fw = &fadeWatch{x: 2, y: top}
+	}
+	trackers := make([]*tracker, measured)
+	for i := range measured {
+		b := pairs[i].b
+		top, bottom, err := region(l.kind, b)
+		if err != nil {
+			return nil, err
+		}
+		tr := &tracker{}
+		trackers[i] = tr
+		b.setWatch(func(now time.Time) { tr.saw(lastChar(b.emu, top, bottom), now) })
+	}
+	run.SetupSeconds = round(time.Since(setup).Seconds(), 2)
+	after := mustSample(srv.pid)
+	run.RSSKB = after.rssKB
+	run.RSSPerSessionKB = round(float64(after.rssKB-base.rssKB)/float64(2*o.rooms), 1)
+
+	var keys, errs atomic.Int64
+	peerBytes := func() (n int64) {
+		for _, p := range pairs[:measured] {
+			n += p.b.received.Load()
+		}
+		return n
+	}
+	peerReads := func() (n int64) {
+		for _, p := range pairs[:measured] {
+			n += p.b.reads.Load()
+		}
+		return n
+	}
+	allBytes := func() (n int64) {
+		for _, p := range pairs {
+			n += p.a.received.Load() + p.b.received.Load()
+		}
+		return n
+	}
+	if o.profile != "" {
+		srv.control("heap latency-before")
+		srv.control("cpu latency")
+	}
+	progress("%s: typing %.1f keys/s in each of %d rooms for %v", l.kind, o.rate, o.rooms, o.duration)
+	peer0, reads0, all0 := peerBytes(), peerReads(), allBytes()
+	s0, c0 := mustSample(srv.pid), mustSample(os.Getpid())
+	mb0, mt0 := machineBusy()
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	var wg sync.WaitGroup
+	period := time.Duration(float64(time.Second) / o.rate)
+	for i, p := range pairs {
+		var tr *tracker
+		if i < measured {
+			tr = trackers[i]
+		}
+		wg.Go(func() { typeLoop(p.a, tr, period, start, deadline, &keys, &errs) })
+	}
+	if fade != nil {
+		wg.Go(func() {
+			fade.b.setWatch(func(now time.Time) { fw.see(fade.b.emu, now) })
+			if err := fade.a.send("FADE"); err != nil {
+				errs.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	s1, c1 := mustSample(srv.pid), mustSample(os.Getpid())
+	mb1, mt1 := machineBusy()
+	run.MachineBusyPct = busyPct(mb0, mt0, mb1, mt1)
+	if o.profile != "" {
+		srv.control("stop")
+		srv.control("heap latency-after")
+	}
+	elapsed := s1.at.Sub(s0.at)
+	// Let keystrokes in flight land, for a bounded time.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		n := 0
+		for _, tr := range trackers {
+			n += tr.pending()
+		}
+		if n == 0 {
+			break
+		}
+	}
+	run.Seconds = round(elapsed.Seconds(), 2)
+	run.Keys = keys.Load()
+	run.KeysPerSec = round(float64(run.Keys)/elapsed.Seconds(), 1)
+	run.SendErrors = errs.Load()
+	var lat []time.Duration
+	for _, tr := range trackers {
+		tr.mu.Lock()
+		lat = append(lat, tr.lat...)
+		run.Lost += len(tr.sent) - tr.recv
+		run.Overrun += tr.overrun
+		tr.mu.Unlock()
+	}
+	run.Latency = dist(lat)
+	run.ServerCPUPct = round(100*float64(s1.cpu-s0.cpu)/float64(elapsed), 1)
+	run.ClientCPUPct = round(100*float64(c1.cpu-c0.cpu)/float64(elapsed), 1)
+	run.OtherBusyPct = round(max(0, run.MachineBusyPct-run.ServerCPUPct-run.ClientCPUPct), 1)
+	if run.Keys > 0 {
+		run.CPUPerKeyUS = round(float64((s1.cpu-s0.cpu).Microseconds())/float64(run.Keys), 1)
+		var measuredKeys int
+		for _, tr := range trackers {
+			tr.mu.Lock()
+			measuredKeys += len(tr.sent)
+			tr.mu.Unlock()
+		}
+		if measuredKeys > 0 {
+			run.PeerBytesPerKey = round(float64(peerBytes()-peer0)/float64(measuredKeys), 1)
+			run.PeerReadsPerKey = round(float64(peerReads()-reads0)/float64(measuredKeys), 2)
+		}
+		run.AllBytesPerKey = round(float64(allBytes()-all0)/float64(run.Keys), 1)
+	}
+	if fw != nil {
+		// Wait for the burst to fade out entirely (linger after it was typed).
+		end := start.Add(o.linger + 3*time.Second)
+		for time.Now().Before(end) {
+			fade.b.mu.Lock()
+			_, _, _, done := fw.steps()
+			fade.b.mu.Unlock()
+			if done {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		fade.b.mu.Lock()
+		rate, n, gap, _ := fw.steps()
+		fade.b.mu.Unlock()
+		run.FadeStepsPerSec, run.FadeSteps, run.FadeMaxGapMS = rate, n, ms(gap)
+	}
+	return run, nil
+}
+
+// typeLoop types one key every period from a random offset after start until
+// deadline. A typist that falls behind by a whole period skips ahead rather
+// than bursting.
+func typeLoop(t *term, tr *tracker, period time.Duration, start, deadline time.Time, keys, errs *atomic.Int64) {
+	next := start.Add(rand.N(period))
+	for i := 0; next.Before(deadline); i++ {
+		time.Sleep(time.Until(next))
+		var c byte
+		if tr != nil {
+			c = tr.next()
+		} else {
+			c = alphabet[i%len(alphabet)]
+		}
+		if err := t.send(string(c)); err != nil {
+			errs.Add(1)
+			return
+		}
+		keys.Add(1)
+		next = next.Add(period)
+		if now := time.Now(); now.Sub(next) > period {
+			next = now
+		}
+	}
+}
+
+// IdleRun is many sessions sitting in rooms with nothing to show.
+type IdleRun struct {
+	Server           string  `json:"server"`
+	Sessions         int     `json:"sessions"`
+	SetupSeconds     float64 `json:"setup_seconds"`
+	RSSBeforeKB      int64   `json:"rss_before_kb"`
+	RSSKB            int64   `json:"rss_kb"`
+	RSSPerSessionKB  float64 `json:"rss_per_session_kb"`
+	Seconds          float64 `json:"seconds"`
+	CPUPct           float64 `json:"cpu_pct_of_core"`
+	CPUPctPer1000    float64 `json:"cpu_pct_per_1000_sessions"`
+	CPUPctAt10k      float64 `json:"cpu_pct_at_10000_sessions_scaled"`
+	CPUResolutionPct float64 `json:"cpu_resolution_pct"`
+	BytesSent        int64   `json:"bytes_sent_while_idle"`
+}
+
+func runIdle(l launcher, o *opts) (*IdleRun, error) {
+	srv, err := l.start(o.idleLinger)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	rooms := max(1, o.idle/2)
+	run := &IdleRun{Server: l.kind, Sessions: 2 * rooms}
+	base := mustSample(srv.pid)
+	run.RSSBeforeKB = base.rssKB
+	progress("%s: connecting %d idle sessions", l.kind, run.Sessions)
+	start := time.Now()
+	pairs, err := openPairs(srv, o, rooms, func(int) bool { return false })
+	if err != nil {
+		return nil, err
+	}
+	defer closePairs(pairs)
+	run.SetupSeconds = round(time.Since(start).Seconds(), 2)
+	progress("%s: %d sessions up in %.1fs; settling %v", l.kind, run.Sessions, run.SetupSeconds, o.settle)
+	time.Sleep(o.settle)
+	if o.profile != "" {
+		srv.control("heap idle")
+		srv.control("goroutine idle")
+		srv.control("cpu idle")
+	}
+	var b0 int64
+	for _, p := range pairs {
+		b0 += p.a.received.Load() + p.b.received.Load()
+	}
+	s0 := mustSample(srv.pid)
+	time.Sleep(o.idleFor)
+	s1 := mustSample(srv.pid)
+	if o.profile != "" {
+		srv.control("stop")
+	}
+	var b1 int64
+	for _, p := range pairs {
+		b1 += p.a.received.Load() + p.b.received.Load()
+	}
+	elapsed := s1.at.Sub(s0.at)
+	run.RSSKB = s0.rssKB
+	run.RSSPerSessionKB = round(float64(s0.rssKB-base.rssKB)/float64(run.Sessions), 1)
+	run.Seconds = round(elapsed.Seconds(), 2)
+	run.CPUPct = round(100*float64(s1.cpu-s0.cpu)/float64(elapsed), 3)
+	run.CPUPctPer1000 = round(run.CPUPct*1000/float64(run.Sessions), 3)
+	run.CPUPctAt10k = round(run.CPUPct*10000/float64(run.Sessions), 3)
+	run.CPUResolutionPct = round(100*float64(clockTick)/float64(elapsed), 3)
+	run.BytesSent = b1 - b0
+	return run, nil
+}
+
+// ConnectRun is how fast sessions open: one at a time, then many at once.
+type ConnectRun struct {
+	Server          string  `json:"server"`
+	Serial          Dist    `json:"first_frame_serial"`
+	Sessions        int     `json:"sessions"`
+	Concurrency     int     `json:"concurrency"`
+	Errors          int     `json:"errors"`
+	FirstError      string  `json:"first_error,omitempty"`
+	Seconds         float64 `json:"seconds"`
+	PerSec          float64 `json:"sessions_per_sec"`
+	Loaded          Dist    `json:"first_frame_loaded"`
+	CPUPerSessionMS float64 `json:"server_cpu_ms_per_session"`
+	ServerCPUPct    float64 `json:"server_cpu_pct_of_core"`
+}
+
+// firstFrame dials user and returns how long until row 0 shows the room header.
+func firstFrame(srv *server, o *opts, emu *vt.Emulator) (time.Duration, error) {
+	start := time.Now()
+	t, err := dial(srv.addr, "new", o.width, o.height, emu)
+	if err != nil {
+		return 0, err
+	}
+	defer t.close()
+	at, err := t.waitText(srv.kind+" · room", 0)
+	if err != nil {
+		return 0, err
+	}
+	return at.Sub(start), nil
+}
+
+func runConnect(l launcher, o *opts) (*ConnectRun, error) {
+	srv, err := l.start(o.linger)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	run := &ConnectRun{Server: l.kind, Sessions: o.connect, Concurrency: o.conc}
+	progress("%s: %d sessions one at a time", l.kind, o.first)
+	emu := newEmulator(o.width, o.height)
+	var serial []time.Duration
+	for range o.first {
+		d, err := firstFrame(srv, o, emu)
+		if err != nil {
+			return nil, err
+		}
+		serial = append(serial, d)
+	}
+	run.Serial = dist(serial)
+
+	progress("%s: %d sessions, %d at a time", l.kind, o.connect, o.conc)
+	emus := make([]*vt.Emulator, o.conc)
+	for i := range emus {
+		emus[i] = newEmulator(o.width, o.height)
+	}
+	var (
+		mu     sync.Mutex
+		loaded []time.Duration
+		errs   []error
+		next   atomic.Int64
+		wg     sync.WaitGroup
+	)
+	if o.profile != "" {
+		srv.control("cpu connect")
+	}
+	s0 := mustSample(srv.pid)
+	for w := range o.conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(o.connect) {
+				d, err := firstFrame(srv, o, emus[w])
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					loaded = append(loaded, d)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	s1 := mustSample(srv.pid)
+	if o.profile != "" {
+		srv.control("stop")
+	}
+	elapsed := s1.at.Sub(s0.at)
+	run.Seconds = round(elapsed.Seconds(), 2)
+	run.PerSec = round(float64(len(loaded))/elapsed.Seconds(), 1)
+	run.Loaded = dist(loaded)
+	run.Errors = len(errs)
+	if len(errs) > 0 {
+		run.FirstError = firstLine(errs[0])
+	}
+	run.CPUPerSessionMS = round(float64((s1.cpu-s0.cpu).Microseconds())/1000/float64(max(1, o.connect)), 3)
+	run.ServerCPUPct = round(100*float64(s1.cpu-s0.cpu)/float64(elapsed), 1)
+	return run, nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}

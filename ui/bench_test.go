@@ -1,0 +1,236 @@
+package ui
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/hush-chat/hush/rooms"
+)
+
+// These benchmarks time what the server does for one person's screen: lay
+// out a frame after one lane changed, diff it against what is shown, and
+// redraw one fade step. Run them with
+//
+//	go test ./ui -run '^$' -bench . -benchmem
+//
+// The fan-out is benchmarked in rooms, the sanitizer in clean.
+
+type benchSeat struct {
+	self   rooms.Peer
+	others []rooms.Peer
+}
+
+func (s *benchSeat) Code() string         { return "k7mn2pqrst" }
+func (s *benchSeat) Seats() int           { return 2 }
+func (s *benchSeat) Self() rooms.Peer     { return s.self }
+func (s *benchSeat) Others() []rooms.Peer { return s.others }
+func (s *benchSeat) Type(string)          {}
+func (s *benchSeat) Break()               {}
+func (s *benchSeat) peer() rooms.Peer     { return s.others[0] }
+func (s *benchSeat) typed(t string) Events {
+	return Events{{Kind: rooms.Typed, Peer: s.peer(), Text: t}}
+}
+
+const benchLinger = 5 * time.Second
+
+// benchRoom is a two-person room at 80×24 as an xterm-256color client sees
+// it. Its Screen is not started: Show only keeps the newest frame, and the
+// benchmark paints it itself, so nothing runs behind the timer's back.
+type benchRoom struct {
+	m    *Model
+	scr  *Screen
+	seat *benchSeat
+	now  time.Time
+}
+
+func newBenchRoom(b *testing.B, profile colorprofile.Profile) *benchRoom {
+	b.Helper()
+	r := &benchRoom{
+		seat: &benchSeat{
+			self:   rooms.Peer{Member: rooms.Member{Name: "amber-otter", Guest: true}, ID: 1, Color: 0},
+			others: []rooms.Peer{{Member: rooms.Member{Name: "teal-heron", Badge: "SHA256:ab12"}, ID: 2, Color: 1}},
+		},
+		scr: &Screen{w: io.Discard, wake: make(chan struct{}, 1), done: make(chan struct{})},
+		now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
+	}
+	r.m = New(Config{
+		Seat:    r.seat,
+		Invite:  "ssh -p 2222 k7mn2pqrst@localhost",
+		Linger:  benchLinger,
+		Profile: profile,
+		Width:   80,
+		Height:  24,
+		Screen:  r.scr,
+		Now:     func() time.Time { return r.now },
+	})
+	r.flush()
+	return r
+}
+
+// flush paints the waiting frame, as the Screen's writer would, and returns
+// how many bytes it would have sent.
+func (r *benchRoom) flush() int {
+	f := r.scr.next
+	r.scr.next = nil
+	r.scr.buf.Reset()
+	if f != nil {
+		r.scr.paint(f)
+	}
+	return r.scr.buf.Len()
+}
+
+// peerLane is the other person's lane.
+func (r *benchRoom) peerLane(b *testing.B) *lane {
+	l := r.m.lane(r.seat.peer().ID)
+	if l == nil {
+		b.Fatal("no lane for the peer")
+	}
+	return l
+}
+
+// typing fills the peer's lane the way steady typing at 5 keys/s leaves it:
+// 25 characters, one every 200 ms, the oldest about to vanish.
+func (r *benchRoom) typing(b *testing.B) {
+	l := r.peerLane(b)
+	for i := 24; i >= 0; i-- {
+		l.add(string(rune('a'+i%26)), r.now.Add(-time.Duration(i)*200*time.Millisecond))
+	}
+	r.m.draw()
+	r.flush()
+}
+
+// BenchmarkFrameAfterKey is laying out the whole screen after the peer's
+// lane gained one character (the lane stays at 25, as under steady typing).
+func BenchmarkFrameAfterKey(b *testing.B) {
+	for _, p := range []struct {
+		name    string
+		profile colorprofile.Profile
+	}{{"256", colorprofile.ANSI256}, {"truecolor", colorprofile.TrueColor}} {
+		b.Run(p.name, func(b *testing.B) {
+			r := newBenchRoom(b, p.profile)
+			r.typing(b)
+			l := r.peerLane(b)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				r.now = r.now.Add(200 * time.Millisecond)
+				l.add(string(rune('a'+i%26)), r.now)
+				l.expire(r.now.Add(-benchLinger))
+				_ = r.m.frame(r.now)
+			}
+		})
+	}
+}
+
+// BenchmarkKeyToBytes is everything the UI does for one viewer when the peer
+// types one key: Update (add, expire, frame, schedule) and the paint of the
+// diff. bytes/key is what goes to the SSH channel.
+func BenchmarkKeyToBytes(b *testing.B) {
+	r := newBenchRoom(b, colorprofile.ANSI256)
+	r.typing(b)
+	msgs := make([]Events, 26)
+	for i := range msgs {
+		msgs[i] = r.seat.typed(string(rune('a' + i)))
+	}
+	var sent int
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.now = r.now.Add(200 * time.Millisecond)
+		r.m.Update(msgs[i%len(msgs)])
+		sent += r.flush()
+	}
+	b.ReportMetric(float64(sent)/float64(b.N), "bytes/key")
+}
+
+// BenchmarkOwnKey is the typist's side of one keystroke: Update on a key
+// press (echo into your own lane, hand it to the room) and the paint.
+func BenchmarkOwnKey(b *testing.B) {
+	r := newBenchRoom(b, colorprofile.ANSI256)
+	r.typing(b)
+	keys := make([]tea.KeyPressMsg, 26)
+	for i := range keys {
+		keys[i] = tea.KeyPressMsg{Code: rune('a' + i), Text: string(rune('a' + i))}
+	}
+	var sent int
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.now = r.now.Add(200 * time.Millisecond)
+		r.m.Update(keys[i%len(keys)])
+		sent += r.flush()
+	}
+	b.ReportMetric(float64(sent)/float64(b.N), "bytes/key")
+}
+
+// BenchmarkPaintOneLine is the Screen's diff and paint when one row of 24
+// changed: the peer's lane row gained a character.
+func BenchmarkPaintOneLine(b *testing.B) {
+	r := newBenchRoom(b, colorprofile.ANSI256)
+	r.typing(b)
+	before := r.m.frame(r.now)
+	r.peerLane(b).add("z", r.now)
+	after := r.m.frame(r.now)
+	changed := 0
+	for i := range before.Lines {
+		if before.Lines[i] != after.Lines[i] {
+			changed++
+		}
+	}
+	if changed != 1 {
+		b.Fatalf("%d rows changed, want 1", changed)
+	}
+	s := &Screen{w: io.Discard}
+	s.paint(&before)
+	frames := [2]*Frame{&after, &before}
+	var sent int
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		s.buf.Reset()
+		s.paint(frames[i%2])
+		sent += s.buf.Len()
+	}
+	b.ReportMetric(float64(sent)/float64(b.N), "bytes/paint")
+}
+
+// BenchmarkFadeStep is one tick of fading: Update on a tick and the paint,
+// with every character on screen changing shade. "typing" is the lane as
+// steady typing leaves it (25 characters); "full" is the peer's lane full to
+// the last cell (10 rows of 78) and your own lane full too, the worst case.
+func BenchmarkFadeStep(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		name := "typing"
+		if full {
+			name = "full"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := newBenchRoom(b, colorprofile.ANSI256)
+			base := r.now
+			// Every character is past its bright phase and spread over six
+			// shades; ten steps from base, none has vanished yet.
+			bright := time.Duration(float64(benchLinger) * brightShare)
+			lanes := []*lane{r.peerLane(b)}
+			n := 25
+			if full {
+				lanes = append(lanes, r.m.you)
+				n = 10 * 78
+			}
+			for _, l := range lanes {
+				for j := range n {
+					l.add(string(rune('a'+j%26)), base.Add(-bright-time.Duration(j%6)*FadeStep))
+				}
+			}
+			r.m.draw()
+			r.flush()
+			var sent int
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				r.now = base.Add(time.Duration(i%10) * FadeStep)
+				r.m.Update(tick{at: r.now})
+				sent += r.flush()
+			}
+			b.ReportMetric(float64(sent)/float64(b.N), "bytes/step")
+		})
+	}
+}
