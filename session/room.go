@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"io"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -41,49 +40,33 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		KeysPerSecond: s.cfg.Limits.KeysPerSecond,
 		KeyBurst:      s.cfg.Limits.KeyBurst,
 	})
-	idle := newIdleWatch(sess)
-	p := tea.NewProgram(model,
-		tea.WithContext(ctx),
-		tea.WithInput(nil),         // ui.ReadInput below reads keys without a per-program key table
-		tea.WithOutput(io.Discard), // the Screen draws; Bubble Tea only reads keys and runs Update
-		tea.WithoutRenderer(),
-		tea.WithoutSignalHandler(),
-		tea.WithFPS(1),
-		tea.WithEnvironment(env),
-		tea.WithColorProfile(profile),
-		tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
-	)
-	go func() { _ = ui.ReadInput(idle, p.Send) }()
-	idle.start(s.cfg.Limits.IdleTimeout, func() { p.Send(ui.Idle(s.cfg.Limits.IdleTimeout)) })
-	defer idle.stop()
-	if !s.register(p) {
+	// Everything reaches the model through one inbox, from goroutines of
+	// their own; the model's loop waits on nobody else.
+	inbox := make(chan tea.Msg, 16)
+	deliver := func(msg tea.Msg) {
+		select {
+		case inbox <- msg:
+		case <-ctx.Done():
+		}
+	}
+	if !s.register(inbox) {
 		screen.Close("The hush server is restarting. Try again in a moment.\r\n", time.Second)
 		return
 	}
-	defer s.unregister(p)
-
-	// Room events and window changes reach the program only through Send,
-	// from goroutines of their own: nothing here waits on anyone else.
+	defer s.unregister(inbox)
+	idle := newIdleWatch(sess)
+	idle.start(s.cfg.Limits.IdleTimeout, func() { deliver(ui.Idle(s.cfg.Limits.IdleTimeout)) })
+	defer idle.stop()
+	go func() { _ = ui.ReadInput(idle, deliver) }()
 	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-seat.Ready():
-				p.Send(ui.Events(seat.Drain(nil)))
-			}
-		}
-	}()
-	go func() {
-		// Drained until the session's requests end, even after the program
+		// Drained until the session's requests end, even after the model
 		// has: an unread window change would block that connection's SSH
-		// packet loop. Send returns at once once the program is gone.
+		// packet loop.
 		for w := range windows {
-			p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+			deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 		}
 	}()
-	_, _ = p.Run()
+	model.Run(ctx, inbox)
 	cancel()
-	model.Close()
 	screen.Close(model.Farewell(), time.Second)
 }

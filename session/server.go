@@ -55,10 +55,10 @@ type Server struct {
 	addrs    *limits.Addresses
 	sessions atomic.Int64
 
-	mu       sync.Mutex
-	closing  bool
-	programs map[*tea.Program]struct{}
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	closing bool
+	inboxes map[chan<- tea.Msg]struct{} // every running UI, to tell of a shutdown
+	wg      sync.WaitGroup
 }
 
 // New builds a server; call Serve to start it.
@@ -73,10 +73,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.Metrics = noMetrics{}
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Log,
-		programs: make(map[*tea.Program]struct{}),
-		addrs:    limits.NewAddresses(cfg.Limits.PerAddress, nil),
+		cfg:     cfg,
+		log:     cfg.Log,
+		inboxes: make(map[chan<- tea.Msg]struct{}),
+		addrs:   limits.NewAddresses(cfg.Limits.PerAddress, nil),
 	}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyPath),
@@ -123,13 +123,18 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	programs := make([]*tea.Program, 0, len(s.programs))
-	for p := range s.programs {
-		programs = append(programs, p)
+	inboxes := make([]chan<- tea.Msg, 0, len(s.inboxes))
+	for in := range s.inboxes {
+		inboxes = append(inboxes, in)
 	}
 	s.mu.Unlock()
-	for _, p := range programs {
-		go p.Send(ui.Shutdown{})
+	for _, in := range inboxes {
+		go func() {
+			select {
+			case in <- ui.Shutdown{}:
+			case <-ctx.Done():
+			}
+		}()
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -162,19 +167,19 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 	}
 }
 
-func (s *Server) register(p *tea.Program) bool {
+func (s *Server) register(in chan<- tea.Msg) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return false
 	}
-	s.programs[p] = struct{}{}
+	s.inboxes[in] = struct{}{}
 	return true
 }
 
-func (s *Server) unregister(p *tea.Program) {
+func (s *Server) unregister(in chan<- tea.Msg) {
 	s.mu.Lock()
-	delete(s.programs, p)
+	delete(s.inboxes, in)
 	s.mu.Unlock()
 }
 

@@ -24,13 +24,15 @@ type benchSeat struct {
 	others []rooms.Peer
 }
 
-func (s *benchSeat) Code() string         { return "k7mn2pqrst" }
-func (s *benchSeat) Seats() int           { return 2 }
-func (s *benchSeat) Self() rooms.Peer     { return s.self }
-func (s *benchSeat) Others() []rooms.Peer { return s.others }
-func (s *benchSeat) Type(string)          {}
-func (s *benchSeat) Break()               {}
-func (s *benchSeat) peer() rooms.Peer     { return s.others[0] }
+func (s *benchSeat) Code() string                          { return "k7mn2pqrst" }
+func (s *benchSeat) Seats() int                            { return 2 }
+func (s *benchSeat) Self() rooms.Peer                      { return s.self }
+func (s *benchSeat) Others() []rooms.Peer                  { return s.others }
+func (s *benchSeat) Type(string)                           {}
+func (s *benchSeat) Break()                                {}
+func (s *benchSeat) Ready() <-chan struct{}                { return nil }
+func (s *benchSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
+func (s *benchSeat) peer() rooms.Peer                      { return s.others[0] }
 func (s *benchSeat) typed(t string) Events {
 	return Events{{Kind: rooms.Typed, Peer: s.peer(), Text: t}}
 }
@@ -227,7 +229,7 @@ func BenchmarkFadeStep(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				r.now = base.Add(time.Duration(i%10) * FadeStep)
-				r.m.Update(tick{at: r.now})
+				r.m.Update(tick{})
 				sent += r.flush()
 			}
 			b.ReportMetric(float64(sent)/float64(b.N), "bytes/step")

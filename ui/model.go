@@ -24,6 +24,9 @@ type Seat interface {
 	Others() []rooms.Peer
 	Type(text string)
 	Break()
+	// Ready is signalled when Drain has events from the room.
+	Ready() <-chan struct{}
+	Drain(buf []rooms.Event) []rooms.Event
 }
 
 // Config is everything a Model needs from outside.
@@ -52,7 +55,8 @@ type Shutdown struct{}
 // Idle tells the model its person has typed nothing for this long.
 type Idle time.Duration
 
-type tick struct{ at time.Time }
+// tick wakes the model when something on screen changes by itself.
+type tick struct{}
 
 // noticeFor is how long a join, leave or hint stays on the status line.
 const noticeFor = 4 * time.Second
@@ -75,16 +79,15 @@ type Model struct {
 	warned   bool // told once that nothing can be erased
 	width    int
 	height   int
-	ticking  time.Time // when the pending tick fires; zero if none
+	wake     time.Time // when the screen next changes by itself; zero: never
 	farewell string
-	stop     chan struct{} // closed by Close
 	keys     limits.Bucket
 	slowed   time.Time // when we last said keys were dropped
 }
 
 // New builds the model and draws its first frame at once.
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: cfg.Now, stop: make(chan struct{})}
+	m := &Model{cfg: cfg, now: cfg.Now}
 	m.width, m.height = clampSize(cfg.Width, cfg.Height)
 	if m.now == nil {
 		m.now = time.Now
@@ -116,10 +119,6 @@ func clampSize(w, h int) (int, int) {
 	}
 	return min(w, 500), min(h, 200)
 }
-
-// Close releases the model's pending timers; call it once the program has
-// ended.
-func (m *Model) Close() { close(m.stop) }
 
 // Farewell is what to print on the normal screen after the program ends.
 func (m *Model) Farewell() string { return m.farewell }
@@ -154,9 +153,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.farewell = "The hush server is restarting. Nothing was kept; start a new room in a moment.\r\n"
 		return m, tea.Quit
 	case tick:
-		if msg.at.Equal(m.ticking) {
-			m.ticking = time.Time{}
-		}
 
 	default:
 		return m, nil
@@ -169,7 +165,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.notice = notice{}
 	}
 	m.draw()
-	return m, m.schedule(now)
+	m.schedule(now)
+	return m, nil
 }
 
 func (m *Model) key(k tea.KeyPressMsg, now time.Time) (quit bool) {
@@ -290,9 +287,10 @@ func (m *Model) sayOf(p rooms.Peer, text string, now time.Time) {
 	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color, until: now.Add(noticeFor)}
 }
 
-// schedule asks for a tick when the screen next needs to change by itself,
-// and for none when nothing fades: an idle room does no work.
-func (m *Model) schedule(now time.Time) tea.Cmd {
+// schedule works out when the screen next changes by itself, and leaves
+// it at zero when nothing fades: an idle room does no work. Fade steps snap
+// to one grid, so several fading lanes wake the screen once, not each.
+func (m *Model) schedule(now time.Time) {
 	var next time.Time
 	earlier := func(t time.Time) {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
@@ -301,26 +299,13 @@ func (m *Model) schedule(now time.Time) tea.Cmd {
 	}
 	for _, l := range m.lanes {
 		if len(l.cells) > 0 {
-			earlier(m.fade.next(l.cells[0].at, now))
+			if t := m.fade.next(l.cells[0].at, now); !t.IsZero() {
+				earlier(t.Add(FadeStep - 1).Truncate(FadeStep))
+			}
 		}
 	}
 	if m.notice.text != "" {
 		earlier(m.notice.until)
 	}
-
-	if next.IsZero() || (!m.ticking.IsZero() && !next.Before(m.ticking)) {
-		return nil
-	}
-	m.ticking = next
-	stop := m.stop
-	return func() tea.Msg {
-		t := time.NewTimer(next.Sub(now))
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return tick{at: next}
-		case <-stop: // no goroutine outlives the session by a fade
-			return nil
-		}
-	}
+	m.wake = next
 }

@@ -20,12 +20,14 @@ type fakeSeat struct {
 	breaks int
 }
 
-func (f *fakeSeat) Code() string         { return "k7dm2q9xwpq" }
-func (f *fakeSeat) Seats() int           { return 8 }
-func (f *fakeSeat) Self() rooms.Peer     { return rooms.Peer{Member: rooms.Member{Name: "me-you"}, ID: 1} }
-func (f *fakeSeat) Others() []rooms.Peer { return f.others }
-func (f *fakeSeat) Type(text string)     { f.typed.WriteString(text) }
-func (f *fakeSeat) Break()               { f.breaks++ }
+func (f *fakeSeat) Code() string                          { return "k7dm2q9xwpq" }
+func (f *fakeSeat) Seats() int                            { return 8 }
+func (f *fakeSeat) Self() rooms.Peer                      { return rooms.Peer{Member: rooms.Member{Name: "me-you"}, ID: 1} }
+func (f *fakeSeat) Others() []rooms.Peer                  { return f.others }
+func (f *fakeSeat) Type(text string)                      { f.typed.WriteString(text) }
+func (f *fakeSeat) Break()                                { f.breaks++ }
+func (f *fakeSeat) Ready() <-chan struct{}                { return nil }
+func (f *fakeSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
 
 type clock struct{ t time.Time }
 
@@ -39,7 +41,6 @@ func newTestModel(t testing.TB, w, h int) (*Model, *fakeSeat, *clock) {
 	t.Cleanup(func() { screen.Close("", time.Second) })
 	m := New(Config{Seat: seat, Invite: "ssh k7dm2q9xwpq@host", Linger: 5 * time.Second, Profile: colorprofile.TrueColor,
 		Width: w, Height: h, Screen: screen, Now: c.now, MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200})
-	t.Cleanup(m.Close)
 	return m, seat, c
 }
 
@@ -83,17 +84,17 @@ func TestTypingReachesRoomAndFades(t *testing.T) {
 	}
 	bright := m.frame(c.t)
 	c.t = c.t.Add(4 * time.Second)
-	m.Update(tick{at: c.t})
+	m.Update(tick{})
 	if strings.Join(m.frame(c.t).Lines, "") == strings.Join(bright.Lines, "") {
 		t.Fatal("nothing dimmed after 4s of a 5s linger")
 	}
 	c.t = c.t.Add(2 * time.Second)
-	m.Update(tick{at: c.t})
+	m.Update(tick{})
 	if len(m.you.cells) != 0 {
 		t.Fatalf("%d cells left after the linger", len(m.you.cells))
 	}
-	if cmd := m.schedule(c.t); cmd != nil {
-		t.Fatal("a faded, idle room still asks for ticks")
+	if !m.wake.IsZero() {
+		t.Fatalf("a faded, idle room still wants a tick at %v", m.wake)
 	}
 }
 
@@ -126,7 +127,7 @@ func FuzzModel(f *testing.F) {
 				m.Update(tea.WindowSizeMsg{Width: int(op) % 130, Height: len(text) % 40})
 			case 3:
 				c.t = c.t.Add(time.Duration(op) * 37 * time.Millisecond)
-				m.Update(tick{at: c.t})
+				m.Update(tick{})
 			case 4:
 				m.Update(Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2}, Text: text}})
 			case 5:
