@@ -12,15 +12,20 @@ import (
 // second looks smooth and costs nothing while nothing fades.
 const FadeStep = 100 * time.Millisecond
 
+// maxShades bounds the fade table: a long --linger fades in longer steps,
+// not in more of them.
+const maxShades = 24
+
 // brightShare is the part of the linger spent at full brightness; the rest is
 // the fade. The original app used 2.5 s bright and 1 s of fade.
 const brightShare = 0.7
 
 // fader turns a character's age into a style, per lane colour.
 type fader struct {
-	linger time.Duration
-	bright time.Duration
-	steps  int
+	linger  time.Duration
+	bright  time.Duration
+	steps   int
+	stepDur time.Duration // how long one shade lasts: FadeStep, longer for a long linger
 	// styles[color][step] is the SGR prefix for that shade; step 0 is bright.
 	styles [][]string
 }
@@ -45,8 +50,9 @@ func newFader(linger time.Duration, p colorprofile.Profile) *fader {
 		linger = 2 * FadeStep
 	}
 	bright := time.Duration(float64(linger) * brightShare)
-	steps := max(int((linger-bright)/FadeStep), 1)
-	f := &fader{linger: linger, bright: bright, steps: steps}
+	stepDur := max(FadeStep, (linger-bright)/maxShades)
+	steps := max(int((linger-bright)/stepDur), 1)
+	f := &fader{linger: linger, bright: bright, steps: steps, stepDur: stepDur}
 	for _, base := range lanePalette {
 		shades := make([]string, steps+1)
 		for i := range shades {
@@ -72,6 +78,11 @@ func shade(p colorprofile.Profile, base color.RGBA, t float64) string {
 			return ansi.Style{}.Faint().String()
 		}
 	}
+	if p == colorprofile.ANSI256 && t > 0 {
+		// The 256-colour cube has too few shades between a colour and grey
+		// for a smooth fade; the grey ramp has one per step.
+		return ansi.Style{}.ForegroundColor(ansi.IndexedColor(252 - int(t*16))).String()
+	}
 	mix := func(a, b uint8) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*t) }
 	c := color.RGBA{mix(base.R, faded.R), mix(base.G, faded.G), mix(base.B, faded.B), 0xff}
 	st := ansi.Style{}.ForegroundColor(p.Convert(c))
@@ -91,7 +102,7 @@ func (f *fader) step(at, now time.Time) int {
 	case age < f.bright:
 		return 0
 	}
-	return min(1+int((age-f.bright)/FadeStep), f.steps)
+	return min(1+int((age-f.bright)/f.stepDur), f.steps)
 }
 
 // next returns when a character typed at `at` next changes how it looks.
@@ -103,7 +114,7 @@ func (f *fader) next(at, now time.Time) time.Time {
 	case age >= f.linger:
 		return time.Time{}
 	}
-	n := at.Add(f.bright + FadeStep*time.Duration(1+int((age-f.bright)/FadeStep)))
+	n := at.Add(f.bright + f.stepDur*time.Duration(1+int((age-f.bright)/f.stepDur)))
 	if end := at.Add(f.linger); n.After(end) {
 		return end
 	}

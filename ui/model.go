@@ -80,6 +80,7 @@ type Model struct {
 	width    int
 	height   int
 	wake     time.Time // when the screen next changes by itself; zero: never
+	memo     memo
 	farewell string
 	keys     limits.Bucket
 	slowed   time.Time // when we last said keys were dropped

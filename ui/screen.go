@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/charmbracelet/x/ansi"
 )
 
 // Frame is what a screen should show: one styled string per row, each no
@@ -160,12 +158,9 @@ func (s *Screen) paint(f *Frame) {
 		}
 		s.shown[i] = line
 		s.moveTo(i, 0)
-		s.buf.WriteString("\x1b[0m")
+		// Erase first: erasing after a full-width row would clear its last cell.
+		s.buf.WriteString("\x1b[0m\x1b[2K")
 		s.buf.WriteString(line)
-		s.buf.WriteString("\x1b[0m")
-		if ansi.StringWidth(line) < f.Width {
-			s.buf.WriteString("\x1b[K") // at the last column it would erase the last cell
-		}
 	}
 	if f.ShowCursor {
 		s.moveTo(f.CursorRow, f.CursorCol)

@@ -32,8 +32,9 @@ func (m *Model) frame(now time.Time) Frame {
 		lanes = lanes[len(lanes)-body:] // you are last, so always shown
 	}
 	if h >= 3 {
-		f.Lines[0] = m.header(w, len(m.lanes)-len(lanes))
-		f.Lines[h-1] = m.status(w)
+		hidden := len(m.lanes) - len(lanes)
+		f.Lines[0] = m.memo.get(memoKey{'h', w, len(m.lanes), hidden, ""}, func() string { return m.header(w, hidden) })
+		f.Lines[h-1] = m.memo.get(memoKey{'s', w, len(m.lanes), m.notice.color, m.notice.who + m.notice.text}, func() string { return m.status(w) })
 	}
 	row := top
 	if len(m.lanes) == 1 {
@@ -128,7 +129,7 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 	}
 	prefix, pw := strings.Repeat(" ", indent), indent
 	if n >= 2 {
-		f.Lines[row] = ansi.Truncate(m.label(l), w, "…")
+		f.Lines[row] = m.memo.get(memoKey{'l', w, l.peer.ID, 0, ""}, func() string { return ansi.Truncate(m.label(l), w, "…") })
 		row, n = row+1, n-1
 	} else if w >= 8 {
 		name := ansi.Truncate(l.peer.Name, w/3, "…")
@@ -197,4 +198,32 @@ func (m *Model) style(s ansi.Style) string {
 		return ""
 	}
 	return "\x1b[0m" + s.String()
+}
+
+// memo keeps the rows that rarely change (header, status, labels) between
+// frames, so a keystroke lays out only the text that moved.
+type memo struct {
+	rows map[memoKey]string
+}
+
+type memoKey struct {
+	kind byte
+	w    int
+	a, b int
+	s    string
+}
+
+func (c *memo) get(key memoKey, make func() string) string {
+	if c.rows == nil {
+		c.rows = map[memoKey]string{}
+	}
+	v, ok := c.rows[key]
+	if !ok {
+		if len(c.rows) > 64 { // sizes and notices come and go: start afresh
+			clear(c.rows)
+		}
+		v = make()
+		c.rows[key] = v
+	}
+	return v
 }
