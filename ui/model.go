@@ -6,6 +6,7 @@ package ui
 import (
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"time"
 	"unicode/utf8"
 
@@ -81,6 +82,7 @@ type Model struct {
 	height   int
 	wake     time.Time // when the screen next changes by itself; zero: never
 	memo     memo
+	phase    time.Duration // this session's offset on the fade grid
 	farewell string
 	keys     limits.Bucket
 	slowed   time.Time // when we last said keys were dropped
@@ -88,7 +90,7 @@ type Model struct {
 
 // New builds the model and draws its first frame at once.
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: cfg.Now}
+	m := &Model{cfg: cfg, now: cfg.Now, phase: rand.N(FadeStep)}
 	m.width, m.height = clampSize(cfg.Width, cfg.Height)
 	if m.now == nil {
 		m.now = time.Now
@@ -290,7 +292,8 @@ func (m *Model) sayOf(p rooms.Peer, text string, now time.Time) {
 
 // schedule works out when the screen next changes by itself, and leaves
 // it at zero when nothing fades: an idle room does no work. Fade steps snap
-// to one grid, so several fading lanes wake the screen once, not each.
+// to one grid, so several fading lanes wake the screen once, not each; each
+// session's grid has its own phase, so sessions do not all wake together.
 func (m *Model) schedule(now time.Time) {
 	var next time.Time
 	earlier := func(t time.Time) {
@@ -301,7 +304,7 @@ func (m *Model) schedule(now time.Time) {
 	for _, l := range m.lanes {
 		if len(l.cells) > 0 {
 			if t := m.fade.next(l.cells[0].at, now); !t.IsZero() {
-				earlier(t.Add(FadeStep - 1).Truncate(FadeStep))
+				earlier(t.Add(FadeStep - 1 - m.phase).Truncate(FadeStep).Add(m.phase))
 			}
 		}
 	}
