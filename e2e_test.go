@@ -71,6 +71,16 @@ func openRoom(t *testing.T, a *app, user string, o sshtest.Options) (*sshtest.Te
 	return term, m[2]
 }
 
+// openPair opens a room for two with default terminals and waits until
+// both are in.
+func openPair(t *testing.T, a *app) (alice, bob *sshtest.Term, code string) {
+	t.Helper()
+	alice, code = openRoom(t, a, "new", sshtest.Options{})
+	bob = sshtest.Dial(t, a.Addr(), code, sshtest.Options{})
+	alice.WaitText("joined")
+	return alice, bob, code
+}
+
 // lineOf returns the index of the first screen line containing s, or -1.
 func lineOf(term *sshtest.Term, s string) int {
 	for i, l := range term.Lines() {
@@ -133,9 +143,7 @@ func TestPairTalks(t *testing.T) {
 
 func TestFadeDims(t *testing.T) {
 	a := startTest(t, func(c *config) { c.Linger = 3 * time.Second })
-	alice, code := openRoom(t, a, "new", sshtest.Options{})
-	bob := sshtest.Dial(t, a.Addr(), code, sshtest.Options{})
-	alice.WaitText("joined")
+	alice, bob, _ := openPair(t, a)
 	bob.Type("Q")
 	alice.WaitText("Q")
 	fresh := alice.CellStyle("Q")
@@ -148,9 +156,7 @@ func TestFadeDims(t *testing.T) {
 
 func TestLeaveAndRoomEnds(t *testing.T) {
 	a := startTest(t)
-	alice, code := openRoom(t, a, "new", sshtest.Options{})
-	bob := sshtest.Dial(t, a.Addr(), code, sshtest.Options{})
-	alice.WaitText("joined")
+	alice, bob, code := openPair(t, a)
 	bob.Type("\x1b") // Esc leaves
 	if got := bob.Exit(); got != 0 {
 		t.Fatalf("bob exit status %d", got)
@@ -354,9 +360,7 @@ func TestHostKeyKeptAcrossRestart(t *testing.T) {
 
 func TestShutdownTellsEveryone(t *testing.T) {
 	a := startTest(t)
-	alice, code := openRoom(t, a, "new", sshtest.Options{})
-	bob := sshtest.Dial(t, a.Addr(), code, sshtest.Options{})
-	alice.WaitText("joined")
+	alice, bob, _ := openPair(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.srv.Shutdown(ctx); err != nil {

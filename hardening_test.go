@@ -53,9 +53,7 @@ func junk(n int, seed uint64) string {
 
 func TestInjectionNeverReachesThePeer(t *testing.T) {
 	a := startTest(t, func(c *config) { c.Linger = 30 * time.Second; c.KeyBurst = 100000 })
-	alice, code := openRoom(t, a, "new", sshtest.Options{})
-	bob := sshtest.Dial(t, a.Addr(), code, sshtest.Options{})
-	alice.WaitText("joined")
+	alice, bob, _ := openPair(t, a)
 	before := alice.State()
 	header := alice.Lines()[0]
 
@@ -285,9 +283,7 @@ func TestTypingFloodIsDroppedNotKicked(t *testing.T) {
 
 func TestNormalPasteIsNotPunished(t *testing.T) {
 	a := startTest(t, func(c *config) { c.Linger = 30 * time.Second })
-	alice, code := openRoom(t, a, "new", sshtest.Options{})
-	bob := sshtest.Dial(t, a.Addr(), code, sshtest.Options{})
-	alice.WaitText("joined")
+	alice, bob, _ := openPair(t, a)
 	bob.Paste(strings.Repeat("lorem ipsum ", 70) + "\nEND")
 	alice.WaitText("END")
 	if s := bob.Screen(); strings.Contains(s, "Slow down") || strings.Contains(s, "cut short") {
