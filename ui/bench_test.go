@@ -133,10 +133,16 @@ func BenchmarkFrameAfterKey(b *testing.B) {
 func BenchmarkKeyToBytes(b *testing.B) {
 	r := newBenchRoom(b, colorprofile.ANSI256)
 	r.typing(b)
-	msgs := make([]Events, 26)
+	msgs := make([]tea.Msg, 26)
 	for i := range msgs {
 		msgs[i] = r.seat.typed(string(rune('a' + i)))
 	}
+	r.keysToBytes(b, msgs)
+}
+
+// keysToBytes feeds msgs one by one, 200 ms apart (5 keys a second), and
+// reports the bytes each one put on the wire.
+func (r *benchRoom) keysToBytes(b *testing.B, msgs []tea.Msg) {
 	var sent int
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -152,18 +158,11 @@ func BenchmarkKeyToBytes(b *testing.B) {
 func BenchmarkOwnKey(b *testing.B) {
 	r := newBenchRoom(b, colorprofile.ANSI256)
 	r.typing(b)
-	keys := make([]tea.KeyPressMsg, 26)
+	keys := make([]tea.Msg, 26)
 	for i := range keys {
 		keys[i] = tea.KeyPressMsg{Code: rune('a' + i), Text: string(rune('a' + i))}
 	}
-	var sent int
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		r.now = r.now.Add(200 * time.Millisecond)
-		r.m.Update(keys[i%len(keys)])
-		sent += r.flush()
-	}
-	b.ReportMetric(float64(sent)/float64(b.N), "bytes/key")
+	r.keysToBytes(b, keys)
 }
 
 // BenchmarkPaintOneLine is the Screen's diff and paint when one row of 24
