@@ -3,6 +3,7 @@ package ui
 import (
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -141,3 +142,49 @@ func FuzzModel(f *testing.F) {
 		}
 	})
 }
+
+func TestScreenWritesOnlyChanges(t *testing.T) {
+	var out strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	s := NewScreen(w, 0, nil)
+	f := Frame{Lines: []string{"a", "b", "c"}, Width: 10, ShowCursor: true, CursorRow: 2, CursorCol: 1}
+	written := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			ok := strings.Contains(out.String(), want)
+			mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q never written", want)
+			}
+		}
+	}
+	s.Show(f)
+	written("c")
+	g := f
+	g.Lines = []string{"a", "B", "c"}
+	s.Show(g)
+	written("B")
+	s.Show(g) // the same frame again: nothing to write
+	s.Close("bye", time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	got := out.String()
+	if strings.Count(got, "\x1b[2K") != 4 { // three rows once, then only the changed one
+		t.Fatalf("rows written: %q", got)
+	}
+	if strings.Count(got, "\x1b[3;2H") != 2 {
+		t.Fatalf("cursor moves: %q", got)
+	}
+	if !strings.HasSuffix(got, "bye") {
+		t.Fatalf("no farewell after restoring the terminal: %q", got)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

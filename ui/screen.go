@@ -39,6 +39,7 @@ type Screen struct {
 	shown      []string
 	shownWidth int
 	cursorOn   bool
+	cursorAt   [2]int // row, column where the cursor was left
 	buf        bytes.Buffer
 }
 
@@ -152,10 +153,12 @@ func (s *Screen) paint(f *Frame) {
 		}
 		s.shownWidth = f.Width
 	}
+	changed := false
 	for i, line := range f.Lines {
 		if s.shown[i] == line {
 			continue
 		}
+		changed = true
 		s.shown[i] = line
 		s.moveTo(i, 0)
 		// Erase first: erasing after a full-width row would clear its last cell.
@@ -163,7 +166,11 @@ func (s *Screen) paint(f *Frame) {
 		s.buf.WriteString(line)
 	}
 	if f.ShowCursor {
-		s.moveTo(f.CursorRow, f.CursorCol)
+		// A frame that changed nothing writes nothing, not even a cursor move.
+		if at := [2]int{f.CursorRow, f.CursorCol}; changed || at != s.cursorAt {
+			s.moveTo(at[0], at[1])
+			s.cursorAt = at
+		}
 		if !s.cursorOn {
 			s.buf.WriteString("\x1b[?25h")
 		}
