@@ -202,9 +202,6 @@ func roomTag(code string) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-func remoteIP(sess ssh.Session) string {
-	if a, ok := sess.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
-	}
-	return sess.RemoteAddr().String()
-}
+// remoteIP is the address the per-address limits count a session under:
+// the same key countConn used for its connection.
+func remoteIP(sess ssh.Session) string { return hostOf(sess.RemoteAddr()) }
