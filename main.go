@@ -62,6 +62,7 @@ func run(args []string) error {
 	}
 	stop()
 	log.Info("shutting down")
+	a.metrics.setHealthy(false) // stop sending new people here while the rest say goodbye
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	return a.srv.Shutdown(shutdownCtx)
