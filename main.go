@@ -1,26 +1,20 @@
-// Command hush serves ephemeral chat rooms over SSH.
+// Command hush serves ephemeral chat rooms over SSH. It parses the command
+// line and runs package app until a signal says stop.
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/hush-chat/hush/limits"
-	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/session"
+	"github.com/hush-chat/hush/app"
 )
 
 func main() {
@@ -34,10 +28,16 @@ func main() {
 }
 
 func run(args []string) error {
-	if done, err := subcommand(args); done {
-		return err
+	if len(args) > 0 {
+		switch args[0] {
+		case "--version", "-version", "version":
+			printVersion(os.Stdout)
+			return nil
+		case "health":
+			return app.Health(args[1:], os.Getenv, os.Stderr)
+		}
 	}
-	cfg, err := parseConfig(args, os.Getenv, os.Stderr)
+	cfg, err := app.ParseConfig(args, os.Getenv, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -50,119 +50,19 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := start(cfg, log)
+	a, err := app.Start(cfg, log, build())
 	if err != nil {
 		return err
 	}
 	log.Info("listening", "addr", a.Addr())
 	select {
-	case err := <-a.served:
+	case err := <-a.Served():
 		return err
 	case <-ctx.Done():
 	}
 	stop()
 	log.Info("shutting down")
-	a.metrics.setHealthy(false) // stop sending new people here while the rest say goodbye
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	return a.srv.Shutdown(shutdownCtx)
-}
-
-// app is a running server: everything main wires together.
-type app struct {
-	cfg    config
-	rooms  rooms.Registry
-	srv    *session.Server
-	ln     net.Listener
-	served chan error
-
-	metrics *metricsServer // nil without --metrics
-}
-
-// start prepares the data directory, listens and serves in the background.
-func start(cfg config, log *slog.Logger) (*app, error) {
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	salt, err := loadSalt(filepath.Join(cfg.Data, "salt"))
-	if err != nil {
-		return nil, err
-	}
-	codes, err := rooms.NewCodes(salt)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	if ln, err = proxyListener(ln, cfg); err != nil {
-		return nil, err
-	}
-	mem := rooms.NewMemory(codes)
-	mx := newMetrics(cfg, mem)
-	srv, err := session.New(session.Config{
-		HostKeyPath:  filepath.Join(cfg.Data, "host_ed25519"),
-		Host:         cfg.Host,
-		Port:         ln.Addr().(*net.TCPAddr).Port,
-		Linger:       cfg.Linger,
-		MaxGroup:     cfg.MaxGroup,
-		Registry:     mem,
-		Metrics:      mx.hooks(),
-		Log:          log,
-		StallTimeout: cfg.Stall,
-		Limits: session.Limits{
-			PerAddress: limits.Config{
-				Conns:          cfg.ConnsPerIP,
-				ConnsPerMinute: cfg.ConnsPerMinute,
-				FailsPerMinute: cfg.WrongCodes,
-				Lockout:        cfg.Lockout,
-			},
-			MaxSessions:      cfg.MaxSessions,
-			HandshakeTimeout: cfg.HandshakeTimeout,
-			IdleTimeout:      cfg.IdleTimeout,
-			KeysPerSecond:    cfg.KeyRate,
-			KeyBurst:         cfg.KeyBurst,
-			MaxPaste:         cfg.MaxPaste,
-		},
-	})
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	if err := mx.listen(cfg, log); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	a := &app{cfg: cfg, rooms: mem, srv: srv, ln: ln, served: make(chan error, 1), metrics: mx}
-	mx.setHealthy(true)
-	go func() {
-		err := srv.Serve(ln)
-		mx.setHealthy(false)
-		a.served <- err
-	}()
-	return a, nil
-}
-
-// Addr is where the server listens.
-func (a *app) Addr() string { return a.ln.Addr().String() }
-
-// loadSalt reads the secret that keys room codes, creating it on first start.
-func loadSalt(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("salt: %w", err)
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("salt: %w", err)
-	}
-	salt := hex.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(salt+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("salt: %w", err)
-	}
-	return salt, nil
+	return a.Shutdown(shutdownCtx)
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/hush-chat/hush/metrics"
 )
 
 // Set at build time, e.g.
@@ -57,4 +59,9 @@ func buildInfo() (ver, rev, goVersion string) {
 func printVersion(w io.Writer) {
 	ver, rev, goVersion := buildInfo()
 	fmt.Fprintf(w, "hush %s (commit %s, %s)\n", ver, rev, goVersion)
+}
+
+func build() metrics.Build {
+	ver, rev, goVersion := buildInfo()
+	return metrics.Build{Version: ver, Commit: rev, GoVersion: goVersion}
 }

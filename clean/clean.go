@@ -22,19 +22,24 @@ const (
 	maxMarks = 4
 	// maxTags fits every subdivision flag (two letters + up to three more).
 	maxTags = 6
+	// maxJoins fits the longest emoji ZWJ sequences (a family of four has
+	// three) and stops a character that grows one joiner at a time, forever.
+	maxJoins = 4
 )
 
-// Lane filters a stream of text typed into one person's lane. The zero value
-// is a lane with nothing in it yet.
-type Lane struct {
-	prev  rune  // last rune kept since the lane started or Break; 0 if none
+// Stream filters what one person types, in order: whether a joiner or a
+// combining mark is kept depends on what came before it. The zero value is
+// a stream at the start of a line.
+type Stream struct {
+	prev  rune  // last rune kept since the start or Newline; 0 if none
 	marks uint8 // combining marks stacked on the current base
 	tags  uint8 // tag characters since the black flag
+	joins uint8 // joiners in the current character
 }
 
-// Break tells the lane a new line started: a combining mark or joiner after it
-// has nothing to attach to.
-func (l *Lane) Break() { *l = Lane{} }
+// Newline tells the stream a new line started: a combining mark or joiner
+// after it has nothing to attach to.
+func (l *Stream) Newline() { *l = Stream{} }
 
 // kind is what a rune is to the filter.
 type kind uint8
@@ -81,8 +86,8 @@ func classify(r rune) kind {
 }
 
 // Safe reports whether r may ever reach another terminal. It is the stateless
-// part of the rules, so it admits joiners, marks and tags that Lane only keeps
-// in context. Spaces other than U+0020 are not Safe: Lane rewrites them.
+// part of the rules, so it admits joiners, marks and tags that Stream only keeps
+// in context. Spaces other than U+0020 are not Safe: Stream rewrites them.
 func Safe(r rune) bool {
 	if r == ' ' {
 		return true
@@ -94,21 +99,27 @@ func Safe(r rune) bool {
 // keep decides, and records, whether a rune of kind k may follow what the lane
 // already holds. State only moves on kept runes, so cleaning twice changes
 // nothing the second time.
-func (l *Lane) keep(r rune, k kind) bool {
+func (l *Stream) keep(r rune, k kind) bool {
 	switch k {
 	case base, space:
 		l.marks = 0
+		if l.prev != zwj {
+			l.joins = 0
+		}
 	case mark:
 		if l.prev == 0 || l.marks >= maxMarks {
 			return false
 		}
 		l.marks++
 	case joiner:
-		if l.prev == 0 || l.prev == zwj || l.prev == zwnj {
+		if l.prev == 0 || l.prev == zwj || l.prev == zwnj || l.joins >= maxJoins {
 			return false
 		}
+		l.joins++
 	case modifier:
-		if l.prev == 0 {
+		// One skin tone, straight after what it colours: a run of them
+		// would stack on one character without end.
+		if l.prev == 0 || classify(l.prev) != base {
 			return false
 		}
 	case tag:
@@ -131,12 +142,12 @@ func (l *Lane) keep(r rune, k kind) bool {
 // Text returns s with everything unsafe removed, remembering context across
 // calls, so a combining mark typed as its own keystroke attaches to the
 // character before it. A clean s is returned as is, without allocating.
-func (l *Lane) Text(s string) string {
+func (l *Stream) Text(s string) string {
 	var o out
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= ' ' && c < 0x7F { // fast path: printable ASCII
-			l.prev, l.marks = rune(c), 0
+			l.prev, l.marks, l.joins = rune(c), 0, 0
 			if o.dirty {
 				o.b.WriteByte(c)
 			}

@@ -2,13 +2,14 @@ package clean
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 func text(s string) string {
-	var l Lane
+	var l Stream
 	return l.Text(s)
 }
 
@@ -168,7 +169,7 @@ func TestTextContext(t *testing.T) {
 	zalgo := "Z" + strings.Repeat("\u0336", 20) + "a" + strings.Repeat("\u0489", 20)
 	tests := []struct {
 		name string
-		in   []string // one Text call each; "" means Break
+		in   []string // one Text call each; "" means Newline
 		want string
 	}{
 		{"mark at start", []string{"\u0301a"}, "a"},
@@ -189,6 +190,13 @@ func TestTextContext(t *testing.T) {
 		{"ZWJ typed alone", []string{"👩", "\u200d", "💻"}, "👩\u200d💻"},
 		{"tone at start", []string{"🏽👍"}, "👍"},
 		{"tone as key", []string{"👍", "🏽"}, "👍🏽"},
+		{"tones stacked", []string{"👍", "🏽", "🏽", "🏿"}, "👍🏽"},
+		{"family of four", []string{"👨\u200d👩\u200d👧\u200d👦"}, "👨\u200d👩\u200d👧\u200d👦"},
+		// An attacker growing one character a joiner at a time: after
+		// maxJoins one joiner is dropped and a new character starts, which
+		// fades on its own clock.
+		{"joins capped", append([]string{"👩"}, slices.Repeat([]string{"\u200d👩"}, 8)...), "👩" + strings.Repeat("\u200d👩", maxJoins) + "👩" + strings.Repeat("\u200d👩", 3)},
+		{"joins reset on a new character", []string{"👩" + strings.Repeat("\u200d👩", 4) + "a👩\u200d👩"}, "👩" + strings.Repeat("\u200d👩", 4) + "a👩\u200d👩"},
 		{"tags after letter", []string{"a\U000E0067\U000E007F"}, "a"},
 		{"tags after ZWJ", []string{"🏴\u200d\U000E0067"}, "🏴\u200d"},
 		{"tags capped", []string{"🏴" + strings.Repeat("\U000E0061", 10) + "\U000E007F"}, "🏴" + strings.Repeat("\U000E0061", maxTags) + "\U000E007F"},
@@ -196,11 +204,11 @@ func TestTextContext(t *testing.T) {
 		{"tags typed one by one", []string{"🏴", "\U000E0067", "\U000E0062", "\U000E007F"}, "🏴\U000E0067\U000E0062\U000E007F"},
 	}
 	for _, tc := range tests {
-		var l Lane
+		var l Stream
 		var got strings.Builder
 		for _, s := range tc.in {
 			if s == "" {
-				l.Break()
+				l.Newline()
 				continue
 			}
 			got.WriteString(l.Text(s))
@@ -212,7 +220,7 @@ func TestTextContext(t *testing.T) {
 }
 
 func TestTextNoAllocWhenClean(t *testing.T) {
-	var l Lane
+	var l Stream
 	for _, s := range []string{"a", " ", "hello world", "漢字", "👩\u200d💻", "e\u0301"} {
 		if got := l.Text(s); got != s {
 			t.Fatalf("Text(%q) = %q", s, got)
@@ -305,13 +313,13 @@ func FuzzLaneText(f *testing.F) {
 		f.Add(s, uint8(i))
 	}
 	f.Fuzz(func(t *testing.T, in string, split uint8) {
-		var l Lane
+		var l Stream
 		out := l.Text(in)
 		checkSafe(t, in, out)
 		if r, _ := utf8.DecodeRuneInString(out); out != "" && classify(r) != base && r != ' ' {
 			t.Fatalf("fresh lane starts with %U: %q from %q", r, out, in)
 		}
-		var l2 Lane
+		var l2 Stream
 		if again := l2.Text(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
 		}
@@ -321,10 +329,10 @@ func FuzzLaneText(f *testing.F) {
 		if len(in) > 0 {
 			k = int(split) % (len(in) + 1)
 		}
-		var l3 Lane
+		var l3 Stream
 		two := l3.Text(in[:k]) + l3.Text(in[k:])
 		checkSafe(t, in, two)
-		l3.Break()
+		l3.Newline()
 		checkSafe(t, in, l3.Text(in))
 	})
 }
@@ -364,7 +372,7 @@ func BenchmarkLaneText(b *testing.B) {
 		{"paste-clean-1KB", cleanPaste.String()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var l Lane
+			var l Stream
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.in)))
 			for b.Loop() {

@@ -14,13 +14,13 @@ func Name(s string, max int) string {
 	if max <= 0 {
 		return ""
 	}
-	var l Lane
+	var l Stream
 	t := l.Text(s)
 	// Dropping a leading space also orphans the marks that sat on it, and
 	// dropping those can expose another space; repeat until nothing moves so
 	// that Name(Name(s)) == Name(s).
 	for {
-		var l Lane
+		var l Stream
 		u := l.Text(squeeze(t))
 		if u == t {
 			break

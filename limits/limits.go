@@ -36,6 +36,9 @@ func (b *Bucket) Take(n int, now time.Time) int {
 	return got
 }
 
+// Give puts n tokens back, up to the burst.
+func (b *Bucket) Give(n int) { b.tokens = min(b.Burst, b.tokens+float64(n)) }
+
 // Full reports whether the bucket has refilled completely.
 func (b *Bucket) Full(now time.Time) bool {
 	b.refill(now)

@@ -8,21 +8,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/rooms"
 )
-
-// Reasons a connection is refused. Anything else is counted as "other", so
-// a typo can never grow a new series.
-var Reasons = []string{"malformed", "unknown", "full", "rate-limited", "server-full", "bad-request", "other"}
-
-// Ops are the ways into a room.
-var Ops = []string{"new", "group", "join"}
 
 // Build describes the running binary, exported as hush_build_info.
 type Build struct {
@@ -41,11 +34,13 @@ type Metrics struct {
 	keystrokes prometheus.Counter
 	slow       prometheus.Counter
 	handshakes prometheus.Counter
+	idle       prometheus.Counter
+	throttled  prometheus.Counter
 	fanout     prometheus.Histogram
 
 	// known maps each reason and op to its counter, resolved once.
-	reasons map[string]prometheus.Counter
-	ops     map[string]prometheus.Counter
+	reasons map[admit.Reason]prometheus.Counter
+	ops     map[admit.Op]prometheus.Counter
 
 	healthy atomic.Bool
 }
@@ -66,11 +61,11 @@ func New(reg rooms.Registry, build Build) *Metrics {
 		}, []string{"op"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_rejections_total",
-			Help: "Connections refused, by reason: malformed, unknown, full, rate-limited, server-full, bad-request, other.",
+			Help: "Sessions refused, by reason: malformed, unknown, full, rate-limited, locked-out, server-full, shutting-down, unavailable, bad-request, other.",
 		}, []string{"reason"}),
 		keystrokes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hush_keystrokes_relayed_total",
-			Help: "Typed text relayed to at least one other member (one per key press; one per pasted line).",
+			Help: "Typed text sent into a room (one per key press; one per pasted line).",
 		}),
 		slow: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hush_slow_members_dropped_total",
@@ -80,19 +75,27 @@ func New(reg rooms.Registry, build Build) *Metrics {
 			Name: "hush_handshake_failures_total",
 			Help: "Connections that never completed the SSH handshake (scanners, timeouts, refused PROXY headers).",
 		}),
+		idle: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hush_idle_connections_closed_total",
+			Help: "Connections closed for holding their place with no session open.",
+		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hush_requests_throttled_total",
+			Help: "Times a connection's requests were held back for coming too fast.",
+		}),
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hush_fanout_seconds",
 			Help:    "Time to hand one piece of typed text to every other member's queue.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9), // 1µs … 65ms
 		}),
-		reasons: make(map[string]prometheus.Counter),
-		ops:     make(map[string]prometheus.Counter),
+		reasons: make(map[admit.Reason]prometheus.Counter),
+		ops:     make(map[admit.Op]prometheus.Counter),
 	}
-	for _, r := range Reasons {
-		m.reasons[r] = m.rejections.WithLabelValues(r)
+	for _, r := range admit.Reasons() {
+		m.reasons[r] = m.rejections.WithLabelValues(r.String())
 	}
-	for _, op := range Ops {
-		m.ops[op] = m.joins.WithLabelValues(op)
+	for _, op := range admit.Ops() {
+		m.ops[op] = m.joins.WithLabelValues(op.String())
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "hush_build_info",
@@ -101,7 +104,7 @@ func New(reg rooms.Registry, build Build) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.registry.MustRegister(
-		m.sessions, m.joins, m.rejections, m.keystrokes, m.slow, m.handshakes, m.fanout,
+		m.sessions, m.joins, m.rejections, m.keystrokes, m.slow, m.handshakes, m.idle, m.throttled, m.fanout,
 		buildInfo,
 		&roomsCollector{reg: reg, seen: make(map[int]bool)},
 		collectors.NewGoCollector(),
@@ -116,18 +119,19 @@ func (m *Metrics) SessionStarted() { m.sessions.Inc() }
 // SessionEnded counts a session out.
 func (m *Metrics) SessionEnded() { m.sessions.Dec() }
 
-// Joined counts someone seated; op is new, group or join.
-func (m *Metrics) Joined(op string) {
+// Seated counts someone seated (admit.Observer).
+func (m *Metrics) Seated(op admit.Op) {
 	if c, ok := m.ops[op]; ok {
 		c.Inc()
 	}
 }
 
-// Rejected counts a refusal; unknown reasons count as "other".
-func (m *Metrics) Rejected(reason string) {
-	c, ok := m.reasons[reason]
+// Refused counts a refusal (admit.Observer); an unknown reason counts as
+// "other", so a new reason can never grow an unlisted series.
+func (m *Metrics) Refused(r admit.Reason) {
+	c, ok := m.reasons[r]
 	if !ok {
-		c = m.reasons["other"]
+		c = m.reasons[admit.Other]
 	}
 	c.Inc()
 }
@@ -138,13 +142,11 @@ func (m *Metrics) SlowDropped() { m.slow.Inc() }
 // HandshakeFailed counts a connection that never became an SSH session.
 func (m *Metrics) HandshakeFailed() { m.handshakes.Inc() }
 
-// FanOut records one Seat.Type fan-out; it fits rooms.Memory.OnFanOut.
-func (m *Metrics) FanOut(recipients int, d time.Duration) {
-	m.fanout.Observe(d.Seconds())
-	if recipients > 0 {
-		m.keystrokes.Inc()
-	}
-}
+// IdleClosed counts a connection closed for holding a place with no session.
+func (m *Metrics) IdleClosed() { m.idle.Inc() }
+
+// Throttled counts a connection's requests held back for coming too fast.
+func (m *Metrics) Throttled() { m.throttled.Inc() }
 
 // SetHealthy says whether the SSH listener is accepting; /healthz answers
 // 200 only while it is.

@@ -6,33 +6,22 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/rooms"
 )
 
-// fakeRegistry reports whatever stats it is given.
-type fakeRegistry struct {
-	mu sync.Mutex
-	st rooms.Stats
-}
-
-func (f *fakeRegistry) Open(int, rooms.Member) (rooms.Seat, error)    { return nil, rooms.ErrNoRoom }
-func (f *fakeRegistry) Join(string, rooms.Member) (rooms.Seat, error) { return nil, rooms.ErrNoRoom }
-func (f *fakeRegistry) Stats() rooms.Stats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.st
-}
-
-func (f *fakeRegistry) set(st rooms.Stats) {
-	f.mu.Lock()
-	f.st = st
-	f.mu.Unlock()
+func newRooms(t testing.TB) *rooms.Memory {
+	t.Helper()
+	codes, err := rooms.NewCodes("metrics test salt 0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rooms.NewMemory(codes)
 }
 
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
@@ -75,23 +64,39 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name, label, val str
 }
 
 func TestCountsAndGauges(t *testing.T) {
-	reg := &fakeRegistry{}
+	reg := newRooms(t)
 	m := New(reg, Build{Version: "v1", Commit: "abc", GoVersion: "go1.26"})
 	h := m.Handler()
+	measured := m.Rooms(reg)
+	ctx := t.Context()
 
-	reg.set(rooms.Stats{Rooms: 3, Members: 5, BySize: map[int]int{1: 1, 2: 2}, Dropped: 7})
+	// One pair talking and one person alone.
+	a, err := measured.Open(ctx, 2, rooms.Member{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := measured.Join(ctx, a.Code(), rooms.Member{Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := measured.Open(ctx, 8, rooms.Member{Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Type("x"); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Type("") // nothing sent: timed, not counted
 	m.SessionStarted()
 	m.SessionStarted()
 	m.SessionEnded()
-	m.Joined("new")
-	m.Joined("nonsense") // not a series
-	m.Rejected("full")
-	m.Rejected("rate-limited")
-	m.Rejected("made-up")
+	m.Seated(admit.OpNew)
+	m.Seated(admit.Op(200)) // not a series
+	m.Refused(admit.Full)
+	m.Refused(admit.TooManyConns)
+	m.Refused(admit.Reason(200))
 	m.SlowDropped()
 	m.HandshakeFailed()
-	m.FanOut(0, time.Microsecond) // nobody to relay to
-	m.FanOut(3, 2*time.Microsecond)
 
 	f := scrape(t, h)
 	for _, c := range []struct {
@@ -99,10 +104,10 @@ func TestCountsAndGauges(t *testing.T) {
 		want             float64
 	}{
 		{"hush_sessions", "", "", 1},
-		{"hush_members", "", "", 5},
+		{"hush_members", "", "", 3},
 		{"hush_rooms", "size", "1", 1},
-		{"hush_rooms", "size", "2", 2},
-		{"hush_events_dropped_total", "", "", 7},
+		{"hush_rooms", "size", "2", 1},
+		{"hush_events_dropped_total", "", "", 0},
 		{"hush_joins_total", "op", "new", 1},
 		{"hush_joins_total", "op", "join", 0},
 		{"hush_rejections_total", "reason", "full", 1},
@@ -119,15 +124,17 @@ func TestCountsAndGauges(t *testing.T) {
 			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.val, got, c.want)
 		}
 	}
-	if n := len(f["hush_joins_total"].GetMetric()); n != len(Ops) {
-		t.Errorf("%d join series, want %d", n, len(Ops))
+	if n := len(f["hush_joins_total"].GetMetric()); n != len(admit.Ops()) {
+		t.Errorf("%d join series, want %d", n, len(admit.Ops()))
 	}
-	if n := len(f["hush_rejections_total"].GetMetric()); n != len(Reasons) {
-		t.Errorf("%d rejection series, want %d", n, len(Reasons))
+	if n := len(f["hush_rejections_total"].GetMetric()); n != len(admit.Reasons()) {
+		t.Errorf("%d rejection series, want %d", n, len(admit.Reasons()))
 	}
 
 	// A size once seen stays, at zero, when no room has that many.
-	reg.set(rooms.Stats{BySize: map[int]int{}})
+	a.Leave()
+	b.Leave()
+	alone.Leave()
 	f = scrape(t, h)
 	if got := value(t, f, "hush_rooms", "size", "2"); got != 0 {
 		t.Errorf("hush_rooms{size=2} = %v after the rooms ended", got)
@@ -135,7 +142,7 @@ func TestCountsAndGauges(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
-	m := New(&fakeRegistry{}, Build{})
+	m := New(newRooms(t), Build{})
 	h := m.Handler()
 	get := func() int {
 		rec := httptest.NewRecorder()
@@ -162,15 +169,23 @@ func TestHealthz(t *testing.T) {
 
 // Hooks are called from every session at once.
 func TestConcurrentUse(t *testing.T) {
-	m := New(&fakeRegistry{st: rooms.Stats{BySize: map[int]int{2: 1}}}, Build{})
+	reg := newRooms(t)
+	m := New(reg, Build{})
 	h := m.Handler()
+	measured := m.Rooms(reg)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
+			a, err := measured.Open(t.Context(), 2, rooms.Member{Name: "a"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer a.Leave()
 			for range 200 {
 				m.SessionStarted()
-				m.FanOut(1, time.Microsecond)
-				m.Rejected("unknown")
+				_ = a.Type("k")
+				m.Refused(admit.Unknown)
 				m.SessionEnded()
 			}
 		})

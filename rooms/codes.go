@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/speps/go-hashids/v2"
 )
@@ -15,9 +14,13 @@ import (
 // read aloud and typed on a phone.
 const Alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 
-// RandomBits is how much of every code comes from crypto/rand: the part a
-// guesser has to find.
-const RandomBits = 40
+// RandomBits is how much of every code comes from crypto/rand: all of it,
+// and all a guesser has to find. 48 bits take up to CodeLen characters.
+const RandomBits = 48
+
+// CodeLen is the length of every code: the longest 48-bit value, and the
+// padding for the rest, so every code looks alike.
+const CodeLen = 12
 
 // maxCodeLen bounds input before hashids ever sees it.
 const maxCodeLen = 32
@@ -25,12 +28,13 @@ const maxCodeLen = 32
 // ErrBadCode means the text cannot be a code this server issued.
 var ErrBadCode = errors.New("not a room code")
 
-// Codes issues room codes: hashids over a per-run counter joined to 40
-// random bits. The counter makes a code unique for the life of the process;
-// the random bits make it unguessable; the secret salt hides the structure.
+// Codes makes room codes: hashids over random bits under a secret salt.
+// Random bits make a code unguessable; the salt hides the structure, so
+// only a server holding it can tell a real code from junk. Uniqueness is
+// the registry's job (it creates a code only if no open room has it), so
+// codes stay unique across restarts and across nodes sharing the salt.
 type Codes struct {
-	h    *hashids.HashID
-	next atomic.Int64
+	h *hashids.HashID
 }
 
 // NewCodes returns a code issuer keyed by salt, which should be secret and
@@ -42,7 +46,7 @@ func NewCodes(salt string) (*Codes, error) {
 	d := hashids.NewData()
 	d.Salt = salt
 	d.Alphabet = Alphabet
-	d.MinLength = 10
+	d.MinLength = CodeLen
 	h, err := hashids.NewWithData(d)
 	if err != nil {
 		return nil, fmt.Errorf("rooms: hashids: %w", err)
@@ -50,19 +54,15 @@ func NewCodes(salt string) (*Codes, error) {
 	return &Codes{h: h}, nil
 }
 
-// New returns a fresh code.
+// New returns a random code. It may, rarely, equal one already in use:
+// the registry draws again.
 func (c *Codes) New() (string, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("rooms: random: %w", err)
 	}
 	random := int64(binary.BigEndian.Uint64(b[:]) >> (64 - RandomBits))
-	n := c.next.Add(1)
-	nums := []int64{n<<RandomBits | random}
-	if n >= 1<<(63-RandomBits) {
-		nums = []int64{random, n} // past 8M rooms in one run: longer codes, still unique
-	}
-	return c.h.EncodeInt64(nums)
+	return c.h.EncodeInt64([]int64{random})
 }
 
 // Parse normalises what a person typed and checks it is a code this server
@@ -78,7 +78,7 @@ func (c *Codes) Parse(s string) (string, error) {
 		}
 	}
 	nums, err := c.h.DecodeInt64WithError(s)
-	if err != nil || len(nums) == 0 || len(nums) > 2 {
+	if err != nil || len(nums) != 1 {
 		return "", ErrBadCode
 	}
 	again, err := c.h.EncodeInt64(nums)

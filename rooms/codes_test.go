@@ -43,18 +43,46 @@ func TestCodesRejectsJunk(t *testing.T) {
 	}
 }
 
-func TestCodesUniqueAfterCounterWidens(t *testing.T) {
+// The whole code is random: New draws RandomBits bits and nothing else, so
+// the smallest and largest values must round-trip like any other.
+func TestCodesExtremes(t *testing.T) {
 	c, _ := NewCodes(testSalt)
-	c.next.Store(1<<(63-RandomBits) - 2)
-	a, _ := c.New()
-	b, _ := c.New()
-	for _, code := range []string{a, b} {
-		if _, err := c.Parse(code); err != nil {
-			t.Fatalf("Parse(%q): %v", code, err)
+	for _, n := range []int64{0, 1, 1<<RandomBits - 1} {
+		code, err := c.h.EncodeInt64([]int64{n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Parse(code); err != nil || got != code {
+			t.Errorf("Parse(%q) (the code for %d) = %q, %v", code, n, got, err)
 		}
 	}
-	if a == b {
-		t.Fatal("codes repeat across the counter boundary")
+}
+
+// Code length: the doc comment on RandomBits promises what is checked here.
+// hashids writes a number in base 21 (what is left of Alphabet after
+// separators and guards) after a one-letter lottery, and pads only up to
+// MinLength (10). 48 bits need up to 11 base-21 digits, so a code is 12
+// characters for most values, 11 below 21^10 (about 1 in 16) and 10 below
+// 21^9 (about 1 in 350): codes do not all have the same length.
+func TestCodesLength(t *testing.T) {
+	c, _ := NewCodes(testSalt)
+	longest, _ := c.h.EncodeInt64([]int64{1<<RandomBits - 1})
+	if len(longest) != CodeLen {
+		t.Fatalf("the largest %d-bit value encodes in %d characters, CodeLen is %d", RandomBits, len(longest), CodeLen)
+	}
+	for _, n := range []int64{0, 1, 1 << 20, 1<<RandomBits - 1} {
+		if code, _ := c.h.EncodeInt64([]int64{n}); len(code) != CodeLen {
+			t.Fatalf("%d encodes as %q", n, code)
+		}
+	}
+	for range 2000 {
+		code, err := c.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(code) != CodeLen {
+			t.Fatalf("code %q has %d characters, want %d", code, len(code), CodeLen)
+		}
 	}
 }
 

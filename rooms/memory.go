@@ -1,18 +1,22 @@
 package rooms
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // QueueLimit bounds the events waiting for one member. A member whose program
-// falls this far behind loses typed text, never anyone else's time.
+// falls this far behind loses typed text and newlines, never anyone else's
+// time; arrivals and departures still get through.
 const QueueLimit = 4096
 
-// Palette is how many lane colours there are.
-const Palette = 8
+// codeTries bounds how often Open draws a new code after a collision. With
+// 48 random bits one collision is already rare; eight in a row means the
+// code space is broken, not busy.
+const codeTries = 8
 
 // Memory is a Registry held in this process. Rooms vanish when the process
 // does, which is the point.
@@ -20,18 +24,22 @@ type Memory struct {
 	codes   *Codes
 	dropped atomic.Uint64
 
-	// OnFanOut, if set before the registry is used, is told after each
-	// Seat.Type how many others the text was queued for and how long that
-	// took. Nil costs nothing.
-	OnFanOut func(recipients int, d time.Duration)
+	// mu guards rooms and closed. It may be taken inside a room's lock
+	// (sit checks closed there), never the other way round.
+	mu     sync.Mutex
+	rooms  map[string]*room
+	closed error // non-nil once Close was called
 
-	mu    sync.Mutex
-	rooms map[string]*room
+	// statsMu guards the counts Stats returns. It is taken inside a room's
+	// lock, never the other way round.
+	statsMu sync.Mutex
+	members int
+	bySize  map[int]int
 }
 
 // NewMemory returns an empty registry issuing codes from codes.
 func NewMemory(codes *Codes) *Memory {
-	return &Memory{codes: codes, rooms: make(map[string]*room)}
+	return &Memory{codes: codes, rooms: make(map[string]*room), bySize: make(map[int]int)}
 }
 
 type room struct {
@@ -53,35 +61,55 @@ type seat struct {
 
 	mu    sync.Mutex
 	queue []Event
-	left  bool
+	err   error // why the seat ended; nil while it holds
 }
 
 // Open implements Registry.
-func (r *Memory) Open(seats int, m Member) (Seat, error) {
+func (r *Memory) Open(ctx context.Context, seats int, m Member) (Seat, error) {
 	if seats < 1 {
 		return nil, fmt.Errorf("rooms: %d seats", seats)
 	}
-	code, err := r.codes.New()
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rm := &room{reg: r, code: code, seats: seats}
-	r.mu.Lock()
-	r.rooms[code] = rm
-	r.mu.Unlock()
-	return rm.sit(m)
+	for range codeTries {
+		code, err := r.codes.New()
+		if err != nil {
+			return nil, err
+		}
+		rm := &room{reg: r, code: code, seats: seats}
+		r.mu.Lock()
+		closed, taken := r.closed, r.rooms[code] != nil
+		if closed == nil && !taken {
+			r.rooms[code] = rm
+		}
+		r.mu.Unlock()
+		switch {
+		case closed != nil:
+			return nil, ErrClosed
+		case !taken:
+			return rm.sit(m)
+		}
+	}
+	return nil, fmt.Errorf("rooms: no free code after %d tries", codeTries)
 }
 
 // Join implements Registry.
-func (r *Memory) Join(code string, m Member) (Seat, error) {
+func (r *Memory) Join(ctx context.Context, code string, m Member) (Seat, error) {
 	code, err := r.codes.Parse(code)
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
-	rm := r.rooms[code]
+	rm, closed := r.rooms[code], r.closed
 	r.mu.Unlock()
-	if rm == nil {
+	switch {
+	case closed != nil:
+		return nil, ErrClosed
+	case rm == nil:
 		return nil, ErrNoRoom
 	}
 	return rm.sit(m)
@@ -89,31 +117,68 @@ func (r *Memory) Join(code string, m Member) (Seat, error) {
 
 // Stats implements Registry.
 func (r *Memory) Stats() Stats {
-	r.mu.Lock()
-	rooms := make([]*room, 0, len(r.rooms))
-	for _, rm := range r.rooms {
-		rooms = append(rooms, rm)
-	}
-	r.mu.Unlock()
-	s := Stats{BySize: make(map[int]int), Dropped: r.dropped.Load()}
-	for _, rm := range rooms {
-		rm.mu.Lock()
-		n := len(rm.members)
-		rm.mu.Unlock()
-		if n == 0 {
-			continue
-		}
-		s.Rooms++
-		s.Members += n
-		s.BySize[n]++
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	s := Stats{Members: r.members, BySize: maps.Clone(r.bySize), Dropped: r.dropped.Load()}
+	for _, k := range s.BySize {
+		s.Rooms += k
 	}
 	return s
+}
+
+// Close implements Registry.
+func (r *Memory) Close(cause error) {
+	if cause == nil {
+		cause = ErrClosed
+	}
+	r.mu.Lock()
+	if r.closed != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = cause
+	open := make([]*room, 0, len(r.rooms))
+	for _, rm := range r.rooms {
+		open = append(open, rm)
+	}
+	r.mu.Unlock()
+	for _, rm := range open {
+		rm.mu.Lock()
+		members := append([]*seat(nil), rm.members...)
+		rm.mu.Unlock()
+		for _, s := range members {
+			s.end(cause)
+		}
+	}
+}
+
+// resize moves one room from size from to size to in the counts.
+func (r *Memory) resize(from, to int) {
+	r.statsMu.Lock()
+	r.members += to - from
+	if from > 0 {
+		if r.bySize[from]--; r.bySize[from] == 0 {
+			delete(r.bySize, from)
+		}
+	}
+	if to > 0 {
+		r.bySize[to]++
+	}
+	r.statsMu.Unlock()
 }
 
 func (rm *room) sit(m Member) (Seat, error) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
+	// Close may have run since Open or Join looked: checked under the room
+	// lock, a seat is either refused here or seated before Close lists this
+	// room's members, so Close always ends it.
+	rm.reg.mu.Lock()
+	closed := rm.reg.closed != nil
+	rm.reg.mu.Unlock()
 	switch {
+	case closed:
+		return nil, ErrClosed
 	case rm.closed:
 		return nil, ErrNoRoom
 	case len(rm.members) >= rm.seats:
@@ -130,6 +195,7 @@ func (rm *room) sit(m Member) (Seat, error) {
 		o.push(Event{Kind: Joined, Peer: s.self})
 	}
 	rm.members = append(rm.members, s)
+	rm.reg.resize(len(rm.members)-1, len(rm.members))
 	return s, nil
 }
 
@@ -148,26 +214,32 @@ func (rm *room) freeColor() int {
 
 // send fans ev out to everyone but from. It holds the room lock only for the
 // appends: no member's reader can slow it.
-func (rm *room) send(from *seat, ev Event) (recipients int) {
+func (rm *room) send(from *seat, ev Event) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	for _, o := range rm.members {
 		if o != from {
 			o.push(ev)
-			recipients++
 		}
 	}
-	return recipients
 }
 
-func (rm *room) leave(s *seat) {
+// remove takes s out of the room and tells the others it left.
+func (rm *room) remove(s *seat) {
 	rm.mu.Lock()
+	found := false
 	for i, o := range rm.members {
 		if o == s {
 			rm.members = append(rm.members[:i], rm.members[i+1:]...)
+			found = true
 			break
 		}
 	}
+	if !found {
+		rm.mu.Unlock()
+		return
+	}
+	rm.reg.resize(len(rm.members)+1, len(rm.members))
 	for _, o := range rm.members {
 		o.push(Event{Kind: Left, Peer: s.self})
 	}
@@ -185,19 +257,39 @@ func (rm *room) leave(s *seat) {
 
 func (s *seat) push(ev Event) {
 	s.mu.Lock()
-	if s.left || (len(s.queue) >= QueueLimit && ev.Kind == Typed) {
+	if s.err != nil || (len(s.queue) >= QueueLimit && (ev.Kind == Typed || ev.Kind == Newline)) {
+		ended := s.err != nil
 		s.mu.Unlock()
-		if !s.left {
+		if !ended {
 			s.room.reg.dropped.Add(1)
 		}
 		return
 	}
 	s.queue = append(s.queue, ev)
 	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *seat) signal() {
 	select {
 	case s.ready <- struct{}{}:
 	default:
 	}
+}
+
+// end closes the seat with cause; the member learns it from an Ended
+// event, the others see it leave.
+func (s *seat) end(cause error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = cause
+	s.queue = append(s.queue, Event{Kind: Ended, Peer: s.self})
+	s.mu.Unlock()
+	s.signal()
+	s.room.remove(s)
 }
 
 func (s *seat) Code() string           { return s.room.code }
@@ -219,30 +311,38 @@ func (s *seat) Drain(buf []Event) []Event {
 	return buf
 }
 
-func (s *seat) Type(text string) {
-	if text == "" {
-		return
-	}
-	ev := Event{Kind: Typed, Peer: s.self, Text: text}
-	if f := s.room.reg.OnFanOut; f != nil {
-		start := time.Now()
-		n := s.room.send(s, ev)
-		f(n, time.Since(start))
-		return
-	}
-	s.room.send(s, ev)
+func (s *seat) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
-func (s *seat) Break() { s.room.send(s, Event{Kind: Broke, Peer: s.self}) }
+func (s *seat) Type(text string) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if text != "" {
+		s.room.send(s, Event{Kind: Typed, Peer: s.self, Text: text})
+	}
+	return nil
+}
+
+func (s *seat) Newline() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	s.room.send(s, Event{Kind: Newline, Peer: s.self})
+	return nil
+}
 
 func (s *seat) Leave() {
 	s.mu.Lock()
-	if s.left {
+	if s.err != nil {
 		s.mu.Unlock()
 		return
 	}
-	s.left = true
+	s.err = ErrLeft
 	s.queue = nil
 	s.mu.Unlock()
-	s.room.leave(s)
+	s.room.remove(s)
 }

@@ -3,34 +3,35 @@ package session
 import (
 	"charm.land/ssh"
 	"charm.land/wish/v2"
+	"github.com/hush-chat/hush/admit"
 )
 
-// Metrics is told what happens so it can be counted; Config.Metrics nil
-// counts nothing. Methods must be safe for concurrent use and must not
-// block. Nothing passed identifies a room or a person.
+// Metrics is told what happens on the SSH side so it can be counted;
+// refusals and seats are counted by the gate. Config.Metrics nil counts
+// nothing. Methods must be safe for concurrent use and must not block.
+// Nothing passed identifies a room or a person.
 type Metrics interface {
 	SessionStarted()
 	SessionEnded()
-	// Joined: someone was seated; op is "new", "group" or "join".
-	Joined(op string)
-	// Rejected: a connection was turned away; reason is one of "malformed",
-	// "unknown", "full" (see reason), "rate-limited", "server-full" or
-	// "bad-request".
-	Rejected(reason string)
 	// SlowDropped: a member was hung up on for not reading.
 	SlowDropped()
 	// HandshakeFailed: a connection never became an SSH session.
 	HandshakeFailed()
+	// IdleClosed: a connection was closed for holding its place with no
+	// session open.
+	IdleClosed()
+	// Throttled: a connection's requests were held back for coming too fast.
+	Throttled()
 }
 
 type noMetrics struct{}
 
 func (noMetrics) SessionStarted()  {}
 func (noMetrics) SessionEnded()    {}
-func (noMetrics) Joined(string)    {}
-func (noMetrics) Rejected(string)  {}
 func (noMetrics) SlowDropped()     {}
 func (noMetrics) HandshakeFailed() {}
+func (noMetrics) IdleClosed()      {}
+func (noMetrics) Throttled()       {}
 
 // badRequest counts a refusal when mw turns a session away (does not call
 // on to the next handler).
@@ -43,7 +44,7 @@ func (s *Server) badRequest(mw wish.Middleware) wish.Middleware {
 				next(sess)
 			})(sess)
 			if !passed {
-				s.cfg.Metrics.Rejected("bad-request")
+				s.gate.Refused(admit.BadRequest)
 			}
 		}
 	}
@@ -51,6 +52,6 @@ func (s *Server) badRequest(mw wish.Middleware) wish.Middleware {
 
 // badSubsystem counts a refused subsystem request, then refuses it.
 func (s *Server) badSubsystem(sess ssh.Session) {
-	s.cfg.Metrics.Rejected("bad-request")
+	s.gate.Refused(admit.BadRequest)
 	refuseSubsystem(sess)
 }

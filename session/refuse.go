@@ -3,7 +3,6 @@ package session
 import (
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	gossh "golang.org/x/crypto/ssh"
 )
 
 // Each refusal is one line that says what to do instead, and a non-zero exit.
@@ -40,8 +39,4 @@ func refuseAgent(next ssh.Handler) ssh.Handler {
 
 func refuseSubsystem(sess ssh.Session) {
 	wish.Fatalln(sess, "hush offers no file transfer or subsystems: connect with plain ssh.")
-}
-
-func refuseChannel(_ *ssh.Server, _ *gossh.ServerConn, ch gossh.NewChannel, _ ssh.Context) {
-	_ = ch.Reject(gossh.Prohibited, "hush does not forward ports")
 }

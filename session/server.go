@@ -1,6 +1,8 @@
-// Package session is the thin glue between SSH and the rest: it routes a
-// connection by its user name to a room, and runs that person's UI on the
-// SSH channel. Every rule about what a connection may do lives here.
+// Package session is the SSH front end: it accepts connections, asks the
+// gate (package admit) who may come in, routes each session by its user
+// name to a room, and runs that person's terminal UI on the channel. The
+// rules themselves live in admit, speak and rooms; this package only
+// speaks SSH.
 package session
 
 import (
@@ -13,71 +15,62 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/hush-chat/hush/limits"
-	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/ui"
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/speak"
 )
 
-// Config is what the SSH side needs to know.
+// Config is what the SSH front end needs to know.
 type Config struct {
 	HostKeyPath string
 	Host        string // name[:port] shown in invite lines
 	Port        int    // port shown in invite lines when Host has none
 	Linger      time.Duration
-	MaxGroup    int
-	Registry    rooms.Registry
+	MaxGroup    int // seats in a group room, for the welcome text
+	Gate        *admit.Gate
+	Speak       speak.Config
 	Log         *slog.Logger
-
 	// StallTimeout is how long one write to a client may block before the
 	// client is taken to have stopped reading and is hung up on.
-	StallTimeout time.Duration
-
+	StallTimeout     time.Duration
+	HandshakeTimeout time.Duration // to finish the SSH handshake
+	IdleTimeout      time.Duration // a person who types nothing for this long is let go; 0 never
 	// Metrics, if set, is told what happens (see Metrics).
 	Metrics Metrics
-
-	Limits Limits
 }
 
 // Server is a hush SSH server.
 type Server struct {
-	cfg Config
-	ssh *ssh.Server
-	log *slog.Logger
-
-	addrs    *limits.Addresses
-	sessions atomic.Int64
+	cfg  Config
+	ssh  *ssh.Server
+	log  *slog.Logger
+	gate *admit.Gate
 
 	mu      sync.Mutex
 	closing bool
-	inboxes map[chan<- tea.Msg]struct{} // every running UI, to tell of a shutdown
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // sessions being served
 }
 
 // New builds a server; call Serve to start it.
 func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Gate == nil:
+		return nil, errors.New("session: no gate")
+	case cfg.StallTimeout <= 0:
+		return nil, errors.New("session: no stall timeout")
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
-	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = 5 * time.Second
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Log,
-		inboxes: make(map[chan<- tea.Msg]struct{}),
-		addrs:   limits.NewAddresses(cfg.Limits.PerAddress, nil),
-	}
+	s := &Server{cfg: cfg, log: cfg.Log, gate: cfg.Gate}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		// Everyone is let in: a key gives a stable handle, no key makes a guest.
@@ -89,22 +82,21 @@ func New(cfg Config) (*Server, error) {
 			s.badRequest(refuseAgent),
 			s.badRequest(requirePTY),
 			s.badRequest(refuseCommands),
-			s.admit,
 			s.track,
 		),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	srv.HandshakeTimeout = cfg.Limits.HandshakeTimeout
-	srv.ConnCallback = s.countConn
+	srv.HandshakeTimeout = cfg.HandshakeTimeout
+	srv.ConnCallback = s.connect
 	srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{"default": s.badSubsystem}
 	srv.ConnectionFailedCallback = func(net.Conn, error) { s.cfg.Metrics.HandshakeFailed() }
 	srv.ChannelHandlers = map[string]ssh.ChannelHandler{
-		"session":                        ssh.DefaultSessionHandler,
-		"direct-tcpip":                   refuseChannel,
-		"direct-streamlocal@openssh.com": refuseChannel,
+		"session": s.sessionChannel,
+		"default": s.otherChannel,
 	}
+	srv.RequestHandlers = map[string]ssh.RequestHandler{"default": s.globalRequest}
 	s.ssh = srv
 	return s, nil
 }
@@ -118,24 +110,13 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown tells everyone in a room that the server is going away, lets
-// their screens say so, and closes every connection by the time ctx ends.
+// Shutdown waits for every session to say goodbye (the gate's Shutdown
+// has ended their seats), then closes every connection, by the time ctx
+// ends at the latest.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	inboxes := make([]chan<- tea.Msg, 0, len(s.inboxes))
-	for in := range s.inboxes {
-		inboxes = append(inboxes, in)
-	}
 	s.mu.Unlock()
-	for _, in := range inboxes {
-		go func() {
-			select {
-			case in <- ui.Shutdown{}:
-			case <-ctx.Done():
-			}
-		}()
-	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -146,13 +127,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // track counts sessions so Shutdown can wait for them, and logs each one.
-// It never logs what anyone typed.
+// It never logs what anyone typed. A session's exit status is sent before
+// it counts as done, so a shutdown never cuts a session off without one.
 func (s *Server) track(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
-			wish.Fatalln(sess, "The hush server is restarting. Try again in a moment.")
+			wish.Fatalln(sess, (&admit.Refusal{Reason: admit.ShuttingDown}).Error())
 			return
 		}
 		s.wg.Add(1)
@@ -163,24 +145,9 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 		start := time.Now()
 		s.log.Info("session start", "remote", remoteIP(sess), "key", sess.PublicKey() != nil)
 		next(sess)
+		_ = sess.Exit(0) // an error only says a refusal already exited 1
 		s.log.Info("session end", "remote", remoteIP(sess), "duration", time.Since(start).Round(time.Millisecond))
 	}
-}
-
-func (s *Server) register(in chan<- tea.Msg) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.inboxes[in] = struct{}{}
-	return true
-}
-
-func (s *Server) unregister(in chan<- tea.Msg) {
-	s.mu.Lock()
-	delete(s.inboxes, in)
-	s.mu.Unlock()
 }
 
 // invite is the command that joins the room with code.
@@ -202,6 +169,6 @@ func roomTag(code string) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// remoteIP is the address the per-address limits count a session under:
-// the same key countConn used for its connection.
-func remoteIP(sess ssh.Session) string { return hostOf(sess.RemoteAddr()) }
+// remoteIP is the address a session is logged under: the same key the
+// gate counts its connection by.
+func remoteIP(sess ssh.Session) string { return admit.Key(sess.RemoteAddr()) }

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
 )
 
 // These benchmarks time what the server does for one person's screen: lay
@@ -28,8 +29,10 @@ func (s *benchSeat) Code() string                          { return "k7mn2pqrst"
 func (s *benchSeat) Seats() int                            { return 2 }
 func (s *benchSeat) Self() rooms.Peer                      { return s.self }
 func (s *benchSeat) Others() []rooms.Peer                  { return s.others }
-func (s *benchSeat) Type(string)                           {}
-func (s *benchSeat) Break()                                {}
+func (s *benchSeat) Type(string) error                     { return nil }
+func (s *benchSeat) Newline() error                        { return nil }
+func (s *benchSeat) Leave()                                {}
+func (s *benchSeat) Err() error                            { return nil }
 func (s *benchSeat) Ready() <-chan struct{}                { return nil }
 func (s *benchSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
 func (s *benchSeat) peer() rooms.Peer                      { return s.others[0] }
@@ -40,8 +43,9 @@ func (s *benchSeat) typed(t string) Events {
 const benchLinger = 5 * time.Second
 
 // benchRoom is a two-person room at 80×24 as an xterm-256color client sees
-// it. Its Screen is not started: Show only keeps the newest frame, and the
-// benchmark paints it itself, so nothing runs behind the timer's back.
+// it. Its Screen is not started: the benchmark lays out and paints frames
+// itself, as Run and the Screen's writer would, so nothing runs behind the
+// timer's back.
 type benchRoom struct {
 	m    *Model
 	scr  *Screen
@@ -56,7 +60,7 @@ func newBenchRoom(b *testing.B, profile colorprofile.Profile) *benchRoom {
 			self:   rooms.Peer{Member: rooms.Member{Name: "amber-otter", Guest: true}, ID: 1, Color: 0},
 			others: []rooms.Peer{{Member: rooms.Member{Name: "teal-heron", Badge: "SHA256:ab12"}, ID: 2, Color: 1}},
 		},
-		scr: &Screen{w: io.Discard, wake: make(chan struct{}, 1), done: make(chan struct{})},
+		scr: &Screen{w: io.Discard},
 		now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
 	}
 	r.m = New(Config{
@@ -66,21 +70,21 @@ func newBenchRoom(b *testing.B, profile colorprofile.Profile) *benchRoom {
 		Profile: profile,
 		Width:   80,
 		Height:  24,
-		Screen:  r.scr,
-		Now:     func() time.Time { return r.now },
 	})
+	r.m.now = func() time.Time { return r.now }
+	r.m.cfg.Speaker = speak.New(r.seat, speak.Config{})
 	r.flush()
 	return r
 }
 
-// flush paints the waiting frame, as the Screen's writer would, and returns
-// how many bytes it would have sent.
+// flush lays out a changed frame and paints it, as Run and the Screen's
+// writer would, and returns how many bytes it would have sent.
 func (r *benchRoom) flush() int {
-	f := r.scr.next
-	r.scr.next = nil
 	r.scr.buf.Reset()
-	if f != nil {
-		r.scr.paint(f)
+	if r.m.dirty {
+		r.m.dirty = false
+		f := r.m.Frame()
+		r.scr.paint(&f)
 	}
 	return r.scr.buf.Len()
 }
@@ -101,7 +105,7 @@ func (r *benchRoom) typing(b *testing.B) {
 	for i := 24; i >= 0; i-- {
 		l.add(string(rune('a'+i%26)), r.now.Add(-time.Duration(i)*200*time.Millisecond))
 	}
-	r.m.draw()
+	r.m.dirty = true
 	r.flush()
 }
 
@@ -222,7 +226,7 @@ func BenchmarkFadeStep(b *testing.B) {
 					l.add(string(rune('a'+j%26)), base.Add(-bright-time.Duration(j%6)*FadeStep))
 				}
 			}
-			r.m.draw()
+			r.m.dirty = true
 			r.flush()
 			var sent int
 			b.ReportAllocs()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/hush-chat/hush/rooms"
 )
 
 // FadeStep is how often a fading character changes shade: ten steps a
@@ -30,7 +31,8 @@ type fader struct {
 	styles [][]string
 }
 
-var lanePalette = []color.RGBA{
+// lanePalette has one colour for each colour a room hands out.
+var lanePalette = [rooms.Palette]color.RGBA{
 	{0x7a, 0xc7, 0xff, 0xff}, // sky
 	{0xff, 0xb8, 0x6c, 0xff}, // amber
 	{0x9d, 0xe0, 0x8a, 0xff}, // leaf

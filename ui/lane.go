@@ -24,7 +24,7 @@ type lane struct {
 	peer  rooms.Peer
 	you   bool
 	cells []cell
-	guard clean.Lane
+	guard clean.Stream
 }
 
 // maxName bounds a name on screen.
@@ -40,7 +40,8 @@ func newLane(p rooms.Peer, you bool) *lane {
 
 // add appends typed text, joining a combining mark or joiner onto the
 // cluster before it so a character typed in two keystrokes stays whole. It
-// returns the text it kept after cleaning.
+// returns the text it kept after cleaning (which also bounds how far one
+// character can grow).
 func (l *lane) add(text string, now time.Time) string {
 	text = l.guard.Text(text)
 	if text == "" {
@@ -52,7 +53,9 @@ func (l *lane) add(text string, now time.Time) string {
 		joined := last.g + text
 		g, rest, w, _ := uniseg.FirstGraphemeClusterInString(joined, -1)
 		if len(g) > len(last.g) {
-			l.cells[n-1] = cell{g: g, w: w, at: now}
+			// The character keeps its first key's clock: one that grows a
+			// key at a time cannot keep itself from fading.
+			l.cells[n-1] = cell{g: g, w: w, at: last.at}
 			text = rest
 		}
 	}
@@ -69,7 +72,7 @@ func (l *lane) add(text string, now time.Time) string {
 
 // newline starts a new line in the lane.
 func (l *lane) newline(now time.Time) {
-	l.guard.Break()
+	l.guard.Newline()
 	l.cells = append(l.cells, cell{at: now})
 	l.trim()
 }
@@ -91,7 +94,7 @@ func (l *lane) expire(cut time.Time) bool {
 	}
 	if len(l.cells) == 0 {
 		l.cells = nil
-		l.guard.Break()
+		l.guard.Newline()
 	}
 	return len(l.cells) > 0
 }

@@ -1,63 +1,55 @@
-// Package ui is what one person sees and does in a room: lanes of fading
-// text, notices, and the keys that work. It knows nothing of SSH: it reads
-// Bubble Tea messages and draws on an io.Writer through a Screen.
+// Package ui is what one person sees and does in a room on a terminal:
+// lanes of fading text, notices, and the keys that work. It knows nothing
+// of SSH or networks. The Model is a Bubble Tea model — Update changes
+// state and returns effects as commands, View describes the frame — and
+// Run drives it on a Screen, drawing only when something changed.
 package ui
 
 import (
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/hush-chat/hush/clean"
-	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
 )
-
-// Seat is the part of a room the UI talks to.
-type Seat interface {
-	Code() string
-	Seats() int
-	Self() rooms.Peer
-	Others() []rooms.Peer
-	Type(text string)
-	Break()
-	// Ready is signalled when Drain has events from the room.
-	Ready() <-chan struct{}
-	Drain(buf []rooms.Event) []rooms.Event
-}
 
 // Config is everything a Model needs from outside.
 type Config struct {
-	Seat     Seat
-	Invite   string // the command that joins this room
-	Linger   time.Duration
-	MaxPaste int // runes kept from one paste
-	// KeysPerSecond and KeyBurst bound typing: a paste spends the burst,
-	// a flood beyond it is dropped with a hint, and nobody is kicked.
-	KeysPerSecond float64
-	KeyBurst      int
-	Profile       colorprofile.Profile
-	Width         int
-	Height        int
-	Screen        *Screen
-	Now           func() time.Time // for tests; time.Now if nil
+	Seat rooms.Seat
+	// Speaker is how typing enters the room: it holds the rules (cleaning,
+	// key budget, paste cap) that every front end shares.
+	Speaker *speak.Speaker
+	Invite  string // the command that joins this room
+	Linger  time.Duration
+	Profile colorprofile.Profile
+	Width   int
+	Height  int
 }
 
 // Events carries what happened in the room since the last Events.
 type Events []rooms.Event
 
-// Shutdown tells the model the server is going away.
-type Shutdown struct{}
-
 // Idle tells the model its person has typed nothing for this long.
 type Idle time.Duration
 
+// Bell is an effect: ring the terminal's bell.
+type Bell struct{}
+
+// Clipboard is an effect: put the text on the terminal's clipboard (OSC 52).
+type Clipboard string
+
 // tick wakes the model when something on screen changes by itself.
 type tick struct{}
+
+func bell() tea.Msg { return Bell{} }
+
+func copyText(s string) tea.Cmd { return func() tea.Msg { return Clipboard(s) } }
 
 // noticeFor is how long a join, leave or hint stays on the status line.
 const noticeFor = 4 * time.Second
@@ -81,28 +73,16 @@ type Model struct {
 	width    int
 	height   int
 	wake     time.Time // when the screen next changes by itself; zero: never
+	dirty    bool      // the frame changed since Run last drew it
 	memo     memo
 	phase    time.Duration // this session's offset on the fade grid
 	farewell string
-	keys     limits.Bucket
-	slowed   time.Time // when we last said keys were dropped
 }
 
-// New builds the model and draws its first frame at once.
+// New builds the model. Nothing is drawn until Run (or a View).
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: cfg.Now, phase: rand.N(FadeStep)}
+	m := &Model{cfg: cfg, now: time.Now, phase: rand.N(FadeStep), dirty: true}
 	m.width, m.height = clampSize(cfg.Width, cfg.Height)
-	if m.now == nil {
-		m.now = time.Now
-	}
-	if m.cfg.MaxPaste <= 0 {
-		m.cfg.MaxPaste = 1000
-	}
-	if m.cfg.KeysPerSecond <= 0 {
-		m.cfg.KeysPerSecond, m.cfg.KeyBurst = 1e9, 1e9
-	}
-	m.keys = limits.NewBucket(m.cfg.KeysPerSecond, float64(max(m.cfg.KeyBurst, 1)))
-
 	m.fade = newFader(cfg.Linger, cfg.Profile)
 	for _, p := range cfg.Seat.Others() {
 		m.lanes = append(m.lanes, newLane(p, false))
@@ -110,7 +90,6 @@ func New(cfg Config) *Model {
 	m.you = newLane(cfg.Seat.Self(), true)
 	m.lanes = append(m.lanes, m.you)
 	m.farewell = "You left the room. Nothing was kept.\r\n"
-	m.draw()
 	return m
 }
 
@@ -129,34 +108,43 @@ func (m *Model) Farewell() string { return m.farewell }
 // Init implements tea.Model.
 func (m *Model) Init() tea.Cmd { return nil }
 
-// View implements tea.Model. Drawing happens in Update through the Screen,
-// only when something changed, so there is nothing for Bubble Tea to draw.
-func (m *Model) View() tea.View { return tea.View{} }
+// View implements tea.Model: the frame as Bubble Tea describes one. Run
+// draws the same frame row by row (Frame), which its Screen diffs.
+func (m *Model) View() tea.View {
+	f := m.Frame()
+	v := tea.View{Content: strings.Join(f.Lines, "\n"), AltScreen: true}
+	if f.ShowCursor {
+		v.Cursor = tea.NewCursor(f.CursorCol, f.CursorRow)
+	}
+	return v
+}
+
+// Frame lays out what the screen shows now.
+func (m *Model) Frame() Frame { return m.frame(m.now()) }
 
 // Update implements tea.Model.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	now := m.now()
+	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
-		if quit := m.key(msg, now); quit {
-			return m, tea.Quit
-		}
+		cmd = m.key(msg, now)
 	case tea.PasteMsg:
-		m.paste(msg.Content, now)
+		said, h := m.cfg.Speaker.Paste(msg.Content, now)
+		m.echo(said, now)
+		m.hint(h, now)
 	case tea.WindowSizeMsg:
 		m.width, m.height = clampSize(msg.Width, msg.Height)
 	case Events:
 		for _, ev := range msg {
-			m.event(ev, now)
+			if c := m.event(ev, now); c != nil {
+				cmd = c
+			}
 		}
 	case Idle:
 		m.farewell = fmt.Sprintf("You typed nothing for %v, so hush let you go. Nothing was kept.\r\n", time.Duration(msg))
 		return m, tea.Quit
-	case Shutdown:
-		m.farewell = "The hush server is restarting. Nothing was kept; start a new room in a moment.\r\n"
-		return m, tea.Quit
 	case tick:
-
 	default:
 		return m, nil
 	}
@@ -167,23 +155,24 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if !now.Before(m.notice.until) {
 		m.notice = notice{}
 	}
-	m.draw()
+	m.dirty = true
 	m.schedule(now)
-	return m, nil
+	return m, cmd
 }
 
-func (m *Model) key(k tea.KeyPressMsg, now time.Time) (quit bool) {
+func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 	switch k.String() {
 	case "esc", "ctrl+c", "ctrl+d":
-		return true
+		return tea.Quit
 	case "ctrl+y":
-		m.cfg.Screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(m.cfg.Invite)) + "\a")
 		m.say("Invite copied to your clipboard (if your terminal allows it).", -1, now)
+		return copyText(m.cfg.Invite)
 	case "enter":
-		if m.allow(1, now) == 1 {
+		ok, h := m.cfg.Speaker.Newline(now)
+		if ok {
 			m.you.newline(now)
-			m.cfg.Seat.Break()
 		}
+		m.hint(h, now)
 	case "backspace", "delete", "left", "right", "up", "down", "home", "end", "pgup", "pgdown", "ctrl+w", "ctrl+u", "ctrl+h":
 		if !m.warned {
 			m.warned = true
@@ -191,68 +180,41 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) (quit bool) {
 		}
 	default:
 		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
-			m.typed(k.Text, now)
+			said, h := m.cfg.Speaker.Type(k.Text, now)
+			m.you.add(said, now)
+			m.hint(h, now)
 		}
 	}
-	return false
+	return nil
 }
 
-// allow spends n keys from the typing budget and returns how many it may
-// use, telling the person (not too often) when some were dropped.
-func (m *Model) allow(n int, now time.Time) int {
-	got := m.keys.Take(n, now)
-	if got < n && now.Sub(m.slowed) > noticeFor {
-		m.slowed = now
-		m.say("Slow down: some keys were dropped.", -1, now)
-	}
-	return got
-}
-
-func (m *Model) typed(text string, now time.Time) {
-	if n := utf8.RuneCountInString(text); n > 0 {
-		if got := m.allow(n, now); got < n {
-			text = string([]rune(text)[:got])
+// echo shows in your own lane what the Speaker let into the room.
+func (m *Model) echo(said string, now time.Time) {
+	for said != "" {
+		line, rest, broke := strings.Cut(said, "\n")
+		m.you.add(line, now)
+		if broke {
+			m.you.newline(now)
 		}
-	}
-	if kept := m.you.add(text, now); kept != "" {
-		m.cfg.Seat.Type(kept)
+		said = rest
 	}
 }
 
-func (m *Model) paste(content string, now time.Time) {
-	runes := []rune(content)
-	if len(runes) > m.cfg.MaxPaste {
-		runes = runes[:m.cfg.MaxPaste]
-		m.say("Paste cut short: only so much can be said at once.", -1, now)
-	}
-	start := 0
-	for i := 0; i <= len(runes); i++ {
-		if i < len(runes) && runes[i] != '\n' && runes[i] != '\r' {
-			continue
-		}
-		if i > start {
-			m.typed(string(runes[start:i]), now)
-		}
-		if i < len(runes) {
-			if runes[i] == '\r' && i+1 < len(runes) && runes[i+1] == '\n' {
-				i++
-			}
-			if m.allow(1, now) == 1 {
-				m.you.newline(now)
-				m.cfg.Seat.Break()
-			}
-		}
-		start = i + 1
+func (m *Model) hint(h speak.Hint, now time.Time) {
+	if h != speak.None {
+		m.say(h.String(), -1, now)
 	}
 }
 
-func (m *Model) event(ev rooms.Event, now time.Time) {
+// event applies one thing that happened in the room; it may return an
+// effect (the bell when someone arrives, quitting when the seat ended).
+func (m *Model) event(ev rooms.Event, now time.Time) tea.Cmd {
 	switch ev.Kind {
 	case rooms.Joined:
 		l := newLane(ev.Peer, false)
 		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
 		m.sayOf(l.peer, " joined", now)
-		m.cfg.Screen.Raw("\a")
+		return bell
 	case rooms.Left:
 		for i, l := range m.lanes {
 			if !l.you && l.peer.ID == ev.Peer.ID {
@@ -266,11 +228,26 @@ func (m *Model) event(ev rooms.Event, now time.Time) {
 		if l := m.lane(ev.Peer.ID); l != nil {
 			l.add(ev.Text, now)
 		}
-	case rooms.Broke:
+	case rooms.Newline:
 		if l := m.lane(ev.Peer.ID); l != nil {
 			l.newline(now)
 		}
+	case rooms.Ended:
+		m.farewell = farewellFor(m.cfg.Seat.Err())
+		return tea.Quit
 	}
+	return nil
+}
+
+// farewellFor says why a seat ended, when the person did not leave it.
+func farewellFor(err error) string {
+	switch {
+	case errors.Is(err, rooms.ErrClosed):
+		return "The hush server is restarting. Nothing was kept; start a new room in a moment.\r\n"
+	case errors.Is(err, rooms.ErrLost):
+		return "The room was lost: the server could no longer reach it. Nothing was kept.\r\n"
+	}
+	return "The room ended. Nothing was kept.\r\n"
 }
 
 func (m *Model) lane(id int) *lane {

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
 )
 
 // fakeSeat records what the model sends to the room.
@@ -19,14 +19,17 @@ type fakeSeat struct {
 	others []rooms.Peer
 	typed  strings.Builder
 	breaks int
+	err    error
 }
 
 func (f *fakeSeat) Code() string                          { return "k7dm2q9xwpq" }
 func (f *fakeSeat) Seats() int                            { return 8 }
 func (f *fakeSeat) Self() rooms.Peer                      { return rooms.Peer{Member: rooms.Member{Name: "me-you"}, ID: 1} }
 func (f *fakeSeat) Others() []rooms.Peer                  { return f.others }
-func (f *fakeSeat) Type(text string)                      { f.typed.WriteString(text) }
-func (f *fakeSeat) Break()                                { f.breaks++ }
+func (f *fakeSeat) Type(text string) error                { f.typed.WriteString(text); return nil }
+func (f *fakeSeat) Newline() error                        { f.breaks++; return nil }
+func (f *fakeSeat) Leave()                                {}
+func (f *fakeSeat) Err() error                            { return f.err }
 func (f *fakeSeat) Ready() <-chan struct{}                { return nil }
 func (f *fakeSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
 
@@ -38,10 +41,10 @@ func newTestModel(t testing.TB, w, h int) (*Model, *fakeSeat, *clock) {
 	t.Helper()
 	seat := &fakeSeat{others: []rooms.Peer{{Member: rooms.Member{Name: "them-other"}, ID: 2, Color: 1}}}
 	c := &clock{t: time.Unix(1e9, 0)}
-	screen := NewScreen(io.Discard, 0, nil)
-	t.Cleanup(func() { screen.Close("", time.Second) })
-	m := New(Config{Seat: seat, Invite: "ssh k7dm2q9xwpq@host", Linger: 5 * time.Second, Profile: colorprofile.TrueColor,
-		Width: w, Height: h, Screen: screen, Now: c.now, MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200})
+	sp := speak.New(seat, speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200})
+	m := New(Config{Seat: seat, Speaker: sp, Invite: "ssh k7dm2q9xwpq@host", Linger: 5 * time.Second, Profile: colorprofile.TrueColor,
+		Width: w, Height: h})
+	m.now = c.now
 	return m, seat, c
 }
 
@@ -134,7 +137,7 @@ func FuzzModel(f *testing.F) {
 			case 5:
 				m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: int(op), Member: rooms.Member{Name: text}}}})
 			case 6:
-				m.Update(Events{{Kind: rooms.Left, Peer: rooms.Peer{ID: int(op)}}, {Kind: rooms.Broke, Peer: rooms.Peer{ID: 2}}})
+				m.Update(Events{{Kind: rooms.Left, Peer: rooms.Peer{ID: int(op)}}, {Kind: rooms.Newline, Peer: rooms.Peer{ID: 2}}})
 			case 7:
 				m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 			}
@@ -188,3 +191,97 @@ func TestScreenWritesOnlyChanges(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// run executes cmd as Run would and returns its message (nil for none).
+func runCmd(cmd tea.Cmd) tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	return cmd()
+}
+
+func TestEffectsAreCommands(t *testing.T) {
+	m, seat, _ := newTestModel(t, 80, 24)
+	if _, cmd := m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: 3, Member: rooms.Member{Name: "new-one"}}}}); runCmd(cmd) != (Bell{}) {
+		t.Fatalf("a join rang no bell: %v", runCmd(cmd))
+	}
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}); runCmd(cmd) != Clipboard("ssh k7dm2q9xwpq@host") {
+		t.Fatalf("ctrl+y copied %v", runCmd(cmd))
+	}
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"}); cmd != nil {
+		t.Fatalf("a typed key has an effect: %v", runCmd(cmd))
+	}
+	if !strings.Contains(m.View().Content, "new-one") {
+		t.Fatalf("View does not show the newcomer:\n%s", m.View().Content)
+	}
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEscape}); runCmd(cmd) != (tea.QuitMsg{}) {
+		t.Fatal("esc does not quit")
+	}
+
+	// A seat the server ended quits with words that say why.
+	seat.err = rooms.ErrClosed
+	if _, cmd := m.Update(Events{{Kind: rooms.Ended}}); runCmd(cmd) != (tea.QuitMsg{}) {
+		t.Fatal("an ended seat does not quit")
+	}
+	if !strings.Contains(m.Farewell(), "restarting") {
+		t.Fatalf("farewell %q", m.Farewell())
+	}
+}
+
+func TestRunDrawsOnChangeAndRunsEffects(t *testing.T) {
+	m, _, _ := newTestModel(t, 40, 10)
+	var out strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	screen := NewScreen(w, 0, nil)
+	in := make(chan tea.Msg)
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(t.Context(), in, screen) }()
+	in <- tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}
+	in <- tea.KeyPressMsg{Code: tea.KeyEscape}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not end on esc")
+	}
+	screen.Close("", time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(out.String(), "\x1b]52;c;") {
+		t.Fatalf("no clipboard write: %q", out.String())
+	}
+	if !strings.Contains(out.String(), "k7dm2q9xwpq") {
+		t.Fatalf("no frame drawn: %q", out.String())
+	}
+}
+
+// A character grown one joiner at a time stays bounded and fades on its
+// first key's clock, not its last.
+func TestGrowingCharacterIsBoundedAndFades(t *testing.T) {
+	m, _, c := newTestModel(t, 80, 24)
+	peer := rooms.Peer{ID: 2}
+	start := c.t
+	m.Update(Events{{Kind: rooms.Typed, Peer: peer, Text: "👩"}})
+	for range 60 {
+		c.t = c.t.Add(70 * time.Millisecond)
+		m.Update(Events{{Kind: rooms.Typed, Peer: peer, Text: "\u200d👩"}})
+	}
+	l := m.lane(2)
+	if len(l.cells) < 10 {
+		t.Fatalf("60 joined keys made %d characters: one grew without bound", len(l.cells))
+	}
+	for _, cell := range l.cells {
+		if len(cell.g) > 40 {
+			t.Fatalf("a character of %d bytes", len(cell.g))
+		}
+	}
+	first := l.cells[0].at
+	if !first.Equal(start) {
+		t.Fatalf("the first character's clock moved from %v to %v", start, first)
+	}
+	c.t = start.Add(m.fade.linger)
+	m.Update(tick{})
+	if len(l.cells) > 0 && l.cells[0].at.Equal(start) {
+		t.Fatal("the first character outlived its linger")
+	}
+}

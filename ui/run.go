@@ -2,27 +2,43 @@ package ui
 
 import (
 	"context"
+	"encoding/base64"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/hush-chat/hush/rooms"
 )
 
-// Run drives the model until it quits or ctx ends. It takes the place of
-// tea.Program's loop, keeping its contract (messages in, Update, tea.Quit
-// out) without its frame clock: Bubble Tea ticks every program at least
-// once a second even with rendering off, which made 10,000 idle sessions
-// cost 7.6% of a core. Here a session waits on three things only: a
-// message from in (keys, pastes, window sizes, Idle, Shutdown), the room,
-// and one timer armed only while something fades.
-func (m *Model) Run(ctx context.Context, in <-chan tea.Msg) {
+// Run drives the model on screen until it quits or ctx ends. It keeps
+// tea.Program's contract — messages in, Update, commands run on their own
+// goroutines and their messages fed back, tea.Quit ends it — without its
+// frame clock: Bubble Tea ticks every program at least once a second even
+// with rendering off, which made 10,000 idle sessions cost 7.6% of a core.
+// Here a session waits on four things only: a message from in (keys,
+// pastes, window sizes, Idle), the room, a command's result, and one timer
+// armed only while something fades. It draws after a message that changed
+// the frame, never on a clock.
+func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	var armed time.Time
 	var events []rooms.Event
 	ready := m.cfg.Seat.Ready()
+	results := make(chan tea.Msg, 4)
+	run := func(cmd tea.Cmd) {
+		go func() {
+			select {
+			case results <- cmd():
+			case <-ctx.Done():
+			}
+		}()
+	}
 	for {
+		if m.dirty {
+			m.dirty = false
+			screen.Show(m.Frame())
+		}
 		var msg tea.Msg
 		select {
 		case <-ctx.Done():
@@ -34,11 +50,27 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg) {
 		case <-timer.C:
 			armed = time.Time{}
 			msg = tick{}
+		case msg = <-results:
+			switch msg := msg.(type) {
+			case tea.QuitMsg:
+				return
+			case tea.BatchMsg:
+				for _, c := range msg {
+					if c != nil {
+						run(c)
+					}
+				}
+				continue
+			case Bell:
+				screen.Raw("\a")
+				continue
+			case Clipboard:
+				screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(msg)) + "\a")
+				continue
+			}
 		}
 		if _, cmd := m.Update(msg); cmd != nil {
-			if _, quit := cmd().(tea.QuitMsg); quit {
-				return
-			}
+			run(cmd)
 		}
 		if !m.wake.Equal(armed) {
 			timer.Stop()

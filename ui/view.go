@@ -13,8 +13,6 @@ import (
 // indent is the gap before a lane's text, under its label.
 const indent = 2
 
-func (m *Model) draw() { m.cfg.Screen.Show(m.frame(m.now())) }
-
 // frame lays the room out: a header, the lanes (yours at the bottom, nearest
 // your hands), and a status line. Every row is cut to the width, so nothing
 // ever wraps on the terminal and the diff stays row by row.

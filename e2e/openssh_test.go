@@ -1,4 +1,6 @@
-package main
+package e2e
+
+// The real OpenSSH client, not only x/crypto.
 
 import (
 	"crypto/ed25519"
@@ -15,15 +17,15 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// openssh runs the real OpenSSH client under a PTY against a. With key
+// openssh runs the real OpenSSH client under a PTY against addr. With key
 // set it authenticates with that key file; without, as a guest.
-func openssh(t *testing.T, a *app, user, key string) *sshtest.Term {
+func openssh(t *testing.T, addr, user, key string) *sshtest.Term {
 	t.Helper()
 	bin, err := exec.LookPath("ssh")
 	if err != nil {
 		t.Fatalf("the OpenSSH client is needed (apt-get install openssh-client): %v", err)
 	}
-	host, port, _ := net.SplitHostPort(a.Addr())
+	host, port, _ := net.SplitHostPort(addr)
 	args := []string{"-F", "/dev/null", "-p", port,
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"}
 	if key != "" {
@@ -37,14 +39,10 @@ func openssh(t *testing.T, a *app, user, key string) *sshtest.Term {
 }
 
 func TestOpenSSHInterop(t *testing.T) {
-	a := startTest(t)
-	alice := openssh(t, a, "new", "")
-	alice.WaitText("Waiting for someone to join")
-	m := inviteRE.FindStringSubmatch(alice.Screen())
-	if m == nil {
-		t.Fatalf("no invite:\n%s", alice.Screen())
-	}
-	bob := sshtest.Dial(t, a.Addr(), m[2], sshtest.Options{})
+	s := startServer(t)
+	alice := openssh(t, s.Addr(), "new", "")
+	code := inviteCode(t, alice, s.Addr())
+	bob := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	alice.WaitText("joined")
 	bob.Type("over x/crypto")
 	alice.WaitText("over x/crypto")
@@ -73,7 +71,7 @@ func TestOpenSSHInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer, _ := gossh.NewSignerFromKey(priv)
-	keyed := openssh(t, a, "new", keyFile)
+	keyed := openssh(t, s.Addr(), "new", keyFile)
 	keyed.WaitText("· you")
 	badge := regexp.MustCompile(`· key ([A-Za-z0-9+/]{8}) · you`).FindStringSubmatch(keyed.Screen())
 	if badge == nil || !strings.HasPrefix(gossh.FingerprintSHA256(signer.PublicKey()), "SHA256:"+badge[1]) {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"flag"
@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// config is every setting, each a flag and an environment variable
-// HUSH_<NAME> (flags win).
-type config struct {
+// Config is every setting, each a flag and an environment variable
+// HUSH_<NAME> (flags win). ParseConfig fills it; its defaults are written
+// here and nowhere else.
+type Config struct {
 	Listen   string
 	Data     string
 	Host     string
@@ -34,8 +35,10 @@ type config struct {
 	TrustedProxies string
 }
 
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
-	var c config
+// ParseConfig reads flags from args over HUSH_* variables from getenv.
+// Usage goes to out.
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
 	fs := flag.NewFlagSet("hush", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.Listen, "listen", ":2222", "address to accept SSH connections on")

@@ -1,0 +1,205 @@
+// Package admit decides who gets in: per-address connection limits, the
+// server-wide session cap, the wrong-code lockout and shutdown. Every front
+// end (SSH, the web) goes through one Gate, so an address has one budget
+// however it arrives, and a refusal reads the same everywhere.
+package admit
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hush-chat/hush/limits"
+	"github.com/hush-chat/hush/rooms"
+)
+
+// Config sets the limits. Zero means no limit.
+type Config struct {
+	PerAddress  limits.Config
+	MaxSessions int // sessions at once, server-wide
+	MaxGroup    int // seats in a room opened as a group
+}
+
+// Op is a way into a room.
+type Op uint8
+
+const (
+	OpNew   Op = iota + 1 // a room for two
+	OpGroup               // a room for Config.MaxGroup
+	OpJoin                // a room someone shared
+)
+
+// Ops lists every Op, for metrics that want a series each.
+func Ops() []Op { return []Op{OpNew, OpGroup, OpJoin} }
+
+func (o Op) String() string {
+	switch o {
+	case OpNew:
+		return "new"
+	case OpGroup:
+		return "group"
+	case OpJoin:
+		return "join"
+	}
+	return "other"
+}
+
+// Observer is told what the gate decides, to be counted. Methods must be
+// safe for concurrent use and must not block.
+type Observer interface {
+	Refused(Reason)
+	Seated(Op)
+}
+
+type nobody struct{}
+
+func (nobody) Refused(Reason) {}
+func (nobody) Seated(Op)      {}
+
+// Gate admits connections and sessions. One per process, shared by every
+// front end.
+type Gate struct {
+	cfg   Config
+	reg   rooms.Registry
+	obs   Observer
+	addrs *limits.Addresses
+
+	sessions atomic.Int64
+	closing  atomic.Bool
+	closed   sync.Once
+}
+
+// New returns a gate in front of reg. obs may be nil.
+func New(reg rooms.Registry, cfg Config, obs Observer) *Gate {
+	if obs == nil {
+		obs = nobody{}
+	}
+	if cfg.MaxGroup < 2 {
+		cfg.MaxGroup = 2
+	}
+	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil)}
+}
+
+// Conn is one connection's share of its address's budget.
+type Conn struct {
+	g       *Gate
+	key     string
+	refused bool // over a limit: told why, then let go
+	release func()
+}
+
+// Connect counts a new connection from addr before any protocol work. It
+// returns nil for a connection far over its address's limits: close it at
+// once, it is not a person waiting for an answer. Otherwise the caller
+// must Close the Conn when the connection ends.
+func (g *Gate) Connect(addr net.Addr) *Conn {
+	key := Key(addr)
+	v, release := g.addrs.Connect(key)
+	if v == limits.Drop {
+		g.obs.Refused(TooManyConns)
+		return nil
+	}
+	return &Conn{g: g, key: key, refused: v == limits.Refuse, release: release}
+}
+
+// Close gives the connection's place back.
+func (c *Conn) Close() { c.release() }
+
+// Pass is one admitted session. Done must be called when it ends.
+type Pass struct {
+	g    *Gate
+	key  string
+	done sync.Once
+}
+
+// Enter admits one session on c, or says why not with a *Refusal.
+func (c *Conn) Enter() (*Pass, error) {
+	g := c.g
+	switch {
+	case c.refused:
+		return nil, g.refuse(&Refusal{Reason: TooManyConns})
+	case g.closing.Load():
+		return nil, g.refuse(&Refusal{Reason: ShuttingDown})
+	}
+	if n := g.sessions.Add(1); g.cfg.MaxSessions > 0 && n > int64(g.cfg.MaxSessions) {
+		g.sessions.Add(-1)
+		return nil, g.refuse(&Refusal{Reason: ServerFull})
+	}
+	return &Pass{g: g, key: c.key}, nil
+}
+
+// Done ends the session's place in the server-wide count.
+func (p *Pass) Done() { p.done.Do(func() { p.g.sessions.Add(-1) }) }
+
+// Open starts a room (for two, or a group) and seats m in it.
+func (p *Pass) Open(ctx context.Context, op Op, m rooms.Member) (rooms.Seat, error) {
+	seats := 2
+	if op == OpGroup {
+		seats = p.g.cfg.MaxGroup
+	}
+	seat, err := p.g.reg.Open(ctx, seats, m)
+	return p.g.seated(op, seat, err, "")
+}
+
+// Join seats m in the room named by code, unless this address has guessed
+// wrong too often.
+func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	if locked, left := p.g.addrs.Locked(p.key); locked {
+		return nil, p.g.refuse(&Refusal{Reason: LockedOut, Wait: left})
+	}
+	seat, err := p.g.reg.Join(ctx, code, m)
+	if errors.Is(err, rooms.ErrBadCode) || errors.Is(err, rooms.ErrNoRoom) {
+		p.g.addrs.Failed(p.key)
+	}
+	return p.g.seated(OpJoin, seat, err, code)
+}
+
+func (g *Gate) seated(op Op, seat rooms.Seat, err error, code string) (rooms.Seat, error) {
+	if err != nil {
+		return nil, g.refuse(&Refusal{Reason: reasonOf(err), Code: code, Err: err})
+	}
+	g.obs.Seated(op)
+	return seat, nil
+}
+
+// Refused counts a refusal a front end made for reasons of its own (a
+// request it does not serve).
+func (g *Gate) Refused(r Reason) { g.obs.Refused(r) }
+
+func (g *Gate) refuse(r *Refusal) *Refusal {
+	g.obs.Refused(r.Reason)
+	return r
+}
+
+// Shutdown refuses every session from now on and ends every seat with
+// rooms.ErrClosed, so each front end can say goodbye its own way.
+func (g *Gate) Shutdown() {
+	g.closed.Do(func() {
+		g.closing.Store(true)
+		g.reg.Close(rooms.ErrClosed)
+	})
+}
+
+// Closing reports whether Shutdown has begun.
+func (g *Gate) Closing() bool { return g.closing.Load() }
+
+// Sessions is how many sessions are admitted now.
+func (g *Gate) Sessions() int { return int(g.sessions.Load()) }
+
+// Key is the address the per-address limits count a connection under.
+func Key(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// lockoutMinutes rounds a lockout up to whole minutes for people.
+func lockoutMinutes(d time.Duration) int { return int(d.Minutes()) + 1 }

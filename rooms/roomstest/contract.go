@@ -1,0 +1,989 @@
+// Package roomstest checks that a rooms.Registry keeps the promises package
+// rooms makes, whatever sits behind it: run it from any implementation's
+// tests with
+//
+//	roomstest.Run(t, func(t *testing.T) rooms.Registry { return newRegistry(t) })
+//
+// The suite uses only the interface. It never assumes an event is there when
+// the call that caused it returns: it waits on Seat.Ready, for at most Wait.
+// It does assume a caller's own calls are settled when they return: once the
+// last member's Leave returns, Join finds no room; once Close returns,
+// nothing opens. Counts from Stats may lag and are polled, again for at most
+// Wait.
+package roomstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hush-chat/hush/rooms"
+)
+
+// Wait bounds every wait for something a registry has to deliver.
+const Wait = 5 * time.Second
+
+// Run runs the contract as subtests of t. open must return a new, empty
+// registry each time it is called; Run closes it when the subtest ends
+// (after which open's own t.Cleanup functions run).
+func Run(t *testing.T, open func(t *testing.T) rooms.Registry) {
+	tests := []struct {
+		name string
+		f    func(*testing.T, rooms.Registry)
+	}{
+		{"Open", testOpen},
+		{"Join", testJoin},
+		{"Colours", testColours},
+		{"Full", testFull},
+		{"LastSeatRace", testLastSeatRace},
+		{"Leave", testLeave},
+		{"SeatTakenAgain", testSeatTakenAgain},
+		{"RoomEndsWithLastMember", testRoomEnds},
+		{"BadCode", testBadCode},
+		{"CodesUnique", testCodesUnique},
+		{"InOrder", testInOrder},
+		{"FanOut", testFanOut},
+		{"BoundedQueue", testBoundedQueue},
+		{"Stats", testStats},
+		{"Concurrent", testConcurrent},
+		{"Close", testClose},
+		{"CloseNil", testCloseNil},
+		{"CloseWhileBusy", testCloseWhileBusy},
+		{"Context", testContext},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := open(t)
+			t.Cleanup(func() { reg.Close(nil) })
+			tc.f(t, reg)
+		})
+	}
+}
+
+// --- helpers -----------------------------------------------------------------
+
+func member(name string) rooms.Member { return rooms.Member{Name: name} }
+
+func mustOpen(t *testing.T, reg rooms.Registry, seats int, m rooms.Member) rooms.Seat {
+	t.Helper()
+	s, err := reg.Open(t.Context(), seats, m)
+	if err != nil {
+		t.Fatalf("Open(%d, %q): %v", seats, m.Name, err)
+	}
+	if s == nil {
+		t.Fatalf("Open(%d, %q) returned no seat and no error", seats, m.Name)
+	}
+	return s
+}
+
+func mustJoin(t *testing.T, reg rooms.Registry, code string, m rooms.Member) rooms.Seat {
+	t.Helper()
+	s, err := reg.Join(t.Context(), code, m)
+	if err != nil {
+		t.Fatalf("Join(%q, %q): %v", code, m.Name, err)
+	}
+	if s == nil {
+		t.Fatalf("Join(%q, %q) returned no seat and no error", code, m.Name)
+	}
+	return s
+}
+
+// fill opens a room of seats and seats n members in it (n ≤ seats), then
+// waits until every member has heard of every later arrival and throws
+// those Joined events away.
+func fill(t *testing.T, reg rooms.Registry, seats, n int) []rooms.Seat {
+	t.Helper()
+	all := []rooms.Seat{mustOpen(t, reg, seats, member("m0"))}
+	for i := 1; i < n; i++ {
+		all = append(all, mustJoin(t, reg, all[0].Code(), member("m"+strconv.Itoa(i))))
+	}
+	for i, s := range all {
+		got := until(t, s, fmt.Sprintf("%d Joined", n-1-i), count(n-1-i, is(rooms.Joined)))
+		if c := countOf(got, is(rooms.Joined)); c != n-1-i || len(got) != c {
+			t.Fatalf("%s: want %d Joined and nothing else, got%s", s.Self().Name, n-1-i, show(got))
+		}
+	}
+	return all
+}
+
+// await drains s into got until done(got) holds or d passes.
+func await(s rooms.Seat, got []rooms.Event, d time.Duration, done func([]rooms.Event) bool) ([]rooms.Event, bool) {
+	got = s.Drain(got)
+	if done(got) || d <= 0 {
+		return got, done(got)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.Ready():
+			got = s.Drain(got)
+			if done(got) {
+				return got, true
+			}
+		case <-timer.C:
+			return s.Drain(got), done(got)
+		}
+	}
+}
+
+// until drains s until done holds, failing the test with what arrived if it
+// does not within Wait. It also checks nothing followed an Ended event.
+func until(t *testing.T, s rooms.Seat, what string, done func([]rooms.Event) bool) []rooms.Event {
+	t.Helper()
+	got, ok := await(s, nil, Wait, done)
+	if !ok {
+		t.Fatalf("%s waited %v for %s; got %d events:%s", s.Self().Name, Wait, what, len(got), show(got))
+	}
+	checkEndedLast(t, s, got)
+	return got
+}
+
+func checkEndedLast(t *testing.T, s rooms.Seat, got []rooms.Event) {
+	t.Helper()
+	if i := slices.IndexFunc(got, is(rooms.Ended)); i >= 0 && i != len(got)-1 {
+		t.Errorf("%s: events after Ended:%s", s.Self().Name, show(got[i:]))
+	}
+}
+
+func is(k rooms.EventKind) func(rooms.Event) bool {
+	return func(ev rooms.Event) bool { return ev.Kind == k }
+}
+
+// about matches events of kind k about the peer with the given ID.
+func about(k rooms.EventKind, id int) func(rooms.Event) bool {
+	return func(ev rooms.Event) bool { return ev.Kind == k && ev.Peer.ID == id }
+}
+
+func typed(text string) func(rooms.Event) bool {
+	return func(ev rooms.Event) bool { return ev.Kind == rooms.Typed && ev.Text == text }
+}
+
+func countOf(evs []rooms.Event, f func(rooms.Event) bool) int {
+	n := 0
+	for _, ev := range evs {
+		if f(ev) {
+			n++
+		}
+	}
+	return n
+}
+
+// count is a done func: at least n events match f.
+func count(n int, f func(rooms.Event) bool) func([]rooms.Event) bool {
+	return func(evs []rooms.Event) bool { return countOf(evs, f) >= n }
+}
+
+// has is a done func: some event matches f.
+func has(f func(rooms.Event) bool) func([]rooms.Event) bool { return count(1, f) }
+
+// eventually polls cond until it holds or Wait passes. For counts a registry
+// may update after the call that changed them returns; in-process
+// registries pass on the first try.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(Wait)
+	pause := time.Millisecond
+	for {
+		ok, got := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s; last saw %s", Wait, what, got)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// wantStats waits until reg counts the given rooms and members, BySize
+// given as pairs of size, count. Dropped is not compared.
+func wantStats(t *testing.T, reg rooms.Registry, nrooms, members int, bySize ...int) {
+	t.Helper()
+	want := map[int]int{}
+	for i := 0; i+1 < len(bySize); i += 2 {
+		want[bySize[i]] = bySize[i+1]
+	}
+	eventually(t, fmt.Sprintf("Stats{Rooms:%d Members:%d BySize:%v}", nrooms, members, want), func() (bool, string) {
+		s := reg.Stats()
+		got := map[int]int{}
+		for k, v := range s.BySize {
+			if v != 0 {
+				got[k] = v
+			}
+		}
+		ok := s.Rooms == nrooms && s.Members == members && fmt.Sprint(got) == fmt.Sprint(want)
+		return ok, fmt.Sprintf("%+v", s)
+	})
+}
+
+func show(evs []rooms.Event) string {
+	const edge = 6
+	var b strings.Builder
+	for i, ev := range evs {
+		if len(evs) > 2*edge && i >= edge && i < len(evs)-edge {
+			if i == edge {
+				fmt.Fprintf(&b, " …%d more…", len(evs)-2*edge)
+			}
+			continue
+		}
+		b.WriteByte(' ')
+		b.WriteString(showEvent(ev))
+	}
+	if b.Len() == 0 {
+		return " (none)"
+	}
+	return b.String()
+}
+
+func showEvent(ev rooms.Event) string {
+	kinds := map[rooms.EventKind]string{rooms.Joined: "Joined", rooms.Left: "Left", rooms.Typed: "Typed", rooms.Newline: "Newline", rooms.Ended: "Ended"}
+	k, ok := kinds[ev.Kind]
+	if !ok {
+		k = fmt.Sprintf("Kind%d", ev.Kind)
+	}
+	s := fmt.Sprintf("%s(%s#%d", k, ev.Peer.Name, ev.Peer.ID)
+	if ev.Kind == rooms.Typed || ev.Text != "" {
+		s += " " + strconv.Quote(ev.Text)
+	}
+	return s + ")"
+}
+
+func ids(peers []rooms.Peer) []int {
+	out := make([]int, len(peers))
+	for i, p := range peers {
+		out[i] = p.ID
+	}
+	slices.Sort(out)
+	return out
+}
+
+// --- the contract --------------------------------------------------------------
+
+func testOpen(t *testing.T, reg rooms.Registry) {
+	wantStats(t, reg, 0, 0)
+	m := rooms.Member{Name: "alice", Badge: "SHA256:ab12"}
+	a := mustOpen(t, reg, 2, m)
+	if a.Code() == "" {
+		t.Fatal("empty code")
+	}
+	if a.Seats() != 2 {
+		t.Errorf("Seats() = %d, want 2", a.Seats())
+	}
+	if self := a.Self(); self.Member != m || self.Color != 0 {
+		t.Errorf("Self() = %+v, want member %+v with colour 0 (lowest free)", self, m)
+	}
+	if o := a.Others(); len(o) != 0 {
+		t.Errorf("Others() of the opener = %+v, want none", o)
+	}
+	if err := a.Err(); err != nil {
+		t.Errorf("Err() of a fresh seat = %v", err)
+	}
+	if err := a.Type("alone"); err != nil {
+		t.Errorf("Type in a room of one: %v", err)
+	}
+	if err := a.Newline(); err != nil {
+		t.Errorf("Newline in a room of one: %v", err)
+	}
+	wantStats(t, reg, 1, 1, 1, 1)
+	for _, seats := range []int{0, -1} {
+		if s, err := reg.Open(t.Context(), seats, member("x")); err == nil {
+			t.Errorf("Open with %d seats: got seat %v, want an error", seats, s.Code())
+		}
+	}
+	wantStats(t, reg, 1, 1, 1, 1)
+}
+
+func testJoin(t *testing.T, reg rooms.Registry) {
+	a := mustOpen(t, reg, 3, member("alice"))
+	bm := rooms.Member{Name: "bob", Guest: true}
+	b := mustJoin(t, reg, strings.ToUpper(a.Code()), bm)
+	if b.Code() != a.Code() {
+		t.Errorf("joined with the upper-cased code: Code() = %q, want %q", b.Code(), a.Code())
+	}
+	if b.Seats() != 3 {
+		t.Errorf("Seats() = %d, want 3", b.Seats())
+	}
+	if b.Self().Member != bm {
+		t.Errorf("Self() = %+v, want member %+v", b.Self(), bm)
+	}
+	if o := b.Others(); len(o) != 1 || o[0] != a.Self() {
+		t.Errorf("bob's Others() = %+v, want [%+v]", o, a.Self())
+	}
+	got := until(t, a, "Joined bob", has(is(rooms.Joined)))
+	if len(got) != 1 || got[0] != (rooms.Event{Kind: rooms.Joined, Peer: b.Self()}) {
+		t.Errorf("alice got%s, want Joined %+v", show(got), b.Self())
+	}
+
+	c := mustJoin(t, reg, a.Code(), member("carol"))
+	if got, want := ids(c.Others()), ids([]rooms.Peer{a.Self(), b.Self()}); !slices.Equal(got, want) {
+		t.Errorf("carol's Others() = %+v, want alice and bob", c.Others())
+	}
+	for _, o := range c.Others() {
+		if o != a.Self() && o != b.Self() {
+			t.Errorf("carol sees %+v, which is neither alice %+v nor bob %+v", o, a.Self(), b.Self())
+		}
+	}
+	for _, s := range []rooms.Seat{a, b} {
+		got := until(t, s, "Joined carol", has(is(rooms.Joined)))
+		if len(got) != 1 || got[0] != (rooms.Event{Kind: rooms.Joined, Peer: c.Self()}) {
+			t.Errorf("%s got%s, want Joined %+v", s.Self().Name, show(got), c.Self())
+		}
+	}
+	peers := []rooms.Peer{a.Self(), b.Self(), c.Self()}
+	if got := ids(peers); got[0] == got[1] || got[1] == got[2] {
+		t.Errorf("IDs repeat in one room: %+v", peers)
+	}
+	for i, p := range peers {
+		if p.Color != i {
+			t.Errorf("member %d (%s) has colour %d, want %d (lowest free)", i, p.Name, p.Color, i)
+		}
+	}
+	wantStats(t, reg, 1, 3, 3, 1)
+}
+
+func testColours(t *testing.T, reg rooms.Registry) {
+	n := rooms.Palette + 2
+	all := fill(t, reg, n, n)
+	seenID := map[int]bool{}
+	for i, s := range all {
+		p := s.Self()
+		if seenID[p.ID] {
+			t.Errorf("ID %d given twice in one room", p.ID)
+		}
+		seenID[p.ID] = true
+		switch {
+		case p.Color < 0 || p.Color >= rooms.Palette:
+			t.Errorf("member %d has colour %d, outside the palette of %d", i, p.Color, rooms.Palette)
+		case i < rooms.Palette && p.Color != i:
+			t.Errorf("member %d has colour %d, want %d (lowest free)", i, p.Color, i)
+		}
+	}
+	// Free colour 3 (and the seat): the next arrival gets 3 and a new ID.
+	gone := all[3]
+	gone.Leave()
+	for _, s := range slices.Delete(slices.Clone(all), 3, 4) {
+		until(t, s, "Left m3", has(about(rooms.Left, gone.Self().ID)))
+	}
+	late := mustJoin(t, reg, all[0].Code(), member("late"))
+	if late.Self().Color != 3 {
+		t.Errorf("newcomer got colour %d, want 3 (the one freed)", late.Self().Color)
+	}
+	if seenID[late.Self().ID] {
+		t.Errorf("newcomer got ID %d, already used in this room", late.Self().ID)
+	}
+}
+
+func testFull(t *testing.T, reg rooms.Registry) {
+	all := fill(t, reg, 2, 2)
+	if s, err := reg.Join(t.Context(), all[0].Code(), member("carol")); !errors.Is(err, rooms.ErrFull) {
+		t.Errorf("third Join into 2 seats: %v (seat %v), want ErrFull", err, s)
+	}
+	solo := mustOpen(t, reg, 1, member("solo"))
+	if _, err := reg.Join(t.Context(), strings.ToUpper(solo.Code()), member("x")); !errors.Is(err, rooms.ErrFull) {
+		t.Errorf("Join into 1 seat: %v, want ErrFull", err)
+	}
+	wantStats(t, reg, 2, 3, 1, 1, 2, 1)
+}
+
+func testLastSeatRace(t *testing.T, reg rooms.Registry) {
+	const joiners = 50
+	for _, seats := range []int{2, 5} {
+		a := mustOpen(t, reg, seats, member("host"))
+		start := make(chan struct{})
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			won     []rooms.Seat
+			errs    = map[string]int{}
+			badErrs []error
+		)
+		for i := range joiners {
+			wg.Go(func() {
+				<-start
+				s, err := reg.Join(t.Context(), a.Code(), member("j"+strconv.Itoa(i)))
+				_ = reg.Stats() // never blocks, may run alongside anything
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, s)
+				case errors.Is(err, rooms.ErrFull):
+					errs["ErrFull"]++
+				default:
+					badErrs = append(badErrs, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(won) != seats-1 || errs["ErrFull"] != joiners-(seats-1) || len(badErrs) > 0 {
+			t.Fatalf("%d racing for %d free seats: %d won, %d ErrFull, other errors %v", joiners, seats-1, len(won), errs["ErrFull"], badErrs)
+		}
+		peers := []rooms.Peer{a.Self()}
+		for _, s := range won {
+			peers = append(peers, s.Self())
+		}
+		colours, idSet := map[int]bool{}, map[int]bool{}
+		for _, p := range peers {
+			colours[p.Color], idSet[p.ID] = true, true
+		}
+		if len(colours) != seats || len(idSet) != seats {
+			t.Errorf("winners share IDs or colours: %+v", peers)
+		}
+		got := until(t, a, fmt.Sprintf("%d Joined", seats-1), count(seats-1, is(rooms.Joined)))
+		if c := countOf(got, is(rooms.Joined)); c != seats-1 || len(got) != c {
+			t.Errorf("host got%s, want exactly %d Joined", show(got), seats-1)
+		}
+		for _, ev := range got {
+			if !slices.Contains(peers[1:], ev.Peer) {
+				t.Errorf("host told of %+v, who did not win a seat", ev.Peer)
+			}
+		}
+	}
+	wantStats(t, reg, 2, 7, 2, 1, 5, 1)
+}
+
+func testLeave(t *testing.T, reg rooms.Registry) {
+	all := fill(t, reg, 3, 3)
+	a, b, c := all[0], all[1], all[2]
+	b.Leave()
+	for _, s := range []rooms.Seat{a, c} {
+		got := until(t, s, "Left bob", has(is(rooms.Left)))
+		if len(got) != 1 || got[0] != (rooms.Event{Kind: rooms.Left, Peer: b.Self()}) {
+			t.Errorf("%s got%s, want Left %+v", s.Self().Name, show(got), b.Self())
+		}
+	}
+	if err := b.Err(); !errors.Is(err, rooms.ErrLeft) {
+		t.Errorf("Err() after Leave = %v, want ErrLeft", err)
+	}
+	b.Leave() // twice is harmless
+	if err := b.Err(); !errors.Is(err, rooms.ErrLeft) {
+		t.Errorf("Err() after leaving twice = %v, want ErrLeft", err)
+	}
+	if err := b.Type("ghost"); err == nil {
+		t.Error("Type after Leave returned nil")
+	}
+	if err := b.Newline(); err == nil {
+		t.Error("Newline after Leave returned nil")
+	}
+	if err := a.Err(); err != nil {
+		t.Errorf("Err() of a member who stayed = %v", err)
+	}
+	// The second Leave told nobody anything; neither did the ghost's Type.
+	if err := c.Type("mark"); err != nil {
+		t.Fatal(err)
+	}
+	got := until(t, a, "carol's mark", has(typed("mark")))
+	if len(got) != 1 {
+		t.Errorf("alice got%s, want only carol's mark", show(got))
+	}
+	wantStats(t, reg, 1, 2, 2, 1)
+}
+
+func testSeatTakenAgain(t *testing.T, reg rooms.Registry) {
+	all := fill(t, reg, 2, 2)
+	a, b := all[0], all[1]
+	used := map[int]bool{a.Self().ID: true, b.Self().ID: true}
+	prev := b
+	for i := range 3 {
+		prev.Leave()
+		until(t, a, "Left", has(about(rooms.Left, prev.Self().ID)))
+		s := mustJoin(t, reg, a.Code(), member("again"+strconv.Itoa(i)))
+		if used[s.Self().ID] {
+			t.Errorf("freed seat taken with ID %d, already used in this room (%v)", s.Self().ID, used)
+		}
+		used[s.Self().ID] = true
+		if s.Self().Color != 1 {
+			t.Errorf("freed seat taken with colour %d, want 1 (lowest free)", s.Self().Color)
+		}
+		if o := s.Others(); len(o) != 1 || o[0] != a.Self() {
+			t.Errorf("Others() = %+v, want only %+v", o, a.Self())
+		}
+		if _, err := reg.Join(t.Context(), a.Code(), member("extra")); !errors.Is(err, rooms.ErrFull) {
+			t.Errorf("Join into a room full again: %v, want ErrFull", err)
+		}
+		until(t, a, "Joined", has(about(rooms.Joined, s.Self().ID)))
+		prev = s
+	}
+	wantStats(t, reg, 1, 2, 2, 1)
+}
+
+func testRoomEnds(t *testing.T, reg rooms.Registry) {
+	all := fill(t, reg, 2, 2)
+	a, b := all[0], all[1]
+	b.Leave()
+	until(t, a, "Left bob", has(is(rooms.Left)))
+	a.Leave()
+	solo := mustOpen(t, reg, 3, member("solo"))
+	solo.Leave()
+	for _, code := range []string{a.Code(), solo.Code()} {
+		for _, c := range []string{code, strings.ToUpper(code)} {
+			if s, err := reg.Join(t.Context(), c, member("late")); !errors.Is(err, rooms.ErrNoRoom) {
+				t.Errorf("Join(%q) after the last member left: %v (seat %v), want ErrNoRoom", c, err, s)
+			}
+		}
+	}
+	wantStats(t, reg, 0, 0)
+}
+
+func testBadCode(t *testing.T, reg rooms.Registry) {
+	a := mustOpen(t, reg, 2, member("alice"))
+	junk := []string{"", "new", "ssh", "not a code!", "0o1li", "aaaaaaaaaa", "a\x00b", "\xff\xfe",
+		strings.Repeat("a", 200), a.Code() + "\x1b[2J", " " + a.Code(), a.Code() + a.Code()}
+	for _, s := range junk {
+		if seat, err := reg.Join(t.Context(), s, member("x")); !errors.Is(err, rooms.ErrBadCode) {
+			t.Errorf("Join(%q) = %v, %v; want ErrBadCode", s, seat, err)
+		}
+	}
+	// A one-character slip is junk or names no room, never another room.
+	code := []byte(a.Code())
+	for i := range code {
+		mangled := slices.Clone(code)
+		mangled[i] = rooms.Alphabet[(strings.IndexByte(rooms.Alphabet, code[i])+1)%len(rooms.Alphabet)]
+		if seat, err := reg.Join(t.Context(), string(mangled), member("x")); !errors.Is(err, rooms.ErrBadCode) && !errors.Is(err, rooms.ErrNoRoom) {
+			t.Errorf("Join(%q), one slip from %q = %v, %v; want ErrBadCode or ErrNoRoom", mangled, a.Code(), seat, err)
+		}
+	}
+	wantStats(t, reg, 1, 1, 1, 1)
+}
+
+func testCodesUnique(t *testing.T, reg rooms.Registry) {
+	const workers, each = 8, 250
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		seats []rooms.Seat
+	)
+	for range workers {
+		wg.Go(func() {
+			mine := make([]rooms.Seat, 0, each)
+			for range each {
+				s, err := reg.Open(t.Context(), 1, member("opener"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mine = append(mine, s)
+			}
+			mu.Lock()
+			seats = append(seats, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	codes := map[string]bool{}
+	for _, s := range seats {
+		if codes[s.Code()] {
+			t.Fatalf("code %q given to two open rooms", s.Code())
+		}
+		codes[s.Code()] = true
+	}
+	wantStats(t, reg, workers*each, workers*each, 1, workers*each)
+	for i := 0; i < len(seats); i += 100 { // each code finds its own room
+		if _, err := reg.Join(t.Context(), strings.ToUpper(seats[i].Code()), member("x")); !errors.Is(err, rooms.ErrFull) {
+			t.Errorf("Join(%q) of a full one-seat room: %v, want ErrFull", seats[i].Code(), err)
+		}
+	}
+	for _, s := range seats {
+		s.Leave()
+	}
+	wantStats(t, reg, 0, 0)
+}
+
+func testInOrder(t *testing.T, reg rooms.Registry) {
+	const pieces = 500
+	all := fill(t, reg, 2, 2)
+	a, b := all[0], all[1]
+	var want []rooms.Event
+	for i := range pieces {
+		text := "p" + strconv.Itoa(i)
+		if err := b.Type(text); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, rooms.Event{Kind: rooms.Typed, Peer: b.Self(), Text: text})
+		if i%50 == 49 {
+			if err := b.Newline(); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, rooms.Event{Kind: rooms.Newline, Peer: b.Self()})
+		}
+		if i%100 == 0 {
+			if err := b.Type(""); err != nil { // sends nothing
+				t.Fatal(err)
+			}
+		}
+	}
+	got := until(t, a, fmt.Sprintf("%d events", len(want)), func(evs []rooms.Event) bool { return len(evs) >= len(want) })
+	if !slices.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("events differ from #%d: got%s, want%s", i, show(got[i:]), show(want[i:]))
+	}
+	// The sender hears nothing of its own: once the receiver answers, the
+	// answer is all there is.
+	if err := a.Type("ack"); err != nil {
+		t.Fatal(err)
+	}
+	got = until(t, b, "alice's ack", has(typed("ack")))
+	if len(got) != 1 {
+		t.Errorf("sender got%s, want only the ack", show(got))
+	}
+}
+
+func testFanOut(t *testing.T, reg rooms.Registry) {
+	const n = 8
+	all := fill(t, reg, n, n)
+	for i, s := range all {
+		if err := s.Type("from" + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index := map[int]int{} // peer ID → position in all
+	for i, s := range all {
+		index[s.Self().ID] = i
+	}
+	for i, s := range all {
+		got := until(t, s, fmt.Sprintf("%d Typed", n-1), count(n-1, is(rooms.Typed)))
+		from := map[int]bool{}
+		for _, ev := range got {
+			sender, known := index[ev.Peer.ID]
+			switch {
+			case ev.Peer.ID == s.Self().ID:
+				t.Errorf("member %d received its own text: %s", i, showEvent(ev))
+			case ev.Kind != rooms.Typed || !known || ev.Text != "from"+strconv.Itoa(sender) || from[sender]:
+				t.Errorf("member %d got %s", i, showEvent(ev))
+			}
+			from[sender] = true
+		}
+		if len(got) != n-1 {
+			t.Errorf("member %d got%s, want one piece from each of the %d others", i, show(got), n-1)
+		}
+	}
+}
+
+func testBoundedQueue(t *testing.T, reg rooms.Registry) {
+	const extra = 100
+	all := fill(t, reg, 3, 2)
+	a, b := all[0], all[1] // a never drains while b floods it
+	dropped := reg.Stats().Dropped
+	start := time.Now()
+	for i := range rooms.QueueLimit + extra {
+		if err := b.Type(strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d pieces typed at a member who does not read in %v", rooms.QueueLimit+extra, time.Since(start))
+	eventually(t, fmt.Sprintf("Stats().Dropped to grow by %d", extra), func() (bool, string) {
+		d := reg.Stats().Dropped - dropped
+		return d >= extra, fmt.Sprint("grown by ", d)
+	})
+	// Arrivals and departures still get through to a full queue.
+	c := mustJoin(t, reg, a.Code(), member("carol"))
+	b.Leave()
+	got := until(t, a, "Joined carol, Left bob", func(evs []rooms.Event) bool {
+		return has(about(rooms.Joined, c.Self().ID))(evs) && has(about(rooms.Left, b.Self().ID))(evs)
+	})
+	kept, last := 0, -1
+	for _, ev := range got {
+		if ev.Kind != rooms.Typed {
+			continue
+		}
+		kept++
+		n, err := strconv.Atoi(ev.Text)
+		if err != nil || n <= last {
+			t.Fatalf("after #%d got Typed %q: out of order", last, ev.Text)
+		}
+		last = n
+	}
+	if kept > rooms.QueueLimit || kept == 0 {
+		t.Errorf("queue held %d Typed events, want 1..%d", kept, rooms.QueueLimit)
+	}
+	j := slices.IndexFunc(got, about(rooms.Joined, c.Self().ID))
+	l := slices.IndexFunc(got, about(rooms.Left, b.Self().ID))
+	if j > l {
+		t.Errorf("Left bob (#%d) came before Joined carol (#%d)", l, j)
+	}
+	t.Logf("queue held %d of %d pieces; %d dropped", kept, rooms.QueueLimit+extra, reg.Stats().Dropped-dropped)
+
+	// Newlines count towards the bound too.
+	dropped = reg.Stats().Dropped
+	for range rooms.QueueLimit + extra {
+		if err := c.Newline(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, fmt.Sprintf("Stats().Dropped to grow by %d", extra), func() (bool, string) {
+		d := reg.Stats().Dropped - dropped
+		return d >= extra, fmt.Sprint("grown by ", d)
+	})
+	c.Leave()
+	got = until(t, a, "Left carol", has(about(rooms.Left, c.Self().ID)))
+	if n := countOf(got, is(rooms.Newline)); n > rooms.QueueLimit || n == 0 {
+		t.Errorf("queue held %d Newline events, want 1..%d", n, rooms.QueueLimit)
+	}
+}
+
+func testStats(t *testing.T, reg rooms.Registry) {
+	wantStats(t, reg, 0, 0)
+	solo := mustOpen(t, reg, 4, member("solo"))
+	r2 := fill(t, reg, 3, 3)
+	r3 := fill(t, reg, 5, 3)
+	wantStats(t, reg, 3, 7, 1, 1, 3, 2)
+	r2[1].Leave()
+	wantStats(t, reg, 3, 6, 1, 1, 2, 1, 3, 1)
+	r3 = append(r3, mustJoin(t, reg, r3[0].Code(), member("m3")))
+	wantStats(t, reg, 3, 7, 1, 1, 2, 1, 4, 1)
+	solo.Leave()
+	wantStats(t, reg, 2, 6, 2, 1, 4, 1)
+	for _, s := range append(r2, r3...) {
+		s.Leave()
+	}
+	wantStats(t, reg, 0, 0)
+}
+
+func testConcurrent(t *testing.T, reg rooms.Registry) {
+	const pairs, pieces = 20, 100
+	var wg sync.WaitGroup
+	for p := range pairs {
+		wg.Go(func() {
+			a, err := reg.Open(t.Context(), 2, member("a"+strconv.Itoa(p)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, err := reg.Join(t.Context(), a.Code(), member("b"+strconv.Itoa(p)))
+			if err != nil {
+				t.Error(err)
+				a.Leave()
+				return
+			}
+			var ga, gb []rooms.Event
+			for i := range pieces {
+				a.Type(strconv.Itoa(i))
+				b.Type(strconv.Itoa(i))
+				ga, gb = a.Drain(ga), b.Drain(gb)
+				_ = reg.Stats()
+			}
+			for _, x := range []struct {
+				s   rooms.Seat
+				got []rooms.Event
+			}{{a, ga}, {b, gb}} {
+				got, ok := await(x.s, x.got, Wait, count(pieces, is(rooms.Typed)))
+				var texts []string
+				for _, ev := range got {
+					if ev.Kind == rooms.Typed {
+						texts = append(texts, ev.Text)
+					}
+				}
+				for i, text := range texts {
+					if text != strconv.Itoa(i) {
+						ok = false
+					}
+				}
+				if !ok || len(texts) != pieces {
+					t.Errorf("%s got%s, want %d pieces in order", x.s.Self().Name, show(got), pieces)
+				}
+			}
+			a.Leave()
+			b.Leave()
+		})
+	}
+	wg.Wait()
+	wantStats(t, reg, 0, 0)
+}
+
+// endsWith waits for s to end and checks Ended came last, once, and Err
+// says cause.
+func endsWith(t *testing.T, s rooms.Seat, cause error) {
+	t.Helper()
+	got := until(t, s, "Ended", has(is(rooms.Ended)))
+	if n := countOf(got, is(rooms.Ended)); n != 1 || got[len(got)-1].Kind != rooms.Ended {
+		t.Errorf("%s got%s, want one Ended, last", s.Self().Name, show(got))
+	}
+	if more := s.Drain(nil); len(more) != 0 {
+		t.Errorf("%s got%s after Ended", s.Self().Name, show(more))
+	}
+	if err := s.Err(); !errors.Is(err, cause) {
+		t.Errorf("%s: Err() = %v, want %v", s.Self().Name, err, cause)
+	}
+	if err := s.Type("after the end"); err == nil {
+		t.Errorf("%s: Type after the seat ended returned nil", s.Self().Name)
+	}
+	s.Leave() // after the end: does nothing
+	if err := s.Err(); !errors.Is(err, cause) {
+		t.Errorf("%s: Err() after Leave on an ended seat = %v, want still %v", s.Self().Name, err, cause)
+	}
+}
+
+func testClose(t *testing.T, reg rooms.Registry) {
+	pair := fill(t, reg, 3, 2)
+	solo := mustOpen(t, reg, 2, member("solo"))
+	gone := mustOpen(t, reg, 2, member("gone"))
+	gone.Leave()
+	// Queue something unread so Ended has to come after it.
+	if err := pair[1].Type("unread"); err != nil {
+		t.Fatal(err)
+	}
+	until(t, pair[0], "unread", has(typed("unread")))
+	if err := pair[1].Type("unread"); err != nil {
+		t.Fatal(err)
+	}
+
+	cause := fmt.Errorf("maintenance: %w", errors.New("node draining"))
+	reg.Close(cause)
+	for _, s := range append(pair, solo) {
+		endsWith(t, s, cause)
+	}
+	if err := gone.Err(); !errors.Is(err, rooms.ErrLeft) {
+		t.Errorf("a seat left before Close: Err() = %v, want still ErrLeft", err)
+	}
+	if s, err := reg.Open(t.Context(), 2, member("late")); !errors.Is(err, rooms.ErrClosed) {
+		t.Errorf("Open after Close: %v (seat %v), want ErrClosed", err, s)
+	}
+	for _, code := range []string{pair[0].Code(), solo.Code(), gone.Code()} {
+		if s, err := reg.Join(t.Context(), code, member("late")); !errors.Is(err, rooms.ErrClosed) {
+			t.Errorf("Join(%q) after Close: %v (seat %v), want ErrClosed", code, err, s)
+		}
+	}
+	reg.Close(errors.New("second close")) // harmless, changes nothing
+	for _, s := range append(pair, solo) {
+		if err := s.Err(); !errors.Is(err, cause) {
+			t.Errorf("after a second Close, Err() = %v, want still %v", err, cause)
+		}
+	}
+	if _, err := reg.Open(t.Context(), 2, member("late")); !errors.Is(err, rooms.ErrClosed) {
+		t.Errorf("Open after the second Close: %v, want ErrClosed", err)
+	}
+	wantStats(t, reg, 0, 0)
+}
+
+func testCloseNil(t *testing.T, reg rooms.Registry) {
+	all := fill(t, reg, 2, 2)
+	reg.Close(nil)
+	for _, s := range all {
+		endsWith(t, s, rooms.ErrClosed)
+	}
+	if _, err := reg.Join(t.Context(), all[0].Code(), member("late")); !errors.Is(err, rooms.ErrClosed) {
+		t.Errorf("Join after Close: %v, want ErrClosed", err)
+	}
+}
+
+// testCloseWhileBusy closes the registry while rooms are being opened and
+// joined: every seat handed out, however close to Close, must end.
+func testCloseWhileBusy(t *testing.T, reg rooms.Registry) {
+	const workers = 8
+	cause := errors.New("closing under load")
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		seats   []rooms.Seat
+		opened  atomic.Int64
+		enough  = make(chan struct{})
+		tell    sync.Once
+		badErrs []error
+	)
+	keep := func(s rooms.Seat, err error, allowed ...error) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			seats = append(seats, s)
+			return true
+		}
+		for _, a := range allowed {
+			if errors.Is(err, a) {
+				return false
+			}
+		}
+		badErrs = append(badErrs, err)
+		return false
+	}
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				s, err := reg.Open(t.Context(), 3, member("o"+strconv.Itoa(w)))
+				if !keep(s, err, rooms.ErrClosed) {
+					return
+				}
+				if opened.Add(1) == 200 {
+					tell.Do(func() { close(enough) })
+				}
+				// The room may end under us (Close ended its opener): ErrNoRoom.
+				j, err := reg.Join(t.Context(), s.Code(), member("j"+strconv.Itoa(w)))
+				if !keep(j, err, rooms.ErrClosed, rooms.ErrNoRoom) {
+					return
+				}
+				j.Type("x")
+			}
+		})
+	}
+	select {
+	case <-enough:
+	case <-time.After(Wait):
+		t.Errorf("only %d rooms opened in %v", opened.Load(), Wait)
+	}
+	reg.Close(cause)
+	wg.Wait()
+	if len(badErrs) > 0 {
+		t.Errorf("Open/Join racing Close failed with %v, want only ErrClosed or ErrNoRoom", badErrs[:min(len(badErrs), 5)])
+	}
+	// One deadline for all: a registry that loses seats fails in Wait, not
+	// in Wait per seat.
+	deadline := time.Now().Add(Wait)
+	var stuck []string
+	for _, s := range seats {
+		got, ok := await(s, nil, time.Until(deadline), has(is(rooms.Ended)))
+		if !ok {
+			stuck = append(stuck, fmt.Sprintf("%s in %s (Err %v, got%s)", s.Self().Name, s.Code(), s.Err(), show(got)))
+			continue
+		}
+		checkEndedLast(t, s, got)
+		if err := s.Err(); !errors.Is(err, cause) {
+			t.Errorf("%s: Err() = %v, want %v", s.Self().Name, err, cause)
+		}
+	}
+	if len(stuck) > 0 {
+		t.Fatalf("%d of %d seats never ended, e.g. %v", len(stuck), len(seats), stuck[:min(len(stuck), 3)])
+	}
+	t.Logf("%d seats handed out before Close took effect; all ended", len(seats))
+	wantStats(t, reg, 0, 0)
+}
+
+func testContext(t *testing.T, reg rooms.Registry) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	expired, cancel2 := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel2()
+	for name, ctx := range map[string]context.Context{"cancelled": cancelled, "expired": expired} {
+		if s, err := reg.Open(ctx, 2, member("x")); err == nil {
+			t.Errorf("Open with a %s context: got seat %s, want an error", name, s.Code())
+		}
+	}
+	wantStats(t, reg, 0, 0)
+	a := mustOpen(t, reg, 2, member("alice"))
+	for name, ctx := range map[string]context.Context{"cancelled": cancelled, "expired": expired} {
+		if s, err := reg.Join(ctx, a.Code(), member("x")); err == nil {
+			t.Errorf("Join with a %s context: got seat %v, want an error", name, s.Self())
+		}
+	}
+	// Nobody was seated: the room still has its free seat.
+	mustJoin(t, reg, a.Code(), member("bob"))
+	got := until(t, a, "Joined bob", has(is(rooms.Joined)))
+	if len(got) != 1 || got[0].Peer.Name != "bob" {
+		t.Errorf("alice got%s, want only Joined bob", show(got))
+	}
+	wantStats(t, reg, 1, 2, 2, 1)
+}

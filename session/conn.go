@@ -1,0 +1,134 @@
+package session
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"charm.land/ssh"
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/limits"
+)
+
+// sendBuffer bounds what the kernel holds for one client. Without a bound
+// it grows to megabytes, and a client that stopped reading would look
+// alive for minutes while the kernel took its frames.
+const sendBuffer = 64 << 10
+
+type admitKey struct{}
+
+// connect asks the gate about a connection as it arrives, before any SSH
+// work. A connection far over its address's limit is closed at once; one
+// just over is let through to be told why (see route). Every other one
+// gets a guard for its requests and sessions.
+func (s *Server) connect(ctx ssh.Context, conn net.Conn) net.Conn {
+	c := s.gate.Connect(conn.RemoteAddr())
+	if c == nil {
+		return nil
+	}
+	boundSendBuffer(conn)
+	rc := &releasingConn{Conn: conn}
+	rc.guard = newGuard(s, rc, c)
+	ctx.SetValue(admitKey{}, rc.guard)
+	rc.guard.start()
+	return rc
+}
+
+func boundSendBuffer(conn net.Conn) {
+	for {
+		switch c := conn.(type) {
+		case interface{ SetWriteBuffer(int) error }:
+			_ = c.SetWriteBuffer(sendBuffer)
+			return
+		case interface{ Raw() net.Conn }: // a PROXY protocol connection
+			conn = c.Raw()
+		default:
+			return
+		}
+	}
+}
+
+// releasingConn gives the connection's place at the gate back on Close.
+type releasingConn struct {
+	net.Conn
+	guard *guard
+	once  sync.Once
+}
+
+func (c *releasingConn) Close() error {
+	c.once.Do(func() {
+		c.guard.close()
+		c.guard.gate.Close()
+	})
+	return c.Conn.Close()
+}
+
+func gateConn(sess ssh.Session) *admit.Conn { return guardOf(sess.Context()).gate }
+
+// Typed input: pastes spend the burst; a flood beyond the rate is read
+// more slowly, so the client is held back by the channel's flow control
+// instead of costing the server a core to decode.
+const (
+	inputRate  = 32 << 10  // bytes a second
+	inputBurst = 256 << 10 // bytes
+)
+
+// input reads what the client types: it stamps every read, so a session
+// can tell when nobody has typed for a while (one timer per session, no
+// goroutine while it waits), and it paces a flood.
+type input struct {
+	r      io.Reader
+	last   atomic.Int64 // unix nanoseconds of the last read
+	t      *time.Timer
+	budget limits.Bucket
+}
+
+func newInput(r io.Reader) *input {
+	in := &input{r: r, budget: limits.NewBucket(inputRate, inputBurst)}
+	in.last.Store(time.Now().UnixNano())
+	return in
+}
+
+// idle calls expired once nothing has been read for d; d <= 0 never.
+func (in *input) idle(d time.Duration, expired func()) {
+	if d <= 0 {
+		return
+	}
+	in.t = time.AfterFunc(time.Hour, func() {
+		if left := d - time.Since(time.Unix(0, in.last.Load())); left > 0 {
+			in.t.Reset(left)
+			return
+		}
+		expired()
+	})
+	in.t.Reset(d)
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	n, err := in.r.Read(p)
+	if n > 0 {
+		now := time.Now()
+		in.last.Store(now.UnixNano())
+		if got := in.budget.Take(n, now); got < n {
+			time.Sleep(time.Duration(n-got) * time.Second / inputRate)
+		}
+	}
+	return n, err
+}
+
+func (in *input) stop() {
+	if in.t != nil {
+		in.t.Stop()
+	}
+}
+
+// hangUp closes the whole connection: a client that stopped reading would
+// never see a polite close on its channel.
+func hangUp(sess ssh.Session) {
+	if c, ok := sess.Context().Value(ssh.ContextKeyConn).(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+	_ = sess.Close()
+}

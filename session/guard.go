@@ -1,0 +1,242 @@
+package session
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"charm.land/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/limits"
+)
+
+// What one connection may ask of the server. A chat needs few of anything:
+// one session, a PTY, a shell, a few environment variables, window changes
+// while a window is dragged.
+const (
+	// maxSessionsPerConn bounds session channels open at once on one
+	// connection (OpenSSH's own MaxSessions is 10).
+	maxSessionsPerConn = 4
+	// maxRefusedChannels is how many channel opens one connection may have
+	// refused before it is taken for an attack and closed.
+	maxRefusedChannels = 32
+	// Requests of any kind, on the connection or its channels: beyond the
+	// burst the connection is slowed — its requests wait, so the server
+	// stops reading from it — never served faster than the rate.
+	requestRate  = 20
+	requestBurst = 60
+	// Window changes cost a redraw each; they get a smaller share.
+	resizeRate  = 10
+	resizeBurst = 20
+	// Environment variables: a handful of short ones (TERM, LANG,
+	// NO_COLOR, COLORTERM, HUSH_*); more, or longer, are refused, never stored.
+	maxEnv      = 16
+	maxEnvKey   = 64
+	maxEnvValue = 256
+	// idleGrace is how long an authenticated connection may hold its place
+	// without a session open.
+	idleGrace = 5 * time.Second
+)
+
+// guard watches one connection: its place at the gate, how many sessions
+// it has open, how fast it sends requests, and whether it is holding a
+// slot without using it.
+type guard struct {
+	s    *Server
+	conn net.Conn
+	gate *admit.Conn
+
+	mu       sync.Mutex
+	sessions int
+	refused  int
+	requests limits.Bucket
+	idle     *time.Timer
+	closed   bool
+	done     chan struct{} // closed with the connection
+}
+
+func newGuard(s *Server, conn net.Conn, gate *admit.Conn) *guard {
+	g := &guard{s: s, conn: conn, gate: gate, requests: limits.NewBucket(requestRate, requestBurst), done: make(chan struct{})}
+	g.idle = time.AfterFunc(time.Hour, g.idleOut)
+	g.idle.Stop()
+	return g
+}
+
+// start arms the idle timer: until the first session, the handshake's own
+// bound and then the grace.
+func (g *guard) start() {
+	g.mu.Lock()
+	g.idle.Reset(g.s.cfg.HandshakeTimeout + idleGrace)
+	g.mu.Unlock()
+}
+
+func guardOf(ctx ssh.Context) *guard {
+	g, _ := ctx.Value(admitKey{}).(*guard)
+	return g
+}
+
+// idleOut closes a connection that has held its place with no session.
+func (g *guard) idleOut() {
+	g.mu.Lock()
+	idle := g.sessions == 0 && !g.closed
+	g.mu.Unlock()
+	if !idle {
+		return
+	}
+	g.s.log.Info("closed idle connection", "remote", admit.Key(g.conn.RemoteAddr()), "reason", "no session")
+	g.s.cfg.Metrics.IdleClosed()
+	_ = g.conn.Close()
+}
+
+func (g *guard) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.closed = true
+		g.idle.Stop()
+		close(g.done)
+	}
+}
+
+// openSession takes a session slot on the connection.
+func (g *guard) openSession() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sessions >= maxSessionsPerConn {
+		return false
+	}
+	g.sessions++
+	g.idle.Stop()
+	return true
+}
+
+func (g *guard) closeSession() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sessions--; g.sessions == 0 && !g.closed {
+		g.idle.Reset(idleGrace)
+	}
+}
+
+// refuseChannel counts a refused channel open and closes a connection that
+// keeps asking.
+func (g *guard) refuseChannel(ch gossh.NewChannel, reason gossh.RejectionReason, msg string) {
+	_ = ch.Reject(reason, msg)
+	g.mu.Lock()
+	g.refused++
+	over := g.refused == maxRefusedChannels
+	g.mu.Unlock()
+	if over {
+		g.s.log.Warn("closed connection", "remote", admit.Key(g.conn.RemoteAddr()), "reason", "too many refused channels")
+		_ = g.conn.Close()
+	}
+}
+
+// wait spends one request from the connection's budget, first waiting for
+// one if it is spent. While it waits, whatever asked stops being read. It
+// reports false once the connection has closed: what it still sent is
+// dropped, not served at the pace of a live one.
+func (g *guard) wait(extra *limits.Bucket) bool {
+	for {
+		now := time.Now()
+		g.mu.Lock()
+		var d time.Duration
+		switch {
+		case g.closed:
+			g.mu.Unlock()
+			return false
+		case g.requests.Take(1, now) == 0:
+			d = time.Second / requestRate
+		case extra != nil && extra.Take(1, now) == 0:
+			g.requests.Give(1)
+			d = time.Second / resizeRate
+		}
+		g.mu.Unlock()
+		if d == 0 {
+			return true
+		}
+		g.s.cfg.Metrics.Throttled()
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-g.done:
+			t.Stop()
+		}
+	}
+}
+
+// sessionChannel serves a session channel through ssh's own handler, with
+// the connection's limits in front of it.
+func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+	g := guardOf(ctx)
+	if !g.openSession() {
+		s.gate.Refused(admit.TooManyChannels)
+		g.refuseChannel(nc, gossh.ResourceShortage, "hush allows 4 sessions on one connection")
+		return
+	}
+	defer g.closeSession()
+	ssh.DefaultSessionHandler(srv, conn, &limitedChannel{NewChannel: nc, g: g}, ctx)
+}
+
+// otherChannel refuses every other channel type (port forwarding).
+func (s *Server) otherChannel(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+	s.gate.Refused(admit.BadRequest)
+	guardOf(ctx).refuseChannel(nc, gossh.Prohibited, "hush does not forward ports")
+}
+
+// globalRequest answers the connection-level requests hush does not serve
+// (port forwarding, keepalives), slowly for a connection that floods them.
+func (s *Server) globalRequest(ctx ssh.Context, _ *ssh.Server, req *gossh.Request) (bool, []byte) {
+	_ = guardOf(ctx).wait(nil) // refused either way
+	return false, nil
+}
+
+// limitedChannel hands ssh's session handler a filtered view of the
+// channel's requests.
+type limitedChannel struct {
+	gossh.NewChannel
+	g *guard
+}
+
+func (c *limitedChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
+	ch, in, err := c.NewChannel.Accept()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(chan *gossh.Request)
+	go c.filter(in, out)
+	return ch, out, nil
+}
+
+// filter passes requests on at the pace the connection is allowed and
+// refuses environment variables beyond a handful of short ones.
+func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Request) {
+	defer close(out)
+	resizes := limits.NewBucket(resizeRate, resizeBurst)
+	env := 0
+	for req := range in {
+		var extra *limits.Bucket
+		if req.Type == "window-change" {
+			extra = &resizes
+		}
+		if !c.g.wait(extra) {
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+			continue
+		}
+		if req.Type == "env" {
+			var kv struct{ Key, Value string }
+			if env >= maxEnv || gossh.Unmarshal(req.Payload, &kv) != nil || len(kv.Key) > maxEnvKey || len(kv.Value) > maxEnvValue {
+				if req.WantReply {
+					_ = req.Reply(false, nil)
+				}
+				continue
+			}
+			env++
+		}
+		out <- req
+	}
+}

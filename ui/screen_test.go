@@ -1,0 +1,72 @@
+package ui
+
+import (
+	"testing"
+	"time"
+)
+
+// A writer that never returns stands for a client that stopped reading
+// with every buffer between us full. The Screen must give up on it within
+// the stall timeout, and Close must not wait for it longer than asked.
+func TestScreenHangsUpOnAStalledWriter(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	w := writerFunc(func(p []byte) (int, error) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+		return len(p), nil
+	})
+	stalled := make(chan time.Time, 1)
+	s := NewScreen(w, stall, func() { stalled <- time.Now() })
+	s.Show(Frame{Lines: []string{"hello"}, Width: 10})
+	<-entered
+	began := time.Now()
+	select {
+	case at := <-stalled:
+		if d := at.Sub(began); d < stall/2 {
+			t.Fatalf("hung up after %v, before the %v stall timeout", d, stall)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled writer was never hung up on")
+	}
+	// Frames keep coming while it stalls: they replace each other, never queue.
+	for i := range 1000 {
+		s.Show(Frame{Lines: []string{string(rune('a' + i%26))}, Width: 10})
+		s.Raw("\a")
+	}
+	s.mu.Lock()
+	raw := len(s.raw)
+	s.mu.Unlock()
+	if raw > maxRaw {
+		t.Fatalf("%d raw bytes queued behind a stalled writer, bound %d", raw, maxRaw)
+	}
+	start := time.Now()
+	s.Close("bye", 100*time.Millisecond)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close waited %v on a stalled writer", d)
+	}
+}
+
+// A writer that is slow but keeps taking bytes is not a stall.
+func TestScreenSlowWriterIsNotAStall(t *testing.T) {
+	w := writerFunc(func(p []byte) (int, error) {
+		time.Sleep(5 * time.Millisecond)
+		return len(p), nil
+	})
+	stalled := make(chan struct{}, 1)
+	s := NewScreen(w, time.Second, func() { stalled <- struct{}{} })
+	for i := range 50 {
+		s.Show(Frame{Lines: []string{string(rune('a' + i%26))}, Width: 10})
+	}
+	s.Close("bye", 5*time.Second)
+	select {
+	case <-stalled:
+		t.Fatal("a slow but moving writer was taken for a stalled one")
+	default:
+	}
+}
