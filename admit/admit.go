@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,9 @@ type Config struct {
 	PerAddress  limits.Config
 	MaxSessions int // sessions at once, server-wide
 	MaxGroup    int // seats in a room opened as a group
+	// WrongCodesPerMinute is the server-wide budget of wrong codes; past
+	// it, every answer to a join slows down (see brake).
+	WrongCodesPerMinute int
 }
 
 // Op is a way into a room.
@@ -67,6 +71,7 @@ type Gate struct {
 	obs   Observer
 	addrs *limits.Addresses
 
+	brake    *brake
 	sessions atomic.Int64
 	closing  atomic.Bool
 	closed   sync.Once
@@ -80,7 +85,7 @@ func New(reg rooms.Registry, cfg Config, obs Observer) *Gate {
 	if cfg.MaxGroup < 2 {
 		cfg.MaxGroup = 2
 	}
-	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil)}
+	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil), brake: newBrake(cfg.WrongCodesPerMinute)}
 }
 
 // Conn is one connection's share of its address's budget.
@@ -110,9 +115,10 @@ func (c *Conn) Close() { c.release() }
 
 // Pass is one admitted session. Done must be called when it ends.
 type Pass struct {
-	g    *Gate
-	key  string
-	done sync.Once
+	g       *Gate
+	key     string
+	release func() // the address's session slot
+	done    sync.Once
 }
 
 // Enter admits one session on c, or says why not with a *Refusal.
@@ -124,15 +130,25 @@ func (c *Conn) Enter() (*Pass, error) {
 	case g.closing.Load():
 		return nil, g.refuse(&Refusal{Reason: ShuttingDown})
 	}
+	ok, release := g.addrs.Session(c.key)
+	if !ok {
+		return nil, g.refuse(&Refusal{Reason: TooManySessions})
+	}
 	if n := g.sessions.Add(1); g.cfg.MaxSessions > 0 && n > int64(g.cfg.MaxSessions) {
 		g.sessions.Add(-1)
+		release()
 		return nil, g.refuse(&Refusal{Reason: ServerFull})
 	}
-	return &Pass{g: g, key: c.key}, nil
+	return &Pass{g: g, key: c.key, release: release}, nil
 }
 
-// Done ends the session's place in the server-wide count.
-func (p *Pass) Done() { p.done.Do(func() { p.g.sessions.Add(-1) }) }
+// Done gives back the session's places: its address's and the server's.
+func (p *Pass) Done() {
+	p.done.Do(func() {
+		p.release()
+		p.g.sessions.Add(-1)
+	})
+}
 
 // Open starts a room (for two, or a group) and seats m in it.
 func (p *Pass) Open(ctx context.Context, op Op, m rooms.Member) (rooms.Seat, error) {
@@ -145,16 +161,22 @@ func (p *Pass) Open(ctx context.Context, op Op, m rooms.Member) (rooms.Seat, err
 }
 
 // Join seats m in the room named by code, unless this address has guessed
-// wrong too often.
+// wrong too often. While the server as a whole is over its wrong-code
+// budget, every join waits a little first (never more than
+// maxBeforeLookup) and a wrong answer waits longer.
 func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
-	if locked, left := p.g.addrs.Locked(p.key); locked {
-		return nil, p.g.refuse(&Refusal{Reason: LockedOut, Wait: left})
+	g := p.g
+	if locked, left := g.addrs.Locked(p.key); locked {
+		return nil, g.refuse(&Refusal{Reason: LockedOut, Wait: left})
 	}
-	seat, err := p.g.reg.Join(ctx, code, m)
+	pause(ctx, g.brake.behind(time.Now()), maxBeforeLookup)
+	seat, err := g.reg.Join(ctx, code, m)
 	if errors.Is(err, rooms.ErrBadCode) || errors.Is(err, rooms.ErrNoRoom) {
-		p.g.addrs.Failed(p.key)
+		g.addrs.Failed(p.key)
+		g.brake.wrong(time.Now())
+		pause(ctx, g.brake.behind(time.Now()), maxBeforeWrong)
 	}
-	return p.g.seated(OpJoin, seat, err, code)
+	return g.seated(OpJoin, seat, err, code)
 }
 
 func (g *Gate) seated(op Op, seat rooms.Seat, err error, code string) (rooms.Seat, error) {
@@ -189,16 +211,23 @@ func (g *Gate) Closing() bool { return g.closing.Load() }
 // Sessions is how many sessions are admitted now.
 func (g *Gate) Sessions() int { return int(g.sessions.Load()) }
 
-// Key is the address the per-address limits count a connection under.
+// Key is the address the per-address limits count a connection under: the
+// IP, or for IPv6 its /64, since one subscriber usually holds a whole /64.
 func Key(a net.Addr) string {
+	var ip netip.Addr
 	if t, ok := a.(*net.TCPAddr); ok {
-		return t.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
+		ip, _ = netip.AddrFromSlice(t.IP)
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	} else {
 		return a.String()
 	}
-	return host
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // lockoutMinutes rounds a lockout up to whole minutes for people.

@@ -2,9 +2,12 @@ package admit_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/limits"
@@ -61,7 +64,7 @@ func enter(t *testing.T, g *admit.Gate, ip string) *admit.Pass {
 }
 
 func TestOpenJoinAndWrongCodes(t *testing.T) {
-	g, obs := newGate(t, admit.Config{MaxGroup: 3, PerAddress: limits.Config{FailsPerMinute: 2, Lockout: 600e9}})
+	g, obs := newGate(t, admit.Config{MaxGroup: 3, PerAddress: limits.Config{Fails: 3, FailsPerHour: 6, Lockout: 600e9}})
 	alice := enter(t, g, "192.0.2.1")
 	seat, err := alice.Open(t.Context(), admit.OpGroup, rooms.Member{Name: "alice"})
 	if err != nil {
@@ -75,8 +78,8 @@ func TestOpenJoinAndWrongCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Wrong codes: malformed and unknown both count; the third locks the
-	// address out, even for a right code, and says for how long.
+	// Wrong codes: malformed and unknown both count; the third pauses the
+	// address, even for a right code, and says for how long.
 	guesser := enter(t, g, "192.0.2.9")
 	if _, err := guesser.Join(t.Context(), "notacode", rooms.Member{}); reason(t, err) != admit.Malformed {
 		t.Fatalf("junk: %v", err)
@@ -97,6 +100,9 @@ func TestOpenJoinAndWrongCodes(t *testing.T) {
 	_, err = guesser.Join(t.Context(), seat.Code(), rooms.Member{})
 	if reason(t, err) != admit.LockedOut {
 		t.Fatalf("right code after a lockout: %v", err)
+	}
+	if r, _ := errors.AsType[*admit.Refusal](err); !strings.Contains(r.Error(), "paused for 10 more minutes") {
+		t.Fatalf("lockout words: %q", r.Error())
 	}
 	// Another address is not locked out.
 	if _, err := bob.Join(t.Context(), seat.Code(), rooms.Member{Name: "carol"}); err != nil {
@@ -179,5 +185,84 @@ func TestEveryReasonHasWordsAndALabel(t *testing.T) {
 		if (&admit.Refusal{Reason: r, Code: "abc"}).Error() == "" {
 			t.Errorf("%v has no words", r)
 		}
+	}
+}
+
+func TestSessionsPerAddress(t *testing.T) {
+	g, obs := newGate(t, admit.Config{PerAddress: limits.Config{Sessions: 2}})
+	// One connection or several, SSH or web: one budget per address.
+	c1, c2 := g.Connect(addr("192.0.2.1")), g.Connect(addr("192.0.2.1"))
+	p1, err := c1.Enter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Enter(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c1.Enter(); reason(t, err) != admit.TooManySessions {
+		t.Fatalf("third session: %v", err)
+	}
+	if _, err := g.Connect(addr("192.0.2.2")).Enter(); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	p1.Done()
+	if _, err := c2.Enter(); err != nil {
+		t.Fatalf("after one ended: %v", err)
+	}
+	if obs.refused[admit.TooManySessions] != 1 {
+		t.Errorf("refused %v", obs.refused)
+	}
+}
+
+func TestKeyGroupsIPv6By64(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":               "192.0.2.7",
+		"::ffff:192.0.2.7":        "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":    "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:1:2:3": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":         "2001:db8:1:3::/64",
+	} {
+		if got := admit.Key(addr(in)); got != want {
+			t.Errorf("Key(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// Guesses spread over many addresses: each address stays within its own
+// allowance, yet past the server-wide budget every wrong answer waits, and
+// a right code is never held up more than half a second.
+func TestBrakeSlowsManyAddresses(t *testing.T) {
+	g, obs := newGate(t, admit.Config{WrongCodesPerMinute: 600, PerAddress: limits.Config{Fails: 100, FailsPerHour: 100, Lockout: time.Minute}})
+	host := enter(t, g, "192.0.2.200")
+	seat, err := host.Open(t.Context(), admit.OpNew, rooms.Member{Name: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	const addrs, each = 30, 22 // 660 wrong codes against a budget of 600 a minute
+	for i := range addrs {
+		p := enter(t, g, fmt.Sprintf("198.51.100.%d", i+1))
+		for range each {
+			if _, err := p.Join(t.Context(), "notacode", rooms.Member{}); reason(t, err) != admit.Malformed {
+				t.Fatal(err)
+			}
+		}
+	}
+	took := time.Since(start)
+	// 600 answered at once, the other 60 at the budget's pace (10 a
+	// second), paid for in waits.
+	if took < 5*time.Second {
+		t.Errorf("660 wrong codes answered in %v: the brake did not slow them", took)
+	}
+	right := enter(t, g, "203.0.113.9")
+	t0 := time.Now()
+	if _, err := right.Join(t.Context(), seat.Code(), rooms.Member{Name: "friend"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 700*time.Millisecond {
+		t.Errorf("a right code waited %v under the brake", d)
+	}
+	if obs.refused[admit.LockedOut] != 0 {
+		t.Errorf("an address was locked out: %v", obs.refused)
 	}
 }

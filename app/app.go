@@ -65,11 +65,14 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		PerAddress: limits.Config{
 			Conns:          cfg.ConnsPerIP,
 			ConnsPerMinute: cfg.ConnsPerMinute,
-			FailsPerMinute: cfg.WrongCodes,
+			Sessions:       cfg.SessionsPerIP,
+			Fails:          cfg.WrongCodes,
+			FailsPerHour:   cfg.WrongCodesPerHour,
 			Lockout:        cfg.Lockout,
 		},
-		MaxSessions: cfg.MaxSessions,
-		MaxGroup:    cfg.MaxGroup,
+		MaxSessions:         cfg.MaxSessions,
+		MaxGroup:            cfg.MaxGroup,
+		WrongCodesPerMinute: cfg.ServerWrongCodes,
 	}, observer)
 	srv, err := session.New(session.Config{
 		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),

@@ -19,16 +19,19 @@ type Config struct {
 	MaxGroup int
 	Stall    time.Duration
 
-	MaxSessions      int
-	ConnsPerIP       int
-	ConnsPerMinute   int
-	WrongCodes       int
-	Lockout          time.Duration
-	HandshakeTimeout time.Duration
-	IdleTimeout      time.Duration
-	KeyRate          float64
-	KeyBurst         int
-	MaxPaste         int
+	MaxSessions       int
+	SessionsPerIP     int
+	ConnsPerIP        int
+	ConnsPerMinute    int
+	WrongCodes        int
+	WrongCodesPerHour float64
+	ServerWrongCodes  int
+	Lockout           time.Duration
+	HandshakeTimeout  time.Duration
+	IdleTimeout       time.Duration
+	KeyRate           float64
+	KeyBurst          int
+	MaxPaste          int
 
 	Metrics        string
 	ProxyProtocol  bool
@@ -48,10 +51,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.IntVar(&c.MaxGroup, "max-group", 8, "seats in a room opened with ssh group@host")
 	fs.DurationVar(&c.Stall, "stall-timeout", 5*time.Second, "hang up on a client whose connection has taken nothing for this long")
 	fs.IntVar(&c.MaxSessions, "max-sessions", 5000, "sessions at once, server-wide; past it people are told the server is full")
+	fs.IntVar(&c.SessionsPerIP, "max-sessions-per-ip", 20, "sessions at once from one address (an IPv6 /64 counts as one), over SSH and the web together")
 	fs.IntVar(&c.ConnsPerIP, "max-conns-per-ip", 20, "open connections at once from one address")
 	fs.IntVar(&c.ConnsPerMinute, "conns-per-minute", 60, "new connections a minute from one address")
-	fs.IntVar(&c.WrongCodes, "wrong-codes-per-minute", 10, "wrong room codes a minute from one address before joining is paused")
-	fs.DurationVar(&c.Lockout, "lockout", 10*time.Minute, "how long joining stays paused after too many wrong codes")
+	fs.IntVar(&c.WrongCodes, "wrong-codes", 10, "wrong room codes one address may try before joining is paused")
+	fs.Float64Var(&c.WrongCodesPerHour, "wrong-codes-per-hour", 6, "how fast an address's allowance of wrong codes comes back")
+	fs.DurationVar(&c.Lockout, "lockout", 10*time.Minute, "how long joining stays paused, at least, once an address has used its wrong codes")
+	fs.IntVar(&c.ServerWrongCodes, "server-wrong-codes-per-minute", 60, "wrong room codes a minute from everyone together before every answer slows down (at most 0.5s for a right code)")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed to finish the SSH handshake")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 30*time.Minute, "let go of someone who has typed nothing for this long (0: never)")
 	fs.Float64Var(&c.KeyRate, "key-rate", 30, "keys a second one person can keep up; more is dropped with a hint, never a disconnect")
@@ -88,7 +94,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return c, fmt.Errorf("--stall-timeout %v: want at least 1s", c.Stall)
 	case c.KeyRate <= 0 || c.KeyBurst < 1 || c.MaxPaste < 1:
 		return c, fmt.Errorf("--key-rate, --key-burst and --max-paste must be positive")
-	case c.MaxSessions < 0 || c.ConnsPerIP < 0 || c.ConnsPerMinute < 0 || c.WrongCodes < 0 || c.IdleTimeout < 0:
+	case c.MaxSessions < 0 || c.SessionsPerIP < 0 || c.ConnsPerIP < 0 || c.ConnsPerMinute < 0 || c.WrongCodes < 0 || c.WrongCodesPerHour < 0 || c.ServerWrongCodes < 0 || c.IdleTimeout < 0:
 		return c, fmt.Errorf("limits cannot be negative (0 turns one off)")
 	}
 	return c, nil

@@ -29,15 +29,16 @@ func TestProxyProtocol(t *testing.T) {
 		for _, c := range []struct {
 			version byte
 			src     *net.TCPAddr
+			key     string // what the limits count it under: an IPv6 /64
 		}{
-			{1, &net.TCPAddr{IP: net.ParseIP("203.0.113.7"), Port: 40000}},
-			{2, &net.TCPAddr{IP: net.ParseIP("2001:db8::7"), Port: 40001}},
+			{1, &net.TCPAddr{IP: net.ParseIP("203.0.113.7"), Port: 40000}, "203.0.113.7"},
+			{2, &net.TCPAddr{IP: net.ParseIP("2001:db8::7"), Port: 40001}, "2001:db8::/64"},
 		} {
 			if err := proxyDial(t, s.Addr(), proxyproto.HeaderProxyFromAddrs(c.version, c.src, tcpAddr(t, s.Addr()))); err != nil {
 				t.Fatalf("v%d: %v", c.version, err)
 			}
-			waitLog(t, s.log, `msg="session start" remote=`+c.src.IP.String())
-			waitLog(t, s.log, `msg=seated remote=`+c.src.IP.String())
+			waitLog(t, s.log, `msg="session start" remote=`+c.key)
+			waitLog(t, s.log, `msg=seated remote=`+c.key)
 		}
 		if strings.Contains(s.log.String(), "remote=127.0.0.1") {
 			t.Errorf("the proxy's own address reached the log:\n%s", s.log)

@@ -36,6 +36,15 @@ func (b *Bucket) Take(n int, now time.Time) int {
 	return got
 }
 
+// Until is how long until the bucket holds n tokens (0 if it does).
+func (b *Bucket) Until(n float64, now time.Time) time.Duration {
+	b.refill(now)
+	if b.tokens >= n || b.Rate <= 0 {
+		return 0
+	}
+	return time.Duration((n - b.tokens) / b.Rate * float64(time.Second))
+}
+
 // Give puts n tokens back, up to the burst.
 func (b *Bucket) Give(n int) { b.tokens = min(b.Burst, b.tokens+float64(n)) }
 
@@ -58,8 +67,10 @@ const (
 type Config struct {
 	Conns          int           // open connections at once
 	ConnsPerMinute int           // new connections
-	FailsPerMinute int           // wrong room codes before a lockout
-	Lockout        time.Duration // how long a lockout lasts
+	Sessions       int           // sessions at once, over every connection and front end
+	Fails          int           // wrong room codes before joining is paused
+	FailsPerHour   float64       // how fast that allowance comes back
+	Lockout        time.Duration // how long joining stays paused, at least, once it is spent
 }
 
 // Addresses counts what each remote address is doing.
@@ -73,11 +84,12 @@ type Addresses struct {
 }
 
 type addr struct {
-	conns   int
-	starts  Bucket // new connections
-	refused Bucket // refusals explained before we stop explaining
-	fails   Bucket // wrong codes
-	locked  time.Time
+	conns    int
+	sessions int
+	starts   Bucket // new connections
+	refused  Bucket // refusals explained before we stop explaining
+	fails    Bucket // wrong codes
+	locked   time.Time
 }
 
 // NewAddresses applies cfg; now is time.Now unless a test supplies a clock.
@@ -98,7 +110,7 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 		x = &addr{
 			starts:  perMinute(a.cfg.ConnsPerMinute),
 			refused: perMinute(max(a.cfg.ConnsPerMinute, a.cfg.Conns)),
-			fails:   perMinute(a.cfg.FailsPerMinute),
+			fails:   NewBucket(a.cfg.FailsPerHour/3600, float64(a.cfg.Fails)),
 		}
 		a.addrs[ip] = x
 	}
@@ -110,7 +122,7 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 func (a *Addresses) sweep(now time.Time) {
 	a.lastSweep = now
 	for ip, x := range a.addrs {
-		if x.conns == 0 && now.After(x.locked) && x.starts.Full(now) && x.refused.Full(now) && x.fails.Full(now) {
+		if x.conns == 0 && x.sessions == 0 && now.After(x.locked) && x.starts.Full(now) && x.refused.Full(now) && x.fails.Full(now) {
 			delete(a.addrs, ip)
 		}
 	}
@@ -132,37 +144,65 @@ func (a *Addresses) Connect(ip string) (Verdict, func()) {
 		}
 	}
 	x.conns++
+	return v, a.releaser(func() { x.conns-- })
+}
+
+// Session counts a new session from ip, over whatever connections and
+// front ends it came by. If ok, the caller must call release when it ends.
+func (a *Addresses) Session(ip string) (ok bool, release func()) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	x := a.get(ip, now)
+	if a.cfg.Sessions > 0 && x.sessions >= a.cfg.Sessions {
+		return false, func() {}
+	}
+	x.sessions++
+	return true, a.releaser(func() { x.sessions-- })
+}
+
+// releaser returns a func that runs undo once, under the lock.
+func (a *Addresses) releaser(undo func()) func() {
 	var once sync.Once
-	return v, func() {
+	return func() {
 		once.Do(func() {
 			a.mu.Lock()
-			x.conns--
+			undo()
 			a.mu.Unlock()
 		})
 	}
 }
 
-// Locked reports whether ip is locked out of joining, and for how long.
+// Locked reports whether ip is paused from joining, and for how long:
+// for the lockout, and after it until the allowance has a wrong code to
+// spend again.
 func (a *Addresses) Locked(ip string) (bool, time.Duration) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	x := a.get(ip, now)
-	return now.Before(x.locked), x.locked.Sub(now)
+	wait := x.locked.Sub(now)
+	if a.cfg.Fails > 0 {
+		wait = max(wait, x.fails.Until(1, now))
+	}
+	return wait > 0, wait
 }
 
-// Failed counts a wrong code from ip and reports whether that locked it out.
+// Failed counts a wrong code from ip and reports whether that paused it:
+// after Fails wrong codes, joining pauses for Lockout, and the allowance
+// comes back at FailsPerHour, not all at once when the pause ends, so a
+// guesser who paces itself gets no more than that.
 func (a *Addresses) Failed(ip string) bool {
-	if a.cfg.FailsPerMinute <= 0 {
+	if a.cfg.Fails <= 0 {
 		return false
 	}
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	x := a.get(ip, now)
-	if x.fails.Take(1, now) == 0 {
+	x.fails.Take(1, now)
+	if x.fails.Until(1, now) > 0 {
 		x.locked = now.Add(a.cfg.Lockout)
-		x.fails = NewBucket(x.fails.Rate, x.fails.Burst)
 		return true
 	}
 	return false

@@ -72,14 +72,14 @@ func TestRateRefusesThenDrops(t *testing.T) {
 
 func TestFailedJoinsLockOut(t *testing.T) {
 	c := newClock()
-	a := NewAddresses(Config{FailsPerMinute: 5, Lockout: 10 * time.Minute}, c.now)
-	for i := range 5 {
+	a := NewAddresses(Config{Fails: 5, FailsPerHour: 6, Lockout: 10 * time.Minute}, c.now)
+	for i := range 4 {
 		if a.Failed("192.0.2.1") {
 			t.Fatalf("locked after %d failures", i+1)
 		}
 	}
 	if !a.Failed("192.0.2.1") {
-		t.Fatal("sixth failure in a minute did not lock")
+		t.Fatal("fifth failure did not lock")
 	}
 	if locked, d := a.Locked("192.0.2.1"); !locked || d != 10*time.Minute {
 		t.Fatalf("locked %v for %v", locked, d)
@@ -91,11 +91,53 @@ func TestFailedJoinsLockOut(t *testing.T) {
 	if locked, _ := a.Locked("192.0.2.1"); locked {
 		t.Fatal("lockout did not end")
 	}
+	// One wrong code came back in those ten minutes; the next pauses again.
+	if !a.Failed("192.0.2.1") {
+		t.Fatal("a wrong code after the lockout did not pause again")
+	}
+}
+
+// A guesser that paces itself — one wrong code every six seconds, never
+// ten in a minute — still gets no more than the hourly allowance.
+func TestPacedGuesserIsHeldToTheHourlyRate(t *testing.T) {
+	c := newClock()
+	a := NewAddresses(Config{Fails: 10, FailsPerHour: 6, Lockout: 10 * time.Minute}, c.now)
+	answered := 0
+	for range 24 * 600 { // a day of one guess every 6 s
+		c.add(6 * time.Second)
+		if locked, _ := a.Locked("192.0.2.1"); locked {
+			continue
+		}
+		answered++
+		a.Failed("192.0.2.1")
+	}
+	if max := 10 + 24*6; answered > max {
+		t.Fatalf("%d guesses answered in a day, want at most %d", answered, max)
+	}
+	t.Logf("%d guesses answered in a day", answered)
+}
+
+func TestSessionsPerAddress(t *testing.T) {
+	a := NewAddresses(Config{Sessions: 2}, newClock().now)
+	ok1, r1 := a.Session("192.0.2.1")
+	ok2, _ := a.Session("192.0.2.1")
+	ok3, _ := a.Session("192.0.2.1")
+	if !ok1 || !ok2 || ok3 {
+		t.Fatalf("sessions allowed %v %v %v", ok1, ok2, ok3)
+	}
+	if ok, _ := a.Session("192.0.2.2"); !ok {
+		t.Fatal("another address was limited")
+	}
+	r1()
+	r1()
+	if ok, _ := a.Session("192.0.2.1"); !ok {
+		t.Fatal("slot not released")
+	}
 }
 
 func TestSweepForgetsIdleAddresses(t *testing.T) {
 	c := newClock()
-	a := NewAddresses(Config{Conns: 5, ConnsPerMinute: 10, FailsPerMinute: 5, Lockout: time.Minute}, c.now)
+	a := NewAddresses(Config{Conns: 5, ConnsPerMinute: 10, Fails: 5, FailsPerHour: 60, Lockout: time.Minute}, c.now)
 	for i := range 1000 {
 		_, release := a.Connect(fmt.Sprint("198.51.100.", i))
 		release()

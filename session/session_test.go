@@ -50,7 +50,7 @@ func serve(t *testing.T, tweak func(*Config, *admit.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gcfg := admit.Config{MaxGroup: 3, PerAddress: limits.Config{FailsPerMinute: 100, Lockout: time.Minute}}
+	gcfg := admit.Config{MaxGroup: 3, PerAddress: limits.Config{Fails: 100, FailsPerHour: 100, Lockout: time.Minute}}
 	cfg := Config{
 		HostKeyPath:  filepath.Join(t.TempDir(), "host_ed25519"),
 		Host:         "chat.test",

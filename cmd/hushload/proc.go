@@ -274,7 +274,7 @@ func buildHush(repo, dir string, profile bool) (string, error) {
 // unlimit lists the server's per-address and server-wide limits that would
 // stop one load generator on 127.0.0.1; they are turned off (0) when the
 // binary has them. The per-person key rate is left alone: typists stay under it.
-var unlimit = []string{"max-conns-per-ip", "conns-per-minute", "wrong-codes-per-minute", "max-sessions"}
+var unlimit = []string{"max-conns-per-ip", "max-sessions-per-ip", "conns-per-minute", "wrong-codes-per-minute", "wrong-codes", "server-wrong-codes-per-minute", "max-sessions"}
 
 // serverArgs returns the flags to start bin with: loopback, a fresh data
 // directory, the linger, and every limit in unlimit that bin knows.
