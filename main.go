@@ -7,10 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,31 +20,87 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// Exit statuses: a wrong command line is told apart from a failure.
+const (
+	exitOK     = 0
+	exitFailed = 1 // could not serve, the health check failed, …
+	exitUsage  = 2 // a wrong flag, value, word or HUSH_* variable
+)
+
+// run carries out the command line args and returns the exit status.
+// Help and the version go to stdout; errors go to stderr, one line each.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd, rest := parseCommand(args)
+	var err error
+	switch cmd {
+	case "help":
+		app.WriteHelp(stdout)
+		return exitOK
+	case "version":
+		if len(rest) > 0 {
+			err = &app.UsageError{Err: fmt.Errorf("unexpected argument %q: version takes none", rest[0])}
+			break
 		}
-		fmt.Fprintln(os.Stderr, "hush:", err)
-		os.Exit(1)
+		printVersion(stdout)
+		return exitOK
+	case "health":
+		err = app.Health(rest, getenv, stdout)
+	default:
+		err = serve(rest, getenv, stdout, stderr)
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp): // help was printed
+		return exitOK
+	case errors.As(err, new(*app.UsageError)):
+		fmt.Fprintf(stderr, "hush: %s; see hush --help\n", oneLine(err))
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "hush: %s\n", oneLine(err))
+		return exitFailed
 	}
 }
 
-func run(args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "--version", "-version", "version":
-			printVersion(os.Stdout)
-			return nil
-		case "health":
-			return app.Health(args[1:], os.Getenv, os.Stderr)
+// parseCommand says what args ask for — "help", "version", "health" or
+// "serve" — and returns the arguments left for it. --help, -help, -h,
+// --version and -version count wherever they are (up to a "--"), the
+// first of them winning; a subcommand must come first.
+func parseCommand(args []string) (cmd string, rest []string) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		switch a {
+		case "-h", "--h", "-help", "--help":
+			return "help", nil
+		case "-version", "--version":
+			return "version", nil
 		}
 	}
-	cfg, err := app.ParseConfig(args, os.Getenv, os.Stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "version", "health":
+			return args[0], args[1:]
+		}
+	}
+	return "serve", args
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// serve runs the server until SIGINT or SIGTERM, logging to stderr.
+func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := app.ParseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if os.Getenv("GOGC") == "" {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if getenv("GOGC") == "" {
 		// Many small sessions make garbage in small bursts; at the default
 		// GOGC=100 collection set the keystroke latency tail. 400 trades
 		// some memory per session for it (docs/PERFORMANCE.md).
@@ -54,7 +112,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", a.Addr())
+	a.LogStartup(log, cfg)
 	select {
 	case err := <-a.Served():
 		return err

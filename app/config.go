@@ -1,9 +1,11 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 )
@@ -38,12 +40,21 @@ type Config struct {
 	TrustedProxies string
 }
 
-// ParseConfig reads flags from args over HUSH_* variables from getenv.
-// Usage goes to out.
-func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	var c Config
+// UsageError is a mistake in the command line or in a HUSH_* variable, as
+// opposed to something that went wrong while running. The command exits 2
+// for it (1 for anything else).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, a ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, a...)}
+}
+
+// flags defines every setting on a new flag set that writes into c.
+func flags(c *Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("hush", flag.ContinueOnError)
-	fs.SetOutput(out)
 	fs.StringVar(&c.Listen, "listen", ":2222", "address to accept SSH connections on")
 	fs.StringVar(&c.Data, "data", "./data", "directory for the host key and the code salt (keep it across upgrades)")
 	fs.StringVar(&c.Host, "host", "localhost", "host name shown in invite lines, optionally with :port when clients reach a different port than --listen")
@@ -66,16 +77,100 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on this address, e.g. 127.0.0.1:9222 (off if empty)")
 	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", false, "read PROXY protocol v1/v2 headers from --trusted-proxies (behind a TCP load balancer)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses allowed (and required) to send PROXY headers")
-	fs.Usage = func() {
-		fmt.Fprintf(out, "hush: ephemeral chat over SSH. Every keystroke is seen as typed, then fades.\n\nUsage: hush [flags]\n\nEach flag can also be set as an environment variable HUSH_<NAME>, e.g. HUSH_MAX_GROUP=4.\n\n")
-		fs.PrintDefaults()
+	// Errors are returned, and help is written by WriteHelp: the flag
+	// package itself prints nothing.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// envName is the environment variable that sets the flag name.
+func envName(flagName string) string {
+	return "HUSH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// subcommands are the words hush takes before its flags.
+var subcommands = []string{"health", "version", "help"}
+
+// WriteHelp writes what `hush --help` prints: what hush is, how to call
+// it, two examples, and every flag with its variable and default. Each
+// flag's line starts "  -name" (tests and tools read the names from it).
+func WriteHelp(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(`hush: ephemeral chat over SSH. Every keystroke is seen as typed, then fades.
+
+Usage:
+  hush [flags]          serve chat rooms until interrupted (Ctrl+C, SIGTERM)
+  hush health [flags]   check that the server these flags describe answers:
+                        exit 0 if it does, 1 if not (a container healthcheck)
+  hush version          print the version, commit and Go version (or --version)
+  hush help             print this help (or --help, -h)
+
+Both --help and --version work anywhere on the line. Exit status: 0 on
+success, 1 when something fails (the port is taken, the server does not
+answer), 2 when the command line or a HUSH_* variable is wrong.
+
+Examples:
+  hush
+      Rooms in memory, SSH on port 2222; the host key is created in ./data on
+      first run. Try it from another terminal: ssh -p 2222 new@localhost
+  hush --host chat.example.org --listen :22 --data /var/lib/hush
+      A public server: people type ssh new@chat.example.org (port 22 needs
+      the machine's own sshd moved elsewhere first; see README.md)
+
+Flags (one dash or two: -listen or --listen). Each can also be set as an
+environment variable HUSH_<NAME>, e.g. HUSH_MAX_GROUP=4; a flag on the
+command line wins over the variable.
+
+`)
+	flags(&Config{}).VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		def := f.DefValue
+		if typ == "string" {
+			def = fmt.Sprintf("%q", def)
+		}
+		fmt.Fprintf(&b, "%s    (%s, default %s)\n", line, envName(f.Name), def)
+		for _, l := range wrap(usage, 72) {
+			fmt.Fprintf(&b, "      %s\n", l)
+		}
+	})
+	_, _ = io.WriteString(w, b.String())
+}
+
+// wrap breaks s into lines of at most width characters, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) > width:
+			lines = append(lines, line)
+			line = word
+		default:
+			line += " " + word
+		}
 	}
+	return append(lines, line)
+}
+
+// ParseConfig reads flags from args over HUSH_* variables from getenv.
+// It prints nothing, except the help to out for -h or --help (it then
+// returns flag.ErrHelp). Every other error is a *UsageError, on one line.
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	fs := flags(&c)
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "HUSH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+				envErr = usageErrorf("%s=%q: %w", name, v, err)
 			}
 		}
 	})
@@ -83,19 +178,64 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return c, envErr
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			WriteHelp(out)
+			return c, flag.ErrHelp
+		}
+		return c, &UsageError{Err: flagError(err, args)}
+	}
+	if fs.NArg() > 0 {
+		word := fs.Arg(0)
+		for _, sub := range subcommands {
+			if word == sub {
+				return c, usageErrorf("unexpected argument %q: a subcommand goes first, as in hush %s [flags]", word, word)
+			}
+		}
+		return c, usageErrorf("unexpected argument %q", word)
 	}
 	switch {
 	case c.Linger < 500*time.Millisecond || c.Linger > 10*time.Minute:
-		return c, fmt.Errorf("--linger %v: want between 500ms and 10m", c.Linger)
+		return c, usageErrorf("--linger %v: want between 500ms and 10m", c.Linger)
 	case c.MaxGroup < 2 || c.MaxGroup > 64:
-		return c, fmt.Errorf("--max-group %d: want between 2 and 64", c.MaxGroup)
+		return c, usageErrorf("--max-group %d: want between 2 and 64", c.MaxGroup)
 	case c.Stall < time.Second:
-		return c, fmt.Errorf("--stall-timeout %v: want at least 1s", c.Stall)
+		return c, usageErrorf("--stall-timeout %v: want at least 1s", c.Stall)
 	case c.KeyRate <= 0 || c.KeyBurst < 1 || c.MaxPaste < 1:
-		return c, fmt.Errorf("--key-rate, --key-burst and --max-paste must be positive")
+		return c, usageErrorf("--key-rate, --key-burst and --max-paste must be positive")
 	case c.MaxSessions < 0 || c.SessionsPerIP < 0 || c.ConnsPerIP < 0 || c.ConnsPerMinute < 0 || c.WrongCodes < 0 || c.WrongCodesPerHour < 0 || c.ServerWrongCodes < 0 || c.IdleTimeout < 0:
-		return c, fmt.Errorf("limits cannot be negative (0 turns one off)")
+		return c, usageErrorf("limits cannot be negative (0 turns one off)")
+	}
+	// Start checks --proxy-protocol and --trusted-proxies as it wraps its
+	// listener; the same check here makes a wrong pair a usage error too.
+	if _, err := proxyListener(noListener{}, c); err != nil {
+		return c, &UsageError{Err: err}
 	}
 	return c, nil
+}
+
+// noListener stands in for a listener when only checking settings.
+type noListener struct{}
+
+func (noListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (noListener) Close() error              { return nil }
+func (noListener) Addr() net.Addr            { return nil }
+
+// flagError rewords the flag package's error for an unknown flag to name
+// the word as it was typed.
+func flagError(err error, args []string) error {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return err
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		bare, _, _ = strings.Cut(bare, "=")
+		if strings.HasPrefix(a, "-") && bare == name {
+			return fmt.Errorf("unknown flag %q", a)
+		}
+	}
+	return fmt.Errorf("unknown flag %q", "-"+name)
 }

@@ -1,13 +1,18 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
+
+func noEnv(string) string { return "" }
 
 func TestConfigFromEnvAndFlags(t *testing.T) {
 	env := map[string]string{"HUSH_MAX_GROUP": "4", "HUSH_LINGER": "3s", "HUSH_LISTEN": "127.0.0.1:9"}
@@ -18,13 +23,99 @@ func TestConfigFromEnvAndFlags(t *testing.T) {
 	if c.MaxGroup != 4 || c.Linger != 3*time.Second || c.Listen != "127.0.0.1:7" {
 		t.Fatalf("got %+v: env should set, flags should win", c)
 	}
-	for _, bad := range [][]string{{"--linger", "1ms"}, {"--max-group", "1"}, {"--key-rate", "0"}, {"--nope"}} {
-		if _, err := ParseConfig(bad, func(string) string { return "" }, io.Discard); err == nil {
-			t.Errorf("%v accepted", bad)
+	for _, bad := range [][]string{{"--linger", "1ms"}, {"--max-group", "1"}, {"--key-rate", "0"}, {"--nope"}, {"--listen"}, {"--linger", "soon"},
+		{"--proxy-protocol"}, {"--trusted-proxies", "10.0.0.0/8"}, {"--proxy-protocol", "--trusted-proxies", "10.0.0.0/8,bogus"}} {
+		if _, err := ParseConfig(bad, noEnv, io.Discard); !errors.As(err, new(*UsageError)) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
 		}
 	}
-	if _, err := ParseConfig(nil, func(k string) string { return map[string]string{"HUSH_LINGER": "soon"}[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "HUSH_LINGER") {
+	if _, err := ParseConfig(nil, func(k string) string { return map[string]string{"HUSH_LINGER": "soon"}[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "HUSH_LINGER") || !errors.As(err, new(*UsageError)) {
 		t.Errorf("bad env value: %v", err)
+	}
+}
+
+// Stray words and unknown flags are errors that name what was typed, on
+// one line, and nothing is printed: the caller says it.
+func TestConfigRejectsStrayArguments(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"--listen", "127.0.0.1:0", "stray", "--data", "x"}, `unexpected argument "stray"`},
+		{[]string{"--listen", "127.0.0.1:0", "health"}, `unexpected argument "health": a subcommand goes first, as in hush health [flags]`},
+		{[]string{"--", "--listen"}, `unexpected argument "--listen"`},
+		{[]string{"--nope"}, `unknown flag "--nope"`},
+		{[]string{"--listen", ":1", "-nope=3"}, `unknown flag "-nope=3"`},
+		{[]string{"--listen"}, `flag needs an argument: -listen`},
+	} {
+		var out strings.Builder
+		_, err := ParseConfig(c.args, noEnv, &out)
+		if err == nil || err.Error() != c.want && !strings.HasPrefix(err.Error(), c.want+":") {
+			t.Errorf("%q: error %v, want %s", c.args, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error on more than one line: %q", c.args, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%q: printed %q", c.args, out.String())
+		}
+	}
+}
+
+func TestHelpListsEverything(t *testing.T) {
+	var help strings.Builder
+	if _, err := ParseConfig([]string{"--listen", ":1", "-h"}, noEnv, &help); err != flag.ErrHelp {
+		t.Fatalf("-h: %v", err)
+	}
+	var direct strings.Builder
+	WriteHelp(&direct)
+	if help.String() != direct.String() {
+		t.Fatal("ParseConfig -h and WriteHelp differ")
+	}
+	text := help.String()
+	for _, want := range []string{
+		"ephemeral chat over SSH", "Usage:", "hush health [flags]", "hush version", "hush help",
+		"--version", "--help", "Examples:", "\n  hush\n", "hush --host chat.example.org --listen :22 --data /var/lib/hush",
+		"HUSH_<NAME>", "Exit status",
+		`  -listen string    (HUSH_LISTEN, default ":2222")`,
+		`  -data string    (HUSH_DATA, default "./data")`,
+		`  -metrics string    (HUSH_METRICS, default "")`,
+		`  -max-group int    (HUSH_MAX_GROUP, default 8)`,
+		`  -linger duration    (HUSH_LINGER, default 5s)`,
+		`  -proxy-protocol    (HUSH_PROXY_PROTOCOL, default false)`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	// Every flag: a line with its variable and default, then its meaning.
+	n := 0
+	flags(&Config{}).VisitAll(func(f *flag.Flag) {
+		n++
+		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(f.Name) + `( \w+)?    \(` + envName(f.Name) + `, default .+\)\n      \S`)
+		if !re.MatchString(text) {
+			t.Errorf("help has no line for -%s", f.Name)
+		}
+	})
+	if n < 20 {
+		t.Errorf("only %d flags", n)
+	}
+	// Other readers take every line that starts with blanks and a dash
+	// for a flag (e2e's flagNames, cmd/hushload): only flags may.
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(text, -1) {
+		names = append(names, m[1])
+	}
+	var want []string
+	flags(&Config{}).VisitAll(func(f *flag.Flag) { want = append(want, f.Name) })
+	if !slices.Equal(names, want) {
+		t.Errorf("flag names read from the help: %q, want %q", names, want)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if len(l) > 100 {
+			t.Errorf("help line longer than 100: %q", l)
+		}
 	}
 }
 
@@ -35,15 +126,23 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	var help strings.Builder
-	if _, err := ParseConfig([]string{"-h"}, func(string) string { return "" }, &help); err != flag.ErrHelp {
+	if _, err := ParseConfig([]string{"-h"}, noEnv, &help); err != flag.ErrHelp {
 		t.Fatalf("-h: %v", err)
 	}
+	n := 0
 	for _, line := range strings.Split(help.String(), "\n") {
 		if name, ok := strings.CutPrefix(line, "  -"); ok {
+			n++
 			name, _, _ = strings.Cut(name, " ")
 			if !strings.Contains(string(readme), "`--"+name+"`") {
 				t.Errorf("README does not document --%s", name)
 			}
+			if !strings.Contains(string(readme), "`"+envName(name)+"`") {
+				t.Errorf("README does not document %s", envName(name))
+			}
 		}
+	}
+	if n < 20 {
+		t.Fatalf("read %d flags from the help", n)
 	}
 }

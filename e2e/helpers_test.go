@@ -85,7 +85,7 @@ func (s *server) stop() error {
 	return s.closed
 }
 
-// logBuffer collects output written from other goroutines.
+// logBuffer collects output (a log, a stream) written from other goroutines.
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -128,7 +128,7 @@ func waitLog(t *testing.T, log *logBuffer, line string) {
 	})
 }
 
-var inviteRE = regexp.MustCompile(`ssh -p (\d+) ([a-z0-9]+)@chat\.test`)
+var inviteRE = regexp.MustCompile(`ssh -p (\d+) ([a-z0-9-]+)@chat\.test`)
 
 // inviteCode waits for term to be alone in a new room and returns the code
 // from its invite line, checking the invite names the port at addr.

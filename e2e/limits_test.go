@@ -243,7 +243,7 @@ func briefSession(addr, user string) error {
 		}
 		seen += string(buf[:n])
 	}
-	_, _ = in.Write([]byte("hi\x1b"))
+	_, _ = in.Write([]byte("hi\x04")) // ctrl+d leaves at once
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	return sess.Wait()
 }

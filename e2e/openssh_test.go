@@ -52,6 +52,8 @@ func TestOpenSSHInterop(t *testing.T) {
 		t.Fatalf("OpenSSH guest not marked:\n%s", alice.Screen())
 	}
 	alice.Type("\x1b")
+	alice.WaitText("again to leave")
+	alice.Type("\x1b")
 	if got := alice.Exit(); got != 0 {
 		t.Fatalf("ssh exited %d", got)
 	}
@@ -77,6 +79,6 @@ func TestOpenSSHInterop(t *testing.T) {
 	if badge == nil || !strings.HasPrefix(gossh.FingerprintSHA256(signer.PublicKey()), "SHA256:"+badge[1]) {
 		t.Fatalf("badge %v for %s:\n%s", badge, gossh.FingerprintSHA256(signer.PublicKey()), keyed.Screen())
 	}
-	keyed.Type("\x03")
+	keyed.Type("\x04")
 	keyed.Exit()
 }

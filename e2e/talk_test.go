@@ -80,11 +80,24 @@ func TestFadeDims(t *testing.T) {
 func TestLeaveAndRoomEnds(t *testing.T) {
 	s := startServer(t)
 	alice, bob, code := openPair(t, s.Addr())
-	bob.Type("\x1b") // Esc leaves
+	// Esc once only asks; twice leaves, and the goodbye says how to come back.
+	bob.Type("\x1b")
+	bob.WaitText("Press esc again to leave")
+	select {
+	case <-bob.Done():
+		t.Fatal("one esc ended the session")
+	default:
+	}
+	bob.Type("x")
+	alice.WaitText("x")             // still in the room, still talking
+	bob.WaitGone("Press esc again") // typing in between starts over
+	bob.Type("\x1b")
+	bob.WaitText("Press esc again")
+	bob.Type("\x1b")
 	if got := bob.Exit(); got != 0 {
 		t.Fatalf("bob exit status %d", got)
 	}
-	if !strings.Contains(bob.Screen(), "You left the room") {
+	if !strings.Contains(bob.Screen(), "You left the room") || !strings.Contains(bob.Screen(), "to come back: ssh -p") {
 		t.Fatalf("bob's terminal after leaving:\n%s", bob.Screen())
 	}
 	alice.WaitText("left")
@@ -92,10 +105,15 @@ func TestLeaveAndRoomEnds(t *testing.T) {
 	carol := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	carol.WaitText("2 of 2 here")
 
-	carol.Type("\x03") // Ctrl+C leaves too
+	carol.Type("\x03") // Ctrl+C twice leaves too
+	carol.WaitText("Press ctrl+c again")
+	carol.Type("\x03")
 	carol.Exit()
-	alice.Type("\x1b")
+	alice.Type("\x04") // Ctrl+D leaves at once
 	alice.Exit()
+	if strings.Contains(alice.Screen(), "to come back") {
+		t.Fatalf("the last to leave was told how to come back to a room that ended:\n%s", alice.Screen())
+	}
 	late := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	if got := late.Exit(); got == 0 {
 		t.Fatal("joining an ended room exited 0")

@@ -65,13 +65,14 @@ func (c *Codes) New() (string, error) {
 	return c.h.EncodeInt64([]int64{random})
 }
 
-// Parse normalises what a person typed and checks it is a code this server
-// could have issued (decode, re-encode, compare), before any lookup.
+// Parse normalises what a person typed — any case, with or without the
+// dashes Grouped puts in — and checks it is a code this server could have
+// issued (decode, re-encode, compare), before any lookup.
 func (c *Codes) Parse(s string) (string, error) {
 	if len(s) == 0 || len(s) > maxCodeLen {
 		return "", ErrBadCode
 	}
-	s = strings.ToLower(s)
+	s = strings.ToLower(strings.ReplaceAll(s, "-", ""))
 	for _, r := range s {
 		if !strings.ContainsRune(Alphabet, r) {
 			return "", ErrBadCode
@@ -86,4 +87,23 @@ func (c *Codes) Parse(s string) (string, error) {
 		return "", ErrBadCode
 	}
 	return s, nil
+}
+
+// groupOf is how many characters go between dashes when a code is shown.
+const groupOf = 4
+
+// Grouped shows a code in short groups, easy to read aloud and to copy
+// by eye: k7dm-2q9x-wpq3. Parse takes it back with or without the dashes.
+func Grouped(code string) string {
+	if len(code) <= groupOf {
+		return code
+	}
+	var b strings.Builder
+	for i := 0; i < len(code); i += groupOf {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(code[i:min(i+groupOf, len(code))])
+	}
+	return b.String()
 }

@@ -105,3 +105,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestGroupedCodesParseBack(t *testing.T) {
+	c, _ := NewCodes(testSalt)
+	code, err := c.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := Grouped(code)
+	if len(g) != CodeLen+CodeLen/groupOf-1 || strings.Count(g, "-") != CodeLen/groupOf-1 {
+		t.Fatalf("Grouped(%q) = %q", code, g)
+	}
+	for _, typed := range []string{g, strings.ToUpper(g), code, strings.ToUpper(code), strings.ReplaceAll(g, "-", "--")} {
+		if got, err := c.Parse(typed); err != nil || got != code {
+			t.Errorf("Parse(%q) = %q, %v", typed, got, err)
+		}
+	}
+}

@@ -91,19 +91,35 @@ func newInput(r io.Reader) *input {
 	return in
 }
 
-// idle calls expired once nothing has been read for d; d <= 0 never.
-func (in *input) idle(d time.Duration, expired func()) {
+// idleWarning is how long before letting someone go they are warned.
+const idleWarning = time.Minute
+
+// idle calls expired once nothing has been read for d (d <= 0: never), and
+// warn first, with the time left, a minute before (or halfway, for a short d).
+// Reading anything in between starts the count again.
+func (in *input) idle(d time.Duration, warn func(left time.Duration), expired func()) {
 	if d <= 0 {
 		return
 	}
+	early := min(idleWarning, d/2)
+	warned := false
 	in.t = time.AfterFunc(time.Hour, func() {
-		if left := d - time.Since(time.Unix(0, in.last.Load())); left > 0 {
-			in.t.Reset(left)
-			return
+		quiet := time.Since(time.Unix(0, in.last.Load()))
+		switch {
+		case quiet < d-early:
+			warned = false
+			in.t.Reset(d - early - quiet)
+		case quiet < d && !warned:
+			warned = true
+			warn(d - quiet)
+			in.t.Reset(d - quiet)
+		case quiet < d:
+			in.t.Reset(d - quiet)
+		default:
+			expired()
 		}
-		expired()
 	})
-	in.t.Reset(d)
+	in.t.Reset(d - early)
 }
 
 func (in *input) Read(p []byte) (int, error) {

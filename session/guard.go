@@ -40,6 +40,9 @@ const (
 	idleGrace = 5 * time.Second
 )
 
+// agentRequest asks for agent forwarding, which hush never needs.
+const agentRequest = "auth-agent-req@openssh.com"
+
 // guard watches one connection: its place at the gate, how many sessions
 // it has open, how fast it sends requests, and whether it is holding a
 // slot without using it.
@@ -210,8 +213,9 @@ func (c *limitedChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) 
 	return ch, out, nil
 }
 
-// filter passes requests on at the pace the connection is allowed and
-// refuses environment variables beyond a handful of short ones.
+// filter passes requests on at the pace the connection is allowed, refuses
+// environment variables beyond a handful of short ones, and declines agent
+// forwarding quietly (OpenSSH then carries on without it).
 func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Request) {
 	defer close(out)
 	resizes := limits.NewBucket(resizeRate, resizeBurst)
@@ -222,6 +226,12 @@ func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Requ
 			extra = &resizes
 		}
 		if !c.g.wait(extra) {
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+			continue
+		}
+		if req.Type == agentRequest {
 			if req.WantReply {
 				_ = req.Reply(false, nil)
 			}

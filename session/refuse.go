@@ -27,16 +27,6 @@ func requirePTY(next ssh.Handler) ssh.Handler {
 	}
 }
 
-func refuseAgent(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		if ssh.AgentRequested(sess) {
-			wish.Fatalln(sess, "hush does not take agent forwarding: connect again with -a (or ForwardAgent no).")
-			return
-		}
-		next(sess)
-	}
-}
-
 func refuseSubsystem(sess ssh.Session) {
 	wish.Fatalln(sess, "hush offers no file transfer or subsystems: connect with plain ssh.")
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -25,14 +26,17 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		cancel()
 		hangUp(sess)
 	})
+	pace, quiet := preferences(env)
 	model := ui.New(ui.Config{
 		Seat:    seat,
 		Speaker: speak.New(seat, s.cfg.Speak),
-		Invite:  s.invite(seat.Code()),
+		Invite:  s.invite(rooms.Grouped(seat.Code())),
 		Linger:  s.cfg.Linger,
 		Profile: colorprofile.Env(env),
 		Width:   pty.Window.Width,
 		Height:  pty.Window.Height,
+		Pace:    pace,
+		Quiet:   quiet,
 	})
 	// Everything reaches the model through one inbox, from goroutines of
 	// their own; the model's loop waits on nobody else.
@@ -44,7 +48,7 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		}
 	}
 	in := newInput(sess)
-	in.idle(s.cfg.IdleTimeout, func() { deliver(ui.Idle(s.cfg.IdleTimeout)) })
+	in.idle(s.cfg.IdleTimeout, func(left time.Duration) { deliver(ui.IdleSoon(left)) }, func() { deliver(ui.Idle(s.cfg.IdleTimeout)) })
 	defer in.stop()
 	go func() {
 		// Input ends when the client closes the session channel or sends
@@ -64,4 +68,26 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 	model.Run(ctx, inbox, screen)
 	cancel()
 	screen.Close(model.Farewell(), time.Second)
+}
+
+// preferences reads what a person asked for with ssh -o SetEnv: HUSH_FADE
+// (slower, slowest) and HUSH_BELL (off).
+func preferences(env []string) (pace int, quiet bool) {
+	pace = 1
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		v = strings.ToLower(strings.TrimSpace(v))
+		switch k {
+		case "HUSH_FADE":
+			switch v {
+			case "slow", "slower":
+				pace = 2
+			case "slowest":
+				pace = 4
+			}
+		case "HUSH_BELL":
+			quiet = v == "off" || v == "0" || v == "no" || v == "false"
+		}
+	}
+	return pace, quiet
 }

@@ -72,7 +72,7 @@ func looksLikeCode(user string) bool {
 		return false
 	}
 	for _, r := range user {
-		if !strings.ContainsRune(rooms.Alphabet+"01ilo", r) {
+		if !strings.ContainsRune(rooms.Alphabet+"01ilo-", r) {
 			return false
 		}
 	}

@@ -79,7 +79,6 @@ func New(cfg Config) (*Server, error) {
 		// The last middleware listed runs first.
 		wish.WithMiddleware(
 			s.route,
-			s.badRequest(refuseAgent),
 			s.badRequest(requirePTY),
 			s.badRequest(refuseCommands),
 			s.track,
@@ -150,9 +149,13 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// invite is the command that joins the room with code.
-func (s *Server) invite(user string) string {
-	host, port := s.cfg.Host, s.cfg.Port
+// invite is the command that joins the room with code (or "new", "group").
+func (s *Server) invite(user string) string { return Invite(s.cfg.Host, s.cfg.Port, user) }
+
+// Invite is the ssh command that connects as user to a server shown as
+// host (name[:port], the port wins over port) listening on port: -p is
+// left out for 22.
+func Invite(host string, port int, user string) string {
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		host = h
 		port, _ = strconv.Atoi(p)

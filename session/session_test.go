@@ -128,7 +128,7 @@ func TestRoutesByUserName(t *testing.T) {
 	if got := junk.Exit(); got != 1 || !strings.Contains(junk.Stderr(), "not a room code") {
 		t.Fatalf("junk code: exit %d, %q", got, junk.Stderr())
 	}
-	alice.Type("\x1b")
+	alice.Type("\x04")
 	if got := alice.Exit(); got != 0 {
 		t.Fatalf("leaving: exit %d", got)
 	}

@@ -124,7 +124,7 @@ func BenchmarkFrameAfterKey(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				r.now = r.now.Add(200 * time.Millisecond)
 				l.add(string(rune('a'+i%26)), r.now)
-				l.expire(r.now.Add(-benchLinger))
+				l.compact(r.now.Add(-benchLinger), 78)
 				_ = r.m.frame(r.now)
 			}
 		})

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image/color"
+	"math"
 	"time"
 
 	"github.com/charmbracelet/colorprofile"
@@ -21,6 +22,32 @@ const maxShades = 24
 // the fade. The original app used 2.5 s bright and 1 s of fade.
 const brightShare = 0.7
 
+// The lane colours, one set per kind of background, each colour in the
+// same order (sky, amber, leaf, rose, lilac, teal, straw, coral). WCAG
+// contrast ratios, computed in ui/fade_test.go:
+//   - onDark: at least 9.2:1 on black and 7.3:1 on #1e1e1e;
+//   - onLight: at least 5.3:1 on white;
+//   - unsure, for a terminal that does not say what its background is:
+//     about 4.6:1 on black and on white alike.
+var (
+	onDark = [rooms.Palette]color.RGBA{
+		{0x7a, 0xc7, 0xff, 0xff}, {0xff, 0xb8, 0x6c, 0xff}, {0x9d, 0xe0, 0x8a, 0xff}, {0xff, 0x8f, 0xc7, 0xff},
+		{0xc3, 0xa6, 0xff, 0xff}, {0x6c, 0xe0, 0xd0, 0xff}, {0xf1, 0xe0, 0x7a, 0xff}, {0xff, 0x8a, 0x80, 0xff},
+	}
+	onLight = [rooms.Palette]color.RGBA{
+		{0x0b, 0x5f, 0xa5, 0xff}, {0x9a, 0x4d, 0x00, 0xff}, {0x2b, 0x7a, 0x2b, 0xff}, {0xb0, 0x30, 0x6a, 0xff},
+		{0x6a, 0x3f, 0xb5, 0xff}, {0x00, 0x79, 0x6b, 0xff}, {0x7a, 0x62, 0x00, 0xff}, {0xc0, 0x39, 0x2b, 0xff},
+	}
+	unsure = [rooms.Palette]color.RGBA{
+		{0x30, 0x78, 0xc0, 0xff}, {0xa1, 0x69, 0x28, 0xff}, {0x1d, 0x88, 0x07, 0xff}, {0xce, 0x3b, 0x85, 0xff},
+		{0x92, 0x4c, 0xf6, 0xff}, {0x21, 0x83, 0x76, 0xff}, {0x8a, 0x74, 0x07, 0xff}, {0xce, 0x47, 0x3b, 0xff},
+	}
+	// unsureEnd is where text fades to when the background is unknown: a
+	// grey as readable on black as on white, so fading shows as colour
+	// draining away rather than as text getting darker on a light screen.
+	unsureEnd = color.RGBA{0x76, 0x76, 0x76, 0xff}
+)
+
 // fader turns a character's age into a style, per lane colour.
 type fader struct {
 	linger  time.Duration
@@ -28,26 +55,12 @@ type fader struct {
 	steps   int
 	stepDur time.Duration // how long one shade lasts: FadeStep, longer for a long linger
 	// styles[color][step] is the SGR prefix for that shade; step 0 is bright.
-	styles [][]string
+	styles [rooms.Palette][]string
 }
 
-// lanePalette has one colour for each colour a room hands out.
-var lanePalette = [rooms.Palette]color.RGBA{
-	{0x7a, 0xc7, 0xff, 0xff}, // sky
-	{0xff, 0xb8, 0x6c, 0xff}, // amber
-	{0x9d, 0xe0, 0x8a, 0xff}, // leaf
-	{0xff, 0x8f, 0xc7, 0xff}, // rose
-	{0xc3, 0xa6, 0xff, 0xff}, // lilac
-	{0x6c, 0xe0, 0xd0, 0xff}, // teal
-	{0xf1, 0xe0, 0x7a, 0xff}, // straw
-	{0xff, 0x8a, 0x80, 0xff}, // coral
-}
-
-// faded is where every shade ends: dim, but not the terminal's background,
-// which we cannot know.
-var faded = color.RGBA{0x3a, 0x3a, 0x3a, 0xff}
-
-func newFader(linger time.Duration, p colorprofile.Profile) *fader {
+// newFader fades over linger toward bg, the terminal's background (nil
+// when it has not said).
+func newFader(linger time.Duration, p colorprofile.Profile, bg color.Color) *fader {
 	if linger < 2*FadeStep {
 		linger = 2 * FadeStep
 	}
@@ -55,43 +68,66 @@ func newFader(linger time.Duration, p colorprofile.Profile) *fader {
 	stepDur := max(FadeStep, (linger-bright)/maxShades)
 	steps := max(int((linger-bright)/stepDur), 1)
 	f := &fader{linger: linger, bright: bright, steps: steps, stepDur: stepDur}
-	for _, base := range lanePalette {
-		shades := make([]string, steps+1)
-		for i := range shades {
-			shades[i] = shade(p, base, float64(i)/float64(steps+1))
+	palette, end := unsure, unsureEnd
+	if bg != nil {
+		end = toRGBA(bg)
+		palette = onDark
+		if luminance(end) > 0.4 {
+			palette = onLight
 		}
-		f.styles = append(f.styles, shades)
+	}
+	for i, base := range palette {
+		shades := make([]string, steps+1)
+		for s := range shades {
+			shades[s] = shade(p, base, end, float64(s)/float64(steps+1))
+		}
+		f.styles[i] = shades
 	}
 	return f
 }
 
-// shade is the SGR prefix for base faded by t (0 bright … 1 gone). Without
-// colour, bold then normal then faint carries the same idea.
-func shade(p colorprofile.Profile, base color.RGBA, t float64) string {
-	if p <= colorprofile.ASCII {
-		switch {
-		case p == colorprofile.NoTTY:
-			return ""
-		case t == 0:
-			return ansi.Style{}.Bold().String()
-		case t < 0.5:
-			return ""
-		default:
-			return ansi.Style{}.Faint().String()
-		}
+// shade is the SGR prefix for base faded toward end by t (0 bright … 1
+// gone). With 16 colours: bold, plain, then faint. Without colour: bold,
+// plain, faint — the same idea.
+func shade(p colorprofile.Profile, base, end color.RGBA, t float64) string {
+	st := ansi.Style{}
+	switch {
+	case p == colorprofile.NoTTY:
+		return ""
+	case p <= colorprofile.ASCII:
+	case p == colorprofile.ANSI:
+		st = st.ForegroundColor(p.Convert(base))
+	default:
+		// 256 colours: the mix is mapped to the nearest of the 240 cube
+		// and grey colours at every step, so it drifts toward the
+		// background instead of jumping to a grey at the first step.
+		mix := func(a, b uint8) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*t + 0.5) }
+		st = st.ForegroundColor(p.Convert(color.RGBA{mix(base.R, end.R), mix(base.G, end.G), mix(base.B, end.B), 0xff}))
 	}
-	if p == colorprofile.ANSI256 && t > 0 {
-		// The 256-colour cube has too few shades between a colour and grey
-		// for a smooth fade; the grey ramp has one per step.
-		return ansi.Style{}.ForegroundColor(ansi.IndexedColor(252 - int(t*16))).String()
-	}
-	mix := func(a, b uint8) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*t) }
-	c := color.RGBA{mix(base.R, faded.R), mix(base.G, faded.G), mix(base.B, faded.B), 0xff}
-	st := ansi.Style{}.ForegroundColor(p.Convert(c))
-	if t == 0 {
+	switch {
+	case t == 0:
 		st = st.Bold()
+	case t >= 0.5 && p <= colorprofile.ANSI:
+		st = st.Faint()
 	}
 	return st.String()
+}
+
+// luminance is the relative luminance of c (WCAG), 0 black … 1 white.
+func luminance(c color.RGBA) float64 {
+	lin := func(v uint8) float64 {
+		x := float64(v) / 255
+		if x <= 0.03928 {
+			return x / 12.92
+		}
+		return math.Pow((x+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(c.R) + 0.7152*lin(c.G) + 0.0722*lin(c.B)
+}
+
+func toRGBA(c color.Color) color.RGBA {
+	r, g, b, _ := c.RGBA()
+	return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0xff}
 }
 
 // step returns the shade index for a character typed at `at`, or -1 once
@@ -124,5 +160,5 @@ func (f *fader) next(at, now time.Time) time.Time {
 }
 
 func (f *fader) style(colorIdx, step int) string {
-	return f.styles[colorIdx%len(f.styles)][step]
+	return f.styles[colorIdx%rooms.Palette][step]
 }

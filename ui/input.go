@@ -28,8 +28,9 @@ var (
 // ReadInput decodes what a terminal sends into key presses and pastes and
 // hands them to send, until r fails. It stands in for Bubble Tea's own
 // reader, which builds a key table of about 138 KB for every program and
-// runs two goroutines; this one needs neither. Mouse reports, focus events
-// and other replies are dropped: hush asks for none.
+// runs two goroutines; this one needs neither. The answer to the
+// background colour query becomes a Background; mouse reports, focus
+// events and other replies are dropped: hush asks for none.
 func ReadInput(r io.Reader, send func(tea.Msg)) error {
 	in := &input{send: send}
 	in.timer = time.AfterFunc(time.Hour, in.flush)
@@ -111,6 +112,8 @@ func (in *input) decode(force bool) (held bool) {
 			in.pasting = true
 		case uv.KeyPressEvent:
 			in.send(tea.KeyPressMsg(ev))
+		case uv.BackgroundColorEvent:
+			in.send(Background{ev.Color})
 		}
 	}
 	return false

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hush-chat/hush/clean"
 	"github.com/hush-chat/hush/rooms"
@@ -12,19 +14,34 @@ import (
 // fewer, and the oldest go first.
 const maxCells = 2048
 
+// maxWord bounds how many characters share one fade clock: a word fades as
+// a unit, but a "word" typed forever without a space still fades in parts.
+const maxWord = 24
+
 // cell is one grapheme cluster someone typed, or a line break (g == "").
 type cell struct {
 	g  string
 	w  int
-	at time.Time
+	at time.Time // the fade clock: when its word last grew
 }
 
-// lane is one person's strip of fading text.
+// lane is one person's strip of fading text. Characters fade where they
+// stand: a vanished one leaves a blank, and the text moves only when a
+// whole row has vanished (it is then dropped) or when a new row needs room.
 type lane struct {
 	peer  rooms.Peer
 	you   bool
 	cells []cell
+	word  int // first cell of the word being typed; -1 between words
 	guard clean.Stream
+	spans []span // reused by layout
+}
+
+// span is one row of a lane at some width: cells[s:e], and whether a line
+// break ends it.
+type span struct {
+	s, e  int
+	broke bool
 }
 
 // maxName bounds a name on screen.
@@ -35,7 +52,7 @@ const maxName = 40
 func newLane(p rooms.Peer, you bool) *lane {
 	p.Name = clean.Name(p.Name, maxName)
 	p.Badge = clean.Name(p.Badge, maxName)
-	return &lane{peer: p, you: you}
+	return &lane{peer: p, you: you, word: -1}
 }
 
 // add appends typed text, joining a combining mark or joiner onto the
@@ -53,8 +70,8 @@ func (l *lane) add(text string, now time.Time) string {
 		joined := last.g + text
 		g, rest, w, _ := uniseg.FirstGraphemeClusterInString(joined, -1)
 		if len(g) > len(last.g) {
-			// The character keeps its first key's clock: one that grows a
-			// key at a time cannot keep itself from fading.
+			// The character keeps its clock: one that grows a key at a
+			// time cannot keep itself from fading.
 			l.cells[n-1] = cell{g: g, w: w, at: last.at}
 			text = rest
 		}
@@ -64,7 +81,20 @@ func (l *lane) add(text string, now time.Time) string {
 		var g string
 		var w int
 		g, text, w, state = uniseg.FirstGraphemeClusterInString(text, state)
+		if !wordy(g, l.word >= 0) {
+			l.cells = append(l.cells, cell{g: g, w: w, at: now})
+			l.word = -1 // spaces, symbols and emoji each fade on their own
+			continue
+		}
+		if l.word < 0 || len(l.cells)-l.word >= maxWord {
+			l.word = len(l.cells)
+		}
 		l.cells = append(l.cells, cell{g: g, w: w, at: now})
+		// The whole word takes the clock of its newest letter, so it
+		// fades as one: a reader never sees half a word.
+		for i := l.word; i < len(l.cells); i++ {
+			l.cells[i].at = now
+		}
 	}
 	l.trim()
 	return kept
@@ -74,61 +104,149 @@ func (l *lane) add(text string, now time.Time) string {
 func (l *lane) newline(now time.Time) {
 	l.guard.Newline()
 	l.cells = append(l.cells, cell{at: now})
+	l.word = -1
 	l.trim()
 }
 
 func (l *lane) trim() {
 	if over := len(l.cells) - maxCells; over > 0 {
-		l.cells = append(l.cells[:0], l.cells[over:]...)
+		l.drop(over)
 	}
 }
 
-// expire drops what has faded completely and reports whether anything is left.
-func (l *lane) expire(cut time.Time) bool {
-	i := 0
-	for i < len(l.cells) && !l.cells[i].at.After(cut) {
-		i++
+// drop forgets the first n cells.
+func (l *lane) drop(n int) {
+	l.cells = append(l.cells[:0], l.cells[n:]...)
+	if l.word >= 0 {
+		l.word = max(l.word-n, 0)
 	}
-	if i > 0 {
-		l.cells = append(l.cells[:0], l.cells[i:]...)
+}
+
+// vanished reports whether c has faded completely by cut (now - linger).
+func (c cell) vanished(cut time.Time) bool { return !c.at.After(cut) }
+
+// compact drops the rows, at width, that have vanished entirely from the
+// top of the lane. Rows are laid out greedily from the lane's start, so
+// dropping whole rows leaves every other row as it was: nothing still on
+// screen moves. It reports whether anything is left.
+func (l *lane) compact(cut time.Time, width int) bool {
+	spans := l.layout(width)
+	first := len(l.cells)
+	for _, sp := range spans {
+		if !l.spanVanished(sp, cut) {
+			first = sp.s
+			break
+		}
 	}
-	if len(l.cells) == 0 {
-		l.cells = nil
+	if first == len(l.cells) {
+		l.cells, l.word = nil, -1
 		l.guard.Newline()
+		return false
 	}
-	return len(l.cells) > 0
+	if first > 0 {
+		l.drop(first)
+	}
+	return true
 }
 
-// rows wraps the lane to width and returns the last n rows, each a run of
-// cells; a break ends a row. Leading empty rows are dropped so text that
-// has faded above leaves no gap.
-func (l *lane) rows(width, n int) [][]cell {
+func (l *lane) spanVanished(sp span, cut time.Time) bool {
+	for _, c := range l.cells[sp.s:sp.e] {
+		if !c.vanished(cut) {
+			return false
+		}
+	}
+	return !sp.broke || l.cells[sp.e].vanished(cut)
+}
+
+// firstAlive is the oldest cell still showing, if any: clocks never go
+// down along a lane, so it changes first.
+func (l *lane) firstAlive(cut time.Time) (cell, bool) {
+	for _, c := range l.cells {
+		if !c.vanished(cut) {
+			return c, true
+		}
+	}
+	return cell{}, false
+}
+
+// layout wraps the lane to width at word boundaries: a word that does not
+// fit goes whole to the next row (unless it alone is wider than a row), and
+// a space that does not fit hangs off the end of its row, unseen. A line
+// break ends a row.
+func (l *lane) layout(width int) []span {
+	spans := l.spans[:0]
+	if width < 1 {
+		width = 1
+	}
+	start, used, brk := 0, 0, -1 // brk: where the current row may break, after a space
+	for i, c := range l.cells {
+		if c.g == "" {
+			spans = append(spans, span{start, i, true})
+			start, used, brk = i+1, 0, -1
+			continue
+		}
+		w := min(c.w, width)
+		if used > 0 && used+w > width {
+			switch {
+			case c.g == " ":
+				spans = append(spans, span{start, i + 1, false})
+				start, used, brk = i+1, 0, -1
+				continue
+			case brk > start:
+				spans = append(spans, span{start, brk, false})
+				used = 0
+				for _, d := range l.cells[brk:i] {
+					used += min(d.w, width)
+				}
+				start, brk = brk, -1
+			default:
+				spans = append(spans, span{start, i, false})
+				start, used, brk = i, 0, -1
+			}
+		}
+		used += w
+		if c.g == " " {
+			brk = i + 1
+		}
+	}
+	spans = append(spans, span{start, len(l.cells), false})
+	l.spans = spans
+	return spans
+}
+
+// rows returns the last n rows of the lane at width, leaving out rows that
+// have vanished entirely from its top.
+func (l *lane) rows(width, n int, cut time.Time) []span {
 	if width < 1 || n < 1 {
 		return nil
 	}
-	var out [][]cell
-	start, used := 0, 0
-	for i, c := range l.cells {
-		if c.w > width {
-			continue // a wide character in a one-column lane cannot be shown
-		}
-		if c.g == "" {
-			out = append(out, l.cells[start:i])
-			start, used = i+1, 0
-			continue
-		}
-		if used > 0 && used+c.w > width {
-			out = append(out, l.cells[start:i])
-			start, used = i, 0
-		}
-		used += c.w
+	spans := l.layout(width)
+	for len(spans) > 1 && l.spanVanished(spans[0], cut) {
+		spans = spans[1:]
 	}
-	out = append(out, l.cells[start:])
-	for len(out) > 1 && len(out[0]) == 0 {
-		out = out[1:]
+	if len(spans) == 1 && spans[0].s == spans[0].e {
+		return nil
 	}
-	if len(out) > n {
-		out = out[len(out)-n:]
+	if len(spans) > n {
+		spans = spans[len(spans)-n:]
 	}
-	return out
+	return spans
+}
+
+// need is how many rows the lane's text takes at width now.
+func (l *lane) need(width int, cut time.Time) int {
+	return len(l.rows(width, 1<<20, cut))
+}
+
+// wordy reports whether cluster g belongs in a word: letters, digits and
+// marks; inside a word also an apostrophe or a hyphen ("don't", "e-mail").
+func wordy(g string, inWord bool) bool {
+	r, _ := utf8.DecodeRuneInString(g)
+	switch {
+	case unicode.IsLetter(r), unicode.IsDigit(r), unicode.IsMark(r):
+		return true
+	case inWord:
+		return r == '\'' || r == '’' || r == '-'
+	}
+	return false
 }

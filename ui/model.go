@@ -8,6 +8,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"image/color"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ type Config struct {
 	Profile colorprofile.Profile
 	Width   int
 	Height  int
+	// Pace slows fading on this person's screen only: 1 as everyone, 2
+	// slower, 4 slowest. Zero is 1.
+	Pace int
+	// Quiet turns the bell off.
+	Quiet bool
 }
 
 // Events carries what happened in the room since the last Events.
@@ -38,21 +44,39 @@ type Events []rooms.Event
 // Idle tells the model its person has typed nothing for this long.
 type Idle time.Duration
 
+// IdleSoon warns that Idle will come after this long unless they type.
+type IdleSoon time.Duration
+
+// Background is the terminal's answer to the background colour query.
+type Background struct{ color.Color }
+
 // Bell is an effect: ring the terminal's bell.
 type Bell struct{}
 
 // Clipboard is an effect: put the text on the terminal's clipboard (OSC 52).
 type Clipboard string
 
+// AskBackground is an effect: ask the terminal for its background colour
+// (OSC 11). The answer, if any, comes back as a Background message.
+type AskBackground struct{}
+
 // tick wakes the model when something on screen changes by itself.
 type tick struct{}
 
-func bell() tea.Msg { return Bell{} }
+func bell() tea.Msg          { return Bell{} }
+func askBackground() tea.Msg { return AskBackground{} }
 
 func copyText(s string) tea.Cmd { return func() tea.Msg { return Clipboard(s) } }
 
-// noticeFor is how long a join, leave or hint stays on the status line.
-const noticeFor = 4 * time.Second
+const (
+	// noticeFor is how long a join, leave or hint stays on the status line.
+	noticeFor = 4 * time.Second
+	// leaveWithin is how soon a second Esc must follow the first to leave.
+	leaveWithin = 2 * time.Second
+)
+
+// paces are the fading speeds a person can pick for their own screen.
+var paces = []int{1, 2, 4}
 
 type notice struct {
 	who   string // a name, shortened first when the line is too narrow
@@ -66,7 +90,13 @@ type Model struct {
 	cfg      Config
 	now      func() time.Time
 	fade     *fader
-	lanes    []*lane // others in arrival order, then you
+	bg       color.Color // the terminal's background; nil until it says
+	pace     int
+	quiet    bool
+	help     bool      // the key help is showing
+	leaving  time.Time // when Esc was pressed once; zero if not
+	idling   bool      // the idle warning is showing
+	lanes    []*lane   // others in arrival order, then you
 	you      *lane
 	notice   notice
 	warned   bool // told once that nothing can be erased
@@ -81,9 +111,14 @@ type Model struct {
 
 // New builds the model. Nothing is drawn until Run (or a View).
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: time.Now, phase: rand.N(FadeStep), dirty: true}
+	m := &Model{cfg: cfg, now: time.Now, phase: rand.N(FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet}
+	for _, p := range paces {
+		if cfg.Pace == p {
+			m.pace = p
+		}
+	}
 	m.width, m.height = clampSize(cfg.Width, cfg.Height)
-	m.fade = newFader(cfg.Linger, cfg.Profile)
+	m.refade()
 	for _, p := range cfg.Seat.Others() {
 		m.lanes = append(m.lanes, newLane(p, false))
 	}
@@ -91,6 +126,12 @@ func New(cfg Config) *Model {
 	m.lanes = append(m.lanes, m.you)
 	m.farewell = "You left the room. Nothing was kept.\r\n"
 	return m
+}
+
+// refade builds the fader for this screen's pace and background.
+func (m *Model) refade() {
+	m.fade = newFader(m.cfg.Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
+	m.memo = memo{}
 }
 
 // clampSize keeps a frame's memory bounded whatever size a client claims,
@@ -105,8 +146,14 @@ func clampSize(w, h int) (int, int) {
 // Farewell is what to print on the normal screen after the program ends.
 func (m *Model) Farewell() string { return m.farewell }
 
-// Init implements tea.Model.
-func (m *Model) Init() tea.Cmd { return nil }
+// Init implements tea.Model: it asks the terminal for its background, so
+// text can fade into it. The first frame does not wait for the answer.
+func (m *Model) Init() tea.Cmd {
+	if m.cfg.Profile <= colorprofile.ASCII {
+		return nil
+	}
+	return askBackground
+}
 
 // View implements tea.Model: the frame as Bubble Tea describes one. Run
 // draws the same frame row by row (Frame), which its Screen diffs.
@@ -130,17 +177,27 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmd = m.key(msg, now)
 	case tea.PasteMsg:
+		m.typing(now)
 		said, h := m.cfg.Speaker.Paste(msg.Content, now)
 		m.echo(said, now)
 		m.hint(h, now)
 	case tea.WindowSizeMsg:
 		m.width, m.height = clampSize(msg.Width, msg.Height)
+	case Background:
+		if msg.Color == nil {
+			return m, nil
+		}
+		m.bg = msg.Color
+		m.refade()
 	case Events:
 		for _, ev := range msg {
 			if c := m.event(ev, now); c != nil {
-				cmd = c
+				cmd = tea.Batch(cmd, c)
 			}
 		}
+	case IdleSoon:
+		m.idling = true
+		m.notice = notice{text: fmt.Sprintf("You have typed nothing for a while: hush lets you go in %v unless you type.", time.Duration(msg).Round(time.Second)), color: -1, until: now.Add(time.Duration(msg))}
 	case Idle:
 		m.farewell = fmt.Sprintf("You typed nothing for %v, so hush let you go. Nothing was kept.\r\n", time.Duration(msg))
 		return m, tea.Quit
@@ -150,7 +207,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	cut := now.Add(-m.fade.linger)
 	for _, l := range m.lanes {
-		l.expire(cut)
+		l.compact(cut, m.textWidth())
 	}
 	if !now.Before(m.notice.until) {
 		m.notice = notice{}
@@ -160,14 +217,52 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
+// textWidth is the width of a lane's text under its label.
+func (m *Model) textWidth() int { return max(m.width-indent, 1) }
+
 func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
-	switch k.String() {
-	case "esc", "ctrl+c", "ctrl+d":
-		return tea.Quit
+	key := k.String()
+	if m.help {
+		m.help = false // any key closes the help, and does nothing else
+		return nil
+	}
+	switch key {
+	case "esc", "ctrl+c":
+		if !m.leaving.IsZero() && now.Sub(m.leaving) < leaveWithin {
+			return m.leave()
+		}
+		m.leaving = now
+		m.say("Press "+key+" again to leave (ctrl+d leaves at once).", -1, now)
+		return nil
+	case "ctrl+d", "alt+esc": // alt+esc: two escapes that arrived as one
+		return m.leave()
+	case "f1", "ctrl+_", "ctrl+/":
+		m.help = true
 	case "ctrl+y":
+		if !m.open() {
+			m.say("The room is full: there is nobody left to invite.", -1, now)
+			return nil
+		}
 		m.say("Invite copied to your clipboard (if your terminal allows it).", -1, now)
 		return copyText(m.cfg.Invite)
+	case "ctrl+f":
+		for i, p := range paces {
+			if p == m.pace {
+				m.pace = paces[(i+1)%len(paces)]
+				break
+			}
+		}
+		m.refade()
+		m.say(paceWords[m.pace], -1, now)
+	case "ctrl+g":
+		m.quiet = !m.quiet
+		if m.quiet {
+			m.say("Bell off: nobody arriving rings it.", -1, now)
+		} else {
+			m.say("Bell on.", -1, now)
+		}
 	case "enter":
+		m.typing(now)
 		ok, h := m.cfg.Speaker.Newline(now)
 		if ok {
 			m.you.newline(now)
@@ -180,6 +275,7 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		}
 	default:
 		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
+			m.typing(now)
 			said, h := m.cfg.Speaker.Type(k.Text, now)
 			m.you.add(said, now)
 			m.hint(h, now)
@@ -187,6 +283,38 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 	}
 	return nil
 }
+
+var paceWords = map[int]string{
+	1: "Fading as for everyone.",
+	2: "Fading slower on your screen (only yours).",
+	4: "Fading slowest on your screen (only yours).",
+}
+
+// typing notes that the person typed: a half-made leave is forgotten,
+// an idle warning taken back.
+func (m *Model) typing(now time.Time) {
+	if !m.leaving.IsZero() {
+		m.leaving = time.Time{}
+		m.notice = notice{}
+	}
+	if m.idling {
+		m.idling = false
+		m.notice = notice{}
+	}
+}
+
+// leave quits with a goodbye that says how to come back while others
+// keep the room open.
+func (m *Model) leave() tea.Cmd {
+	m.farewell = "You left the room. Nothing was kept.\r\n"
+	if len(m.lanes) > 1 {
+		m.farewell += "It is still open; to come back: " + m.cfg.Invite + "\r\n"
+	}
+	return tea.Quit
+}
+
+// open reports whether the room has a free seat.
+func (m *Model) open() bool { return len(m.lanes) < m.cfg.Seat.Seats() }
 
 // echo shows in your own lane what the Speaker let into the room.
 func (m *Model) echo(said string, now time.Time) {
@@ -214,7 +342,9 @@ func (m *Model) event(ev rooms.Event, now time.Time) tea.Cmd {
 		l := newLane(ev.Peer, false)
 		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
 		m.sayOf(l.peer, " joined", now)
-		return bell
+		if !m.quiet {
+			return bell
+		}
 	case rooms.Left:
 		for i, l := range m.lanes {
 			if !l.you && l.peer.ID == ev.Peer.ID {
@@ -278,9 +408,10 @@ func (m *Model) schedule(now time.Time) {
 			next = t
 		}
 	}
+	cut := now.Add(-m.fade.linger)
 	for _, l := range m.lanes {
-		if len(l.cells) > 0 {
-			if t := m.fade.next(l.cells[0].at, now); !t.IsZero() {
+		if c, ok := l.firstAlive(cut); ok {
+			if t := m.fade.next(c.at, now); !t.IsZero() {
 				earlier(t.Add(FadeStep - 1 - m.phase).Truncate(FadeStep).Add(m.phase))
 			}
 		}

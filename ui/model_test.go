@@ -214,8 +214,18 @@ func TestEffectsAreCommands(t *testing.T) {
 	if !strings.Contains(m.View().Content, "new-one") {
 		t.Fatalf("View does not show the newcomer:\n%s", m.View().Content)
 	}
+	// Leaving takes esc twice (vim users press it without thinking).
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEscape}); cmd != nil {
+		t.Fatal("one esc left the room")
+	}
+	if !strings.Contains(m.View().Content, "again to leave") {
+		t.Fatalf("one esc did not say how to leave:\n%s", m.View().Content)
+	}
 	if _, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEscape}); runCmd(cmd) != (tea.QuitMsg{}) {
-		t.Fatal("esc does not quit")
+		t.Fatal("esc twice does not quit")
+	}
+	if !strings.Contains(m.Farewell(), "to come back: ssh k7dm2q9xwpq@host") {
+		t.Fatalf("the goodbye does not say how to come back: %q", m.Farewell())
 	}
 
 	// A seat the server ended quits with words that say why.
@@ -238,11 +248,11 @@ func TestRunDrawsOnChangeAndRunsEffects(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(t.Context(), in, screen) }()
 	in <- tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}
-	in <- tea.KeyPressMsg{Code: tea.KeyEscape}
+	in <- tea.KeyPressMsg{Code: 'd', Mod: tea.ModCtrl}
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not end on esc")
+		t.Fatal("Run did not end on ctrl+d")
 	}
 	screen.Close("", time.Second)
 	mu.Lock()
@@ -250,7 +260,7 @@ func TestRunDrawsOnChangeAndRunsEffects(t *testing.T) {
 	if !strings.Contains(out.String(), "\x1b]52;c;") {
 		t.Fatalf("no clipboard write: %q", out.String())
 	}
-	if !strings.Contains(out.String(), "k7dm2q9xwpq") {
+	if !strings.Contains(out.String(), "k7dm-2q9x-wpq") {
 		t.Fatalf("no frame drawn: %q", out.String())
 	}
 }
@@ -281,7 +291,7 @@ func TestGrowingCharacterIsBoundedAndFades(t *testing.T) {
 	}
 	c.t = start.Add(m.fade.linger)
 	m.Update(tick{})
-	if len(l.cells) > 0 && l.cells[0].at.Equal(start) {
+	if len(l.cells) > 0 && l.cells[0].at.Equal(start) && m.fade.step(l.cells[0].at, c.t) >= 0 {
 		t.Fatal("the first character outlived its linger")
 	}
 }

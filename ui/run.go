@@ -6,6 +6,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/hush-chat/hush/rooms"
 )
 
@@ -33,6 +34,9 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			case <-ctx.Done():
 			}
 		}()
+	}
+	if cmd := m.Init(); cmd != nil {
+		run(cmd)
 	}
 	for {
 		if m.dirty {
@@ -66,6 +70,9 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 				continue
 			case Clipboard:
 				screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(msg)) + "\a")
+				continue
+			case AskBackground:
+				screen.Raw(ansi.RequestBackgroundColor)
 				continue
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/hush-chat/hush/clean"
+	"github.com/hush-chat/hush/rooms"
 )
 
 // indent is the gap before a lane's text, under its label.
@@ -20,12 +21,11 @@ func (m *Model) frame(now time.Time) Frame {
 	w, h := max(m.width, 1), max(m.height, 1)
 	f := Frame{Lines: make([]string, h), Width: w}
 	top, bottom := 0, h
-	lanes := m.lanes
-	body := h
 	if h >= 3 {
 		top, bottom = 1, h-1
-		body = bottom - top
 	}
+	body := bottom - top
+	lanes := m.lanes
 	if len(lanes) > body {
 		lanes = lanes[len(lanes)-body:] // you are last, so always shown
 	}
@@ -34,6 +34,12 @@ func (m *Model) frame(now time.Time) Frame {
 		f.Lines[0] = m.memo.get(memoKey{'h', w, len(m.lanes), hidden, ""}, func() string { return m.header(w, hidden) })
 		f.Lines[h-1] = m.memo.get(memoKey{'s', w, len(m.lanes), m.notice.color, m.notice.who + m.notice.text}, func() string { return m.status(w) })
 	}
+	if m.help {
+		for i, line := range m.helpLines(w, body) {
+			f.Lines[top+i] = line
+		}
+		return f
+	}
 	row := top
 	if len(m.lanes) == 1 {
 		for _, line := range m.invitePanel(w, body-1) {
@@ -41,21 +47,80 @@ func (m *Model) frame(now time.Time) Frame {
 			row++
 		}
 	}
-	body = bottom - row
-	per, extra := body/len(lanes), body%len(lanes)
-	for _, l := range lanes {
-		n := per
-		if l.you {
-			n += extra
+	cut := now.Add(-m.fade.linger)
+	sizes := m.allocate(lanes, bottom-row, cut)
+	for i, l := range lanes {
+		if l.you { // nearest your hands: at the bottom, the gap above it
+			row = bottom - sizes[i]
 		}
-		m.drawLane(&f, l, row, n, w, now)
-		row += n
+		m.drawLane(&f, l, row, sizes[i], w, now)
+		row += sizes[i]
 	}
 	return f
 }
 
+// allocate gives each lane its rows. With room for a label and a row of
+// text each, lanes are sized by what they hold: a silent member's lane is
+// just its name, and rows nobody needs are left as a gap above yours.
+// When text does not fit, the lanes holding most are cut to their newest
+// rows, evenly. In a tiny window every lane gets an equal share.
+func (m *Model) allocate(lanes []*lane, body int, cut time.Time) []int {
+	sizes := make([]int, len(lanes))
+	if body < 2*len(lanes) {
+		per, extra := body/len(lanes), body%len(lanes)
+		for i, l := range lanes {
+			sizes[i] = per
+			if l.you {
+				sizes[i] += extra
+			}
+		}
+		return sizes
+	}
+	tw := m.textWidth()
+	need := make([]int, len(lanes))
+	total := 0
+	for i, l := range lanes {
+		need[i] = l.need(tw, cut)
+		if l.you {
+			need[i] = max(need[i], 1)
+		}
+		total += need[i]
+	}
+	text := body - len(lanes) // rows left after every label
+	if total > text {
+		// The largest share c such that giving every lane min(need, c)
+		// fits; what is left over goes to the fullest lanes, newest first.
+		c := 0
+		for sum := 0; ; c++ {
+			sum = 0
+			for _, n := range need {
+				sum += min(n, c+1)
+			}
+			if sum > text {
+				break
+			}
+		}
+		left := text
+		for i, n := range need {
+			need[i] = min(n, c)
+			left -= need[i]
+		}
+		for i := len(need) - 1; i >= 0 && left > 0; i-- {
+			if l := lanes[i]; l.need(tw, cut) > need[i] {
+				need[i]++
+				left--
+			}
+		}
+	}
+	for i := range lanes {
+		sizes[i] = 1 + need[i]
+	}
+	return sizes
+}
+
 func (m *Model) header(w, hidden int) string {
-	code := m.style(ansi.Style{}.Bold()) + m.cfg.Seat.Code() + m.style(ansi.Style{}.Faint())
+	shown := rooms.Grouped(m.cfg.Seat.Code())
+	code := m.style(ansi.Style{}.Bold()) + shown + m.style(ansi.Style{}.Faint())
 	if w < 40 { // the code must stay readable in a tiny window
 		return ansi.Truncate(code+fmt.Sprintf(" %d/%d", len(m.lanes), m.cfg.Seat.Seats()), w, "…")
 	}
@@ -67,6 +132,8 @@ func (m *Model) header(w, hidden int) string {
 	return ansi.Truncate(s, w, "…")
 }
 
+// status is the notice of the moment, or the keys worth knowing: whole
+// hints only, as many as fit, never one cut in the middle.
 func (m *Model) status(w int) string {
 	if m.notice.text != "" {
 		st := m.style(ansi.Style{})
@@ -76,11 +143,26 @@ func (m *Model) status(w int) string {
 		who := ansi.Truncate(m.notice.who, max(w-ansi.StringWidth(m.notice.text), 2), "…")
 		return ansi.Truncate(st+who+m.notice.text, w, "…")
 	}
-	hint := "esc leaves · ctrl+y copies the invite"
-	if m.cfg.Seat.Seats() > 2 && len(m.lanes) < m.cfg.Seat.Seats() {
-		hint += " · ssh " + m.cfg.Seat.Code() + "@…"
+	hints := []string{"esc esc leaves", "f1 help"}
+	if m.open() {
+		hints = append(hints, "ctrl+y copies the invite")
+		if len(m.lanes) > 1 {
+			hints = append(hints, m.cfg.Invite)
+		}
 	}
-	return ansi.Truncate(m.style(ansi.Style{}.Faint())+hint, w, "…")
+	line, used := "", 0
+	for _, h := range hints {
+		add := h
+		if line != "" {
+			add = " · " + h
+		}
+		if used+ansi.StringWidth(add) > w {
+			continue // a later, shorter hint may still fit
+		}
+		line += add
+		used += ansi.StringWidth(add)
+	}
+	return m.style(ansi.Style{}.Faint()) + line
 }
 
 // invitePanel tells someone alone in a room how to bring the other person in.
@@ -95,7 +177,7 @@ func (m *Model) invitePanel(w, room int) []string {
 		lines = append(lines, strings.Repeat(" ", indent)+bold+part)
 		rest = rest[len(part):]
 	}
-	lines = append(lines, ansi.Truncate(dim+"ctrl+y copies it", w, "…"), "")
+	lines = append(lines, ansi.Truncate(dim+"ctrl+y copies it · f1 shows every key", w, "…"), "")
 	if room < 0 {
 		room = 0
 	}
@@ -104,6 +186,36 @@ func (m *Model) invitePanel(w, room int) []string {
 	}
 	return lines
 }
+
+// helpLines list every key, and the settings a person can bring along.
+func (m *Model) helpLines(w, rows int) []string {
+	bold, dim := m.style(ansi.Style{}.Bold()), m.style(ansi.Style{}.Faint())
+	bell := "on"
+	if m.quiet {
+		bell = "off"
+	}
+	lines := []string{
+		bold + "Keys" + dim + "  (any key closes this)",
+		"  typing      every key reaches the others as you press it",
+		"  enter       starts a new line; nothing can be taken back",
+		"  esc esc     leaves (press twice); ctrl+d leaves at once",
+		"  ctrl+y      copies the invite, while a seat is free",
+		"  ctrl+f      fades slower on your screen only: " + paceName[m.pace],
+		"  ctrl+g      turns the bell on or off: " + bell,
+		"  f1          shows this",
+		"",
+		bold + "Bring your settings" + dim + "  (when you connect)",
+		"  ssh -o SetEnv=HUSH_FADE=slower …   or slowest",
+		"  ssh -o SetEnv=HUSH_BELL=off …",
+		"  NO_COLOR=1 with -o SetEnv=NO_COLOR=1 turns colour off",
+	}
+	for i := range lines {
+		lines[i] = ansi.Truncate(lines[i], w, "…")
+	}
+	return lines[:min(len(lines), max(rows, 0))]
+}
+
+var paceName = map[int]string{1: "as for everyone", 2: "slower", 4: "slowest"}
 
 func (m *Model) label(l *lane) string {
 	s := m.fade.style(l.peer.Color, 0) + "● " + l.peer.Name + m.style(ansi.Style{}.Faint())
@@ -126,6 +238,10 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 		return
 	}
 	prefix, pw := strings.Repeat(" ", indent), indent
+	cut := now.Add(-m.fade.linger)
+	if n == 1 && !l.you && len(l.cells) == 0 {
+		n = 2 // a silent lane is its name line: the label, no text row
+	}
 	if n >= 2 {
 		f.Lines[row] = m.memo.get(memoKey{'l', w, l.peer.ID, 0, ""}, func() string { return ansi.Truncate(m.label(l), w, "…") })
 		row, n = row+1, n-1
@@ -138,9 +254,12 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 		prefix, pw = "", 0 // too narrow for anything but the text
 	}
 	tw := max(w-pw, 1)
-	rows := l.rows(tw, n)
-	for i, cells := range rows {
-		f.Lines[row+i] = prefix + m.cells(l, cells, tw, now)
+	rows := l.rows(tw, n, cut)
+	var used int
+	for i, sp := range rows {
+		var line string
+		line, used = m.cells(l, l.cells[sp.s:sp.e], tw, now)
+		f.Lines[row+i] = prefix + line
 	}
 	if len(rows) == 0 && pw > indent {
 		f.Lines[row] = prefix
@@ -150,25 +269,29 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 		f.CursorRow, f.CursorCol = row, pw
 		if k := len(rows); k > 0 {
 			f.CursorRow = row + k - 1
-			for _, c := range rows[k-1] {
-				f.CursorCol += c.w
+			f.CursorCol += used
+			if rows[k-1].broke { // the newest row ended in a break: the cursor is below it
+				f.CursorRow, f.CursorCol = min(row+k, row+n-1), pw
 			}
 		}
 		f.CursorCol = min(f.CursorCol, w-1)
 	}
 }
 
-// cells draws one row of text, each character in its shade of fading.
-func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) string {
+// cells draws one row of text, each character in its shade of fading, and
+// reports how many columns it took. A vanished character leaves a blank.
+func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) (string, int) {
 	var b strings.Builder
-	last := -1
+	last, used := -1, 0
 	for _, c := range cells {
-		if c.w > width {
-			continue // see lane.rows
+		w := c.w
+		if w > width || used+w > width {
+			break // a space hanging off the row, or a character too wide for it
 		}
+		used += w
 		step := m.fade.step(c.at, now)
 		if step < 0 || !safe(c.g) {
-			b.WriteString(strings.Repeat(" ", c.w))
+			b.WriteString(strings.Repeat(" ", w))
 			continue
 		}
 		if step != last {
@@ -178,7 +301,7 @@ func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) string {
 		}
 		b.WriteString(c.g)
 	}
-	return b.String()
+	return b.String(), used
 }
 
 // safe checks a cluster again at drawing time, whatever let it in.
