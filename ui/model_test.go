@@ -295,3 +295,7 @@ func TestGrowingCharacterIsBoundedAndFades(t *testing.T) {
 		t.Fatal("the first character outlived its linger")
 	}
 }
+
+func keyPress(s string) tea.KeyPressMsg { r := []rune(s)[0]; return tea.KeyPressMsg{Code: r, Text: s} }
+func keyCtrl(r rune) tea.KeyPressMsg    { return tea.KeyPressMsg{Code: r, Mod: tea.ModCtrl} }
+func keyF1() tea.KeyPressMsg            { return tea.KeyPressMsg{Code: tea.KeyF1} }

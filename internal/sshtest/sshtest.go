@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"image/color"
 	"io"
 	"net"
 	"os/exec"
@@ -306,6 +307,23 @@ func (tm *Term) CellStyle(s string) string {
 		}
 	}
 	return ""
+}
+
+// CellFg returns the foreground colour of the first cell showing s, and
+// whether s is on screen and coloured.
+func (tm *Term) CellFg(s string) (color.Color, bool) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for y, line := range strings.Split(tm.emu.String(), "\n") {
+		if x := strings.Index(line, s); x >= 0 {
+			c := tm.emu.CellAt(ansi.StringWidth(line[:x]), y)
+			if c == nil || c.Style.Fg == nil {
+				return nil, false
+			}
+			return c.Style.Fg, true
+		}
+	}
+	return nil, false
 }
 
 // WaitFor waits until ok holds for the screen, failing with the screen
