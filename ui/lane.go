@@ -34,7 +34,11 @@ type lane struct {
 	cells []cell
 	word  int // first cell of the word being typed; -1 between words
 	guard clean.Stream
-	spans []span // reused by layout
+	// The last layout, kept until the cells or the width change: a frame
+	// asks for it several times (compact, need, rows).
+	spans      []span
+	spansFor   int // the width they were laid out for; 0: none
+	spansValid bool
 }
 
 // span is one row of a lane at some width: cells[s:e], and whether a line
@@ -64,6 +68,7 @@ func (l *lane) add(text string, now time.Time) string {
 	if text == "" {
 		return ""
 	}
+	l.spansValid = false
 	kept := text
 	if n := len(l.cells); n > 0 && l.cells[n-1].g != "" {
 		last := l.cells[n-1]
@@ -102,6 +107,7 @@ func (l *lane) add(text string, now time.Time) string {
 
 // newline starts a new line in the lane.
 func (l *lane) newline(now time.Time) {
+	l.spansValid = false
 	l.guard.Newline()
 	l.cells = append(l.cells, cell{at: now})
 	l.word = -1
@@ -116,6 +122,7 @@ func (l *lane) trim() {
 
 // drop forgets the first n cells.
 func (l *lane) drop(n int) {
+	l.spansValid = false
 	l.cells = append(l.cells[:0], l.cells[n:]...)
 	if l.word >= 0 {
 		l.word = max(l.word-n, 0)
@@ -139,7 +146,7 @@ func (l *lane) compact(cut time.Time, width int) bool {
 		}
 	}
 	if first == len(l.cells) {
-		l.cells, l.word = nil, -1
+		l.cells, l.word, l.spansValid = nil, -1, false
 		l.guard.Newline()
 		return false
 	}
@@ -174,10 +181,13 @@ func (l *lane) firstAlive(cut time.Time) (cell, bool) {
 // a space that does not fit hangs off the end of its row, unseen. A line
 // break ends a row.
 func (l *lane) layout(width int) []span {
-	spans := l.spans[:0]
 	if width < 1 {
 		width = 1
 	}
+	if l.spansValid && l.spansFor == width {
+		return l.spans
+	}
+	spans := l.spans[:0]
 	start, used, brk := 0, 0, -1 // brk: where the current row may break, after a space
 	for i, c := range l.cells {
 		if c.g == "" {
@@ -210,7 +220,7 @@ func (l *lane) layout(width int) []span {
 		}
 	}
 	spans = append(spans, span{start, len(l.cells), false})
-	l.spans = spans
+	l.spans, l.spansFor, l.spansValid = spans, width, true
 	return spans
 }
 

@@ -13,10 +13,17 @@ import (
 	"github.com/hush-chat/hush/rooms"
 )
 
-// plain is the frame as a reader sees it: no styles.
+var cuf = regexp.MustCompile(`\x1b\[(\d+)C`)
+
+// plain is the frame as a reader sees it: no styles, cursor moves over an
+// erased row as the blanks they leave.
 func plain(f Frame) []string {
 	out := make([]string, len(f.Lines))
 	for i, l := range f.Lines {
+		l = cuf.ReplaceAllStringFunc(l, func(m string) string {
+			n, _ := strconv.Atoi(cuf.FindStringSubmatch(m)[1])
+			return strings.Repeat(" ", n)
+		})
 		out[i] = ansi.Strip(l)
 	}
 	return out

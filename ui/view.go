@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,7 +208,7 @@ func (m *Model) helpLines(w, rows int) []string {
 		bold + "Bring your settings" + dim + "  (when you connect)",
 		"  ssh -o SetEnv=HUSH_FADE=slower …   or slowest",
 		"  ssh -o SetEnv=HUSH_BELL=off …",
-		"  NO_COLOR=1 with -o SetEnv=NO_COLOR=1 turns colour off",
+		"  ssh -o SetEnv=NO_COLOR=1 …          no colour at all",
 	}
 	for i := range lines {
 		lines[i] = ansi.Truncate(lines[i], w, "…")
@@ -279,21 +280,28 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 }
 
 // cells draws one row of text, each character in its shade of fading, and
-// reports how many columns it took. A vanished character leaves a blank.
+// reports how many columns it took. A vanished character leaves a blank:
+// the row was erased before it is drawn, so blanks cost a cursor move, and
+// blanks at the end cost nothing.
 func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) (string, int) {
 	var b strings.Builder
-	last, used := -1, 0
+	cut := now.Add(-m.fade.linger)
+	last, used, blank := -1, 0, 0
 	for _, c := range cells {
 		w := c.w
 		if w > width || used+w > width {
 			break // a space hanging off the row, or a character too wide for it
 		}
 		used += w
-		step := m.fade.step(c.at, now)
-		if step < 0 || !safe(c.g) {
-			b.WriteString(strings.Repeat(" ", w))
+		if c.vanished(cut) || !safe(c.g) {
+			blank += w
 			continue
 		}
+		if blank > 0 {
+			skip(&b, blank)
+			blank = 0
+		}
+		step := m.fade.step(c.at, now)
 		if step != last {
 			b.WriteString("\x1b[0m")
 			b.WriteString(m.fade.style(l.peer.Color, step))
@@ -302,6 +310,18 @@ func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) (string, 
 		b.WriteString(c.g)
 	}
 	return b.String(), used
+}
+
+// skip moves the cursor n columns right over an erased row: spaces when
+// that is shorter, else CSI n C.
+func skip(b *strings.Builder, n int) {
+	if n <= 4 {
+		b.WriteString("    "[:n])
+		return
+	}
+	b.WriteString("\x1b[")
+	b.WriteString(strconv.Itoa(n))
+	b.WriteByte('C')
 }
 
 // safe checks a cluster again at drawing time, whatever let it in.
