@@ -15,9 +15,9 @@ const (
 )
 
 // brake is a server-wide budget of wrong codes. Past it, answers slow down
-// for everyone, by how far past it the server is: guessers spread over many
-// addresses get no more answers a second than the budget, whatever each
-// address's own allowance says.
+// for everyone, by how far past it the server is. It slows each answer; it
+// does not cap how many answers many addresses get at once (each waits on
+// its own): per-address allowances bound that.
 type brake struct {
 	rate  float64 // wrong codes a second; 0 turns the brake off
 	burst float64

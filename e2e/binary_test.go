@@ -34,6 +34,20 @@ var (
 	metricsListenRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
 )
 
+// buildHush builds the binary the way the image does, stamped with a test
+// version, into a temporary directory.
+func buildHush(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hush")
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags", "-X main.version=v9.9.9-test -X main.commit=abc1234", "-o", bin, "github.com/hush-chat/hush")
+	build.Env = append(cleanEnv(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 func cleanEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HUSH_") })
 }
@@ -93,13 +107,7 @@ func TestBinaryRestartKeepsHostKey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "hush")
-	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-X main.version=v9.9.9-test -X main.commit=abc1234", "-o", bin, "github.com/hush-chat/hush")
-	build.Env = append(cleanEnv(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHush(t)
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -19,20 +19,6 @@ import (
 	"github.com/hush-chat/hush/internal/sshtest"
 )
 
-// buildCLIBinary builds hush as TestBinaryRestartKeepsHostKey does (the
-// way the image builds it, with a version stamp) into a temporary directory.
-func buildCLIBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hush")
-	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-X main.version=v9.9.9-test -X main.commit=abc1234", "-o", bin, "github.com/hush-chat/hush")
-	build.Env = append(cleanEnv(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // cliRun is one finished run of the binary.
 type cliRun struct {
 	code           int
@@ -110,7 +96,7 @@ func TestCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildCLIBinary(t)
+	bin := buildHush(t)
 
 	t.Run("help", func(t *testing.T) {
 		for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"-help"}, {"--listen", ":1", "--help"}, {"health", "--help"}} {

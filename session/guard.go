@@ -1,8 +1,10 @@
 package session
 
 import (
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
@@ -58,6 +60,11 @@ type guard struct {
 	idle     *time.Timer
 	closed   bool
 	done     chan struct{} // closed with the connection
+
+	// Liveness while output flows (see probe).
+	ssh     *gossh.ServerConn
+	wrote   atomic.Bool // output was written since the last probe
+	probing *time.Timer
 }
 
 func newGuard(s *Server, conn net.Conn, gate *admit.Conn) *guard {
@@ -99,6 +106,9 @@ func (g *guard) close() {
 	if !g.closed {
 		g.closed = true
 		g.idle.Stop()
+		if g.probing != nil {
+			g.probing.Stop()
+		}
 		close(g.done)
 	}
 }
@@ -174,6 +184,9 @@ func (g *guard) wait(extra *limits.Bucket) bool {
 // the connection's limits in front of it.
 func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
 	g := guardOf(ctx)
+	g.mu.Lock()
+	g.ssh = conn
+	g.mu.Unlock()
 	if !g.openSession() {
 		s.gate.Refused(admit.TooManyChannels)
 		g.refuseChannel(nc, gossh.ResourceShortage, "hush allows 4 sessions on one connection")
@@ -248,5 +261,68 @@ func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Requ
 			env++
 		}
 		out <- req
+	}
+}
+
+// A client that stops reading is caught by asking it something while
+// output flows: a global request it must answer (any SSH client answers
+// one it does not know with a failure). The answer can only come after the
+// client has read everything sent before the question, so no kernel
+// buffer, however large it grows, hides a reader that stopped. While
+// nothing is written, nothing is asked: idle sessions cost nothing.
+const liveness = "keepalive@hush"
+
+// output wraps w, a session's channel: writing to it arms the probe.
+func (g *guard) output(w io.Writer) io.Writer { return &probedWriter{w: w, g: g} }
+
+type probedWriter struct {
+	w io.Writer
+	g *guard
+}
+
+func (p *probedWriter) Write(b []byte) (int, error) {
+	if !p.g.wrote.Swap(true) {
+		p.g.arm()
+	}
+	return p.w.Write(b)
+}
+
+// arm schedules a probe half a stall timeout from now, unless one is due.
+func (g *guard) arm() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || g.probing != nil {
+		return
+	}
+	g.probing = time.AfterFunc(g.s.cfg.StallTimeout/2, g.probe)
+}
+
+// probe asks the client for an answer and hangs up if none comes within
+// the stall timeout. Output written since then arms the next probe.
+func (g *guard) probe() {
+	g.mu.Lock()
+	g.probing = nil
+	conn, closed := g.ssh, g.closed
+	g.mu.Unlock()
+	if closed || conn == nil || !g.wrote.Swap(false) {
+		return
+	}
+	answered := make(chan struct{})
+	go func() {
+		_, _, _ = conn.SendRequest(liveness, true, nil)
+		close(answered)
+	}()
+	t := time.NewTimer(g.s.cfg.StallTimeout)
+	defer t.Stop()
+	select {
+	case <-answered:
+		if g.wrote.Load() {
+			g.arm()
+		}
+	case <-g.done:
+	case <-t.C:
+		g.s.log.Warn("client stopped reading, hanging up", "remote", admit.Key(g.conn.RemoteAddr()))
+		g.s.cfg.Metrics.SlowDropped()
+		_ = g.conn.Close()
 	}
 }

@@ -20,7 +20,11 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
-	screen := ui.NewScreen(sess, s.cfg.StallTimeout, func() {
+	// The screen writes through the connection's guard, which asks the
+	// client for an answer while output flows and hangs up on one that
+	// stopped reading (kernel buffers can hide that from a blocked write
+	// for minutes); a write blocked for the stall timeout hangs up too.
+	screen := ui.NewScreen(guardOf(sess.Context()).output(sess), s.cfg.StallTimeout, func() {
 		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", roomTag(seat.Code()))
 		s.cfg.Metrics.SlowDropped()
 		cancel()
