@@ -201,12 +201,21 @@ func TestAttackSessionsFromOneAddress(t *testing.T) {
 	rejected := 0
 	told := map[string]int{}
 	var end error
+	// An open sent just as the server closes can wait forever inside
+	// x/crypto's client: each open is waited for only while the
+	// connection is up.
+	gone := make(chan error, 1)
+	go func() { gone <- greedy.Wait() }()
 	deadline := time.Now().Add(sshtest.Timeout)
+asking:
 	for attempt := 0; attempt < 100 && time.Now().Before(deadline); attempt++ {
 		opened := make(chan error, 1)
 		go func() { _, err := greedy.NewSession(); opened <- err }()
 		select {
 		case end = <-opened:
+		case end = <-gone:
+			gone <- end
+			break asking
 		case <-time.After(time.Until(deadline)):
 			t.Fatalf("channel open %d was never answered (%d refused before: %v); server log:\n%s", attempt+1, rejected, told, s.log)
 		}
@@ -221,13 +230,11 @@ func TestAttackSessionsFromOneAddress(t *testing.T) {
 	// or two the client sends as soon as it reads that refusal may be
 	// refused too before the close lands (each open is handled on a
 	// goroutine of its own).
-	if rejected < 32 || rejected > 34 {
+	if rejected < 31 || rejected > 34 { // the last refusal may race the close
 		t.Fatalf("a connection had %d channel opens refused (%v) before it was closed (%v), want 32; server log:\n%s", rejected, told, end, s.log)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- greedy.Wait() }()
 	select {
-	case <-closed:
+	case <-gone:
 	case <-time.After(sshtest.Timeout):
 		t.Fatal("the greedy connection was not closed")
 	}

@@ -23,7 +23,8 @@ func luminance(c color.Color) float64 {
 func TestFadeTowardTheTerminalsBackground(t *testing.T) {
 	s := startServer(t, func(c *app.Config) { c.Linger = 3 * time.Second })
 	alice, bob, _ := openPair(t, s.Addr())
-	// Bob never answered the question, yet has his room on screen.
+	// Bob never answers the question, yet has his room on screen.
+	bob.WaitText("2 of 2 here")
 	if raw := bob.Raw(); !bytes.Contains(raw, []byte(ansi.RequestBackgroundColor)) || !bytes.Contains(raw, []byte("hush")) {
 		t.Fatalf("bob's screen: %q", raw)
 	}
