@@ -251,7 +251,9 @@ asking:
 	waitMetrics(t, s.MetricsAddr(),
 		metric{name: "hush_members", want: perIP + 1},
 		metric{name: "hush_rejections_total", labels: []string{"reason", "too-many-sessions"}, want: 3*perConn - perIP + 6},
-		metric{name: "hush_rejections_total", labels: []string{"reason", "too-many-channels"}, want: float64(3 + rejected)},
+		// The server may have refused one more than the client heard of
+		// before the close reached it.
+		metric{name: "hush_rejections_total", labels: []string{"reason", "too-many-channels"}, want: float64(3 + rejected), atLeast: true},
 	)
 }
 
