@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"encoding/base64"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -11,8 +12,8 @@ import (
 )
 
 // Run drives the model on screen until it quits or ctx ends. It keeps
-// tea.Program's contract — messages in, Update, commands run on their own
-// goroutines and their messages fed back, tea.Quit ends it — without its
+// tea.Program's contract — messages in, Update, commands run off the loop
+// and their messages fed back, tea.Quit ends it — without its
 // frame clock: Bubble Tea ticks every program at least once a second even
 // with rendering off, which made 10,000 idle sessions cost 7.6% of a core.
 // Here a session waits on four things only: a message from in (keys,
@@ -26,14 +27,41 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	var armed time.Time
 	var events []rooms.Event
 	ready := m.cfg.Seat.Ready()
-	results := make(chan tea.Msg, 4)
-	run := func(cmd tea.Cmd) {
-		go func() {
+	// Commands run off the loop, one after another in the order Update
+	// returned them, so an effect (the clipboard) is never overtaken by a
+	// later one (quitting). The goroutine that runs them lives only while
+	// there are some: a session at rest has none.
+	results := make(chan tea.Msg)
+	var mu sync.Mutex
+	var queue []tea.Cmd
+	running := false
+	drain := func() {
+		for {
+			mu.Lock()
+			if len(queue) == 0 {
+				running = false
+				mu.Unlock()
+				return
+			}
+			cmd := queue[0]
+			queue = queue[1:]
+			mu.Unlock()
 			select {
 			case results <- cmd():
 			case <-ctx.Done():
+				return
 			}
-		}()
+		}
+	}
+	run := func(cmd tea.Cmd) {
+		mu.Lock()
+		queue = append(queue, cmd)
+		start := !running
+		running = true
+		mu.Unlock()
+		if start {
+			go drain()
+		}
 	}
 	if cmd := m.Init(); cmd != nil {
 		run(cmd)
