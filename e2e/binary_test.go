@@ -52,12 +52,16 @@ func cleanEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HUSH_") })
 }
 
-func runBinary(t *testing.T, bin, data string) *binary {
+// startBinary starts bin with args in dir (a fresh directory if ""),
+// without HUSH_* variables; it is killed, by its PID, when the test ends.
+func startBinary(t *testing.T, bin, dir string, args ...string) *binary {
 	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	b := &binary{stderr: &logBuffer{}, done: make(chan struct{})}
-	b.cmd = exec.Command(bin, "--data", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0")
-	b.cmd.Env = cleanEnv()
-	b.cmd.Stderr = b.stderr
+	b.cmd = exec.Command(bin, args...)
+	b.cmd.Dir, b.cmd.Env, b.cmd.Stderr = dir, cleanEnv(), b.stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +70,12 @@ func runBinary(t *testing.T, bin, data string) *binary {
 		_ = b.cmd.Process.Kill()
 		<-b.done
 	})
+	return b
+}
+
+func runBinary(t *testing.T, bin, data string) *binary {
+	t.Helper()
+	b := startBinary(t, bin, "", "--data", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0")
 	waitUntil(t, "the server to listen", func() (bool, string) {
 		out := b.stderr.String()
 		l, m := listenRE.FindStringSubmatch(out), metricsListenRE.FindStringSubmatch(out)

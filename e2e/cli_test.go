@@ -58,17 +58,7 @@ func runCLI(t *testing.T, bin, dir string, args ...string) cliRun {
 // with the command to try. It is killed when the test ends.
 func startCLI(t *testing.T, bin string, args ...string) *binary {
 	t.Helper()
-	b := &binary{stderr: &logBuffer{}, done: make(chan struct{})}
-	b.cmd = exec.Command(bin, args...)
-	b.cmd.Dir, b.cmd.Env, b.cmd.Stderr = t.TempDir(), cleanEnv(), b.stderr
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = b.cmd.Wait(); close(b.done) }()
-	t.Cleanup(func() {
-		_ = b.cmd.Process.Kill()
-		<-b.done
-	})
+	b := startBinary(t, bin, "", args...)
 	waitUntil(t, "the start-up log", func() (bool, string) {
 		select {
 		case <-b.done:

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,27 +55,10 @@ type slowMember struct {
 // little of what the server sends fits in the kernel once it stops.
 func joinSlow(t *testing.T, addr, code string) *slowMember {
 	t.Helper()
-	d := net.Dialer{Timeout: sshtest.Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var err error
-		if cerr := rc.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
-		}); cerr != nil {
-			return cerr
-		}
-		return err
-	}}
-	raw, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := dialSocket(t, addr, "", 4<<10, 0)
 	conn := &stallConn{Conn: raw, closed: make(chan struct{})}
 	t.Cleanup(func() { conn.Close() })
-	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, guestConfig(code))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := gossh.NewClient(cc, chans, reqs)
-	t.Cleanup(func() { client.Close() })
+	client := sshOver(t, conn, addr, code)
 	sess, err := client.NewSession()
 	if err != nil {
 		t.Fatal(err)
