@@ -1,5 +1,5 @@
 // Package app wires hush together: the room registry, the gate every way
-// in shares, the SSH front end and the metrics listener, started and
+// in shares, the SSH and web front ends and the metrics listener, started and
 // stopped as one. Package main only parses the command line and calls it;
 // tests start it the same way.
 package app
@@ -28,6 +28,7 @@ import (
 type App struct {
 	gate    *admit.Gate
 	ssh     *session.Server
+	web     *webFront // nil without --web
 	ln      net.Listener
 	metrics *metricsServer // nil without --metrics
 	served  chan error
@@ -74,10 +75,21 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		MaxGroup:            cfg.MaxGroup,
 		WrongCodesPerMinute: cfg.ServerWrongCodes,
 	}, observer)
+	sshPort := ln.Addr().(*net.TCPAddr).Port
+	var mm *metrics.Metrics
+	if mx != nil {
+		mm = mx.m
+	}
+	wf, err := startWeb(cfg, gate, sshPort, mm, log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	srv, err := session.New(session.Config{
 		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),
 		Host:             cfg.Host,
-		Port:             ln.Addr().(*net.TCPAddr).Port,
+		Port:             sshPort,
+		Link:             wf.link(cfg.Host),
 		Linger:           cfg.Linger,
 		MaxGroup:         cfg.MaxGroup,
 		Gate:             gate,
@@ -88,15 +100,15 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		IdleTimeout:      cfg.IdleTimeout,
 		Metrics:          mx.hooks(),
 	})
+	if err == nil {
+		err = mx.listen(cfg, log)
+	}
 	if err != nil {
 		ln.Close()
+		_ = wf.shutdown(context.Background())
 		return nil, err
 	}
-	if err := mx.listen(cfg, log); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	a := &App{gate: gate, ssh: srv, ln: ln, served: make(chan error, 1), metrics: mx}
+	a := &App{gate: gate, ssh: srv, web: wf, ln: ln, served: make(chan error, 1), metrics: mx}
 	mx.setHealthy(true)
 	go func() {
 		err := srv.Serve(ln)
@@ -108,6 +120,12 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 
 // Addr is where SSH is served.
 func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Sessions is how many sessions (SSH and web) are admitted now.
+func (a *App) Sessions() int { return a.gate.Sessions() }
+
+// WebAddr is where the browser page is served, "" without --web.
+func (a *App) WebAddr() string { return a.web.addr() }
 
 // MetricsAddr is where metrics are served, "" without --metrics.
 func (a *App) MetricsAddr() string { return a.metrics.addr() }
@@ -121,7 +139,9 @@ func (a *App) Served() <-chan error { return a.served }
 func (a *App) Shutdown(ctx context.Context) error {
 	a.metrics.setHealthy(false) // stop sending new people here while the rest say goodbye
 	a.gate.Shutdown()
-	err := a.ssh.Shutdown(ctx)
+	webDone := make(chan error, 1)
+	go func() { webDone <- a.web.shutdown(ctx) }()
+	err := errors.Join(a.ssh.Shutdown(ctx), <-webDone)
 	a.metrics.close()
 	return err
 }

@@ -38,6 +38,13 @@ type Config struct {
 	Metrics        string
 	ProxyProtocol  bool
 	TrustedProxies string
+
+	Web               string
+	WebURL            string
+	WebTLSCert        string
+	WebTLSKey         string
+	WebInsecure       bool
+	WebTrustedProxies string
 }
 
 // UsageError is a mistake in the command line or in a HUSH_* variable, as
@@ -77,6 +84,12 @@ func flags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on this address, e.g. 127.0.0.1:9222 (off if empty)")
 	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", false, "read PROXY protocol v1/v2 headers from --trusted-proxies (behind a TCP load balancer)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses allowed (and required) to send PROXY headers")
+	fs.StringVar(&c.Web, "web", "127.0.0.1:8080", "address to serve the browser page on (empty: no web front end); plain HTTP beyond loopback needs --web-tls-cert/--web-tls-key or --web-insecure")
+	fs.StringVar(&c.WebURL, "web-url", "", "public base URL of the page, used in links, e.g. https://chat.example.org (default http://HOST:PORT from --host and --web)")
+	fs.StringVar(&c.WebTLSCert, "web-tls-cert", "", "TLS certificate file (PEM) to serve the page over HTTPS")
+	fs.StringVar(&c.WebTLSKey, "web-tls-key", "", "TLS private key file (PEM) for --web-tls-cert")
+	fs.BoolVar(&c.WebInsecure, "web-insecure", false, "allow plain HTTP on a non-loopback --web (only behind a TLS-terminating proxy)")
+	fs.StringVar(&c.WebTrustedProxies, "web-trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client")
 	// Errors are returned, and help is written by WriteHelp: the flag
 	// package itself prints nothing.
 	fs.SetOutput(io.Discard)
@@ -150,6 +163,13 @@ func wrap(s string, width int) []string {
 		case line == "":
 			line = word
 		case len(line)+1+len(word) > width:
+			// A line that starts with a dash would read as a flag: take
+			// the word before along.
+			if i := strings.LastIndexByte(line, ' '); strings.HasPrefix(word, "-") && i > 0 {
+				lines = append(lines, line[:i])
+				line = line[i+1:] + " " + word
+				continue
+			}
 			lines = append(lines, line)
 			line = word
 		default:
@@ -204,6 +224,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return c, usageErrorf("--key-rate, --key-burst and --max-paste must be positive")
 	case c.MaxSessions < 0 || c.SessionsPerIP < 0 || c.ConnsPerIP < 0 || c.ConnsPerMinute < 0 || c.WrongCodes < 0 || c.WrongCodesPerHour < 0 || c.ServerWrongCodes < 0 || c.IdleTimeout < 0:
 		return c, usageErrorf("limits cannot be negative (0 turns one off)")
+	}
+	if err := checkWeb(c); err != nil {
+		return c, &UsageError{Err: err}
 	}
 	// Start checks --proxy-protocol and --trusted-proxies as it wraps its
 	// listener; the same check here makes a wrong pair a usage error too.

@@ -38,6 +38,9 @@ func (a *App) LogStartup(log *slog.Logger, cfg Config) {
 			"set --host (HUSH_HOST) to the name people will ssh to", "host", cfg.Host, "addr", addr.String())
 	}
 	log.Info("try it", "command", session.Invite(cfg.Host, port, "new"))
+	if a.web != nil {
+		log.Info("web listening", "addr", a.web.addr(), "page", strings.TrimSuffix(a.web.link(cfg.Host)(""), "/"))
+	}
 }
 
 // HostKeyFingerprint reads the private host key at path and returns its

@@ -70,7 +70,7 @@ func TestLoopbackOnly(t *testing.T) {
 // start-up logged.
 func startLogged(t *testing.T, listen, host string) (*App, Config, string) {
 	t.Helper()
-	cfg, err := ParseConfig([]string{"--listen", listen, "--host", host, "--data", t.TempDir()}, noEnv, nil)
+	cfg, err := ParseConfig([]string{"--listen", listen, "--host", host, "--data", t.TempDir(), "--web", "127.0.0.1:0"}, noEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +112,7 @@ func TestLogStartup(t *testing.T) {
 		"level=INFO msg=listening addr=" + a.Addr() + "\n",
 		`level=INFO msg="host key" fingerprint=` + fp + " file=" + filepath.Join(cfg.Data, "host_ed25519") + "\n",
 		`level=INFO msg="try it" command="ssh -p ` + strconv.Itoa(port) + ` new@localhost"` + "\n",
+		`level=INFO msg="web listening" addr=` + a.WebAddr() + ` page=http://localhost:` + strconv.Itoa(a.web.ln.Addr().(*net.TCPAddr).Port) + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("start-up log lacks %q:\n%s", want, out)
@@ -120,8 +121,8 @@ func TestLogStartup(t *testing.T) {
 	if strings.Contains(out, "WARN") {
 		t.Errorf("warned with a loopback listener:\n%s", out)
 	}
-	if n := strings.Count(out, "\n"); n != 3 {
-		t.Errorf("%d lines, want 3:\n%s", n, out)
+	if n := strings.Count(out, "\n"); n != 4 {
+		t.Errorf("%d lines, want 4:\n%s", n, out)
 	}
 	salt, err := os.ReadFile(filepath.Join(cfg.Data, "salt"))
 	if err != nil || len(strings.TrimSpace(string(salt))) < 32 {

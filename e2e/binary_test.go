@@ -48,8 +48,11 @@ func buildHush(t *testing.T) string {
 	return bin
 }
 
+// cleanEnv is this environment without HUSH_* variables, except that the
+// web page is served on a free port (its default, 8080, may be taken).
 func cleanEnv() []string {
-	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HUSH_") })
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HUSH_") })
+	return append(env, "HUSH_WEB=127.0.0.1:0")
 }
 
 // startBinary starts bin with args in dir (a fresh directory if ""),

@@ -52,6 +52,7 @@ func startServer(t *testing.T, tweak ...func(*app.Config)) *server {
 		t.Fatal(err)
 	}
 	cfg.Listen = "127.0.0.1:0"
+	cfg.Web = "127.0.0.1:0"
 	cfg.Data = t.TempDir()
 	cfg.Host = "chat.test"
 	cfg.Linger = testLinger

@@ -29,6 +29,7 @@ type Metrics struct {
 	registry *prometheus.Registry
 
 	sessions   prometheus.Gauge
+	web        prometheus.Gauge
 	joins      *prometheus.CounterVec
 	rejections *prometheus.CounterVec
 	keystrokes prometheus.Counter
@@ -54,6 +55,10 @@ func New(reg rooms.Registry, build Build) *Metrics {
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hush_sessions",
 			Help: "SSH sessions being served now (in a room, being welcomed or being refused).",
+		}),
+		web: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hush_web_sessions",
+			Help: "Browser tabs in a room now.",
 		}),
 		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_joins_total",
@@ -104,7 +109,7 @@ func New(reg rooms.Registry, build Build) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.registry.MustRegister(
-		m.sessions, m.joins, m.rejections, m.keystrokes, m.slow, m.handshakes, m.idle, m.throttled, m.fanout,
+		m.sessions, m.web, m.joins, m.rejections, m.keystrokes, m.slow, m.handshakes, m.idle, m.throttled, m.fanout,
 		buildInfo,
 		&roomsCollector{reg: reg, seen: make(map[int]bool)},
 		collectors.NewGoCollector(),
@@ -118,6 +123,12 @@ func (m *Metrics) SessionStarted() { m.sessions.Inc() }
 
 // SessionEnded counts a session out.
 func (m *Metrics) SessionEnded() { m.sessions.Dec() }
+
+// WebSessionStarted counts a browser tab into a room.
+func (m *Metrics) WebSessionStarted() { m.web.Inc() }
+
+// WebSessionEnded counts a browser tab out.
+func (m *Metrics) WebSessionEnded() { m.web.Dec() }
 
 // Seated counts someone seated (admit.Observer).
 func (m *Metrics) Seated(op admit.Op) {

@@ -2,7 +2,9 @@ package rooms
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -106,4 +108,26 @@ func Grouped(code string) string {
 		b.WriteString(code[i:min(i+groupOf, len(code))])
 	}
 	return b.String()
+}
+
+// LooksLikeCode tells a mistyped code (worth a precise "no such room")
+// from text that is plainly something else (a login name like "root", a
+// path): the right length, made of code characters and their look-alikes.
+func LooksLikeCode(s string) bool {
+	if len(s) < 8 || len(s) > maxCodeLen {
+		return false
+	}
+	for _, r := range strings.ToLower(s) {
+		if !strings.ContainsRune(Alphabet+"01ilo-", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Tag names a room in logs and metrics without revealing its code: a
+// short hash, which cannot be turned back into a code.
+func Tag(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:4])
 }

@@ -25,7 +25,7 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 	// stopped reading (kernel buffers can hide that from a blocked write
 	// for minutes); a write blocked for the stall timeout hangs up too.
 	screen := ui.NewScreen(guardOf(sess.Context()).output(sess), s.cfg.StallTimeout, func() {
-		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", roomTag(seat.Code()))
+		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", rooms.Tag(seat.Code()))
 		s.cfg.Metrics.SlowDropped()
 		cancel()
 		hangUp(sess)
@@ -35,6 +35,7 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		Seat:    seat,
 		Speaker: speak.New(seat, s.cfg.Speak),
 		Invite:  s.invite(rooms.Grouped(seat.Code())),
+		Link:    s.link(rooms.Grouped(seat.Code())),
 		Linger:  s.cfg.Linger,
 		Profile: colorprofile.Env(env),
 		Width:   pty.Window.Width,

@@ -35,7 +35,7 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 			op = admit.OpGroup
 			seat, err = pass.Open(sess.Context(), op, who)
 		default:
-			if !looksLikeCode(user) {
+			if !rooms.LooksLikeCode(user) {
 				s.welcome(sess)
 				return
 			}
@@ -46,7 +46,7 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 			return
 		}
 		defer seat.Leave()
-		s.log.Info("seated", "remote", remoteIP(sess), "room", roomTag(seat.Code()), "op", op.String())
+		s.log.Info("seated", "remote", remoteIP(sess), "room", rooms.Tag(seat.Code()), "op", op.String())
 		s.runRoom(sess, seat)
 		next(sess)
 	}
@@ -63,20 +63,6 @@ func (s *Server) refuse(sess ssh.Session, err error) {
 	}
 	s.log.Info("refused", "remote", remoteIP(sess), "reason", reason.String())
 	wish.Fatalln(sess, msg)
-}
-
-// looksLikeCode tells a mistyped code (worth a precise error) from a user
-// name like "root" or a local login (worth the welcome).
-func looksLikeCode(user string) bool {
-	if len(user) < 8 || len(user) > 32 {
-		return false
-	}
-	for _, r := range user {
-		if !strings.ContainsRune(rooms.Alphabet+"01ilo-", r) {
-			return false
-		}
-	}
-	return true
 }
 
 func identify(sess ssh.Session) rooms.Member {

@@ -7,8 +7,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,11 +28,14 @@ type Config struct {
 	HostKeyPath string
 	Host        string // name[:port] shown in invite lines
 	Port        int    // port shown in invite lines when Host has none
-	Linger      time.Duration
-	MaxGroup    int // seats in a group room, for the welcome text
-	Gate        *admit.Gate
-	Speak       speak.Config
-	Log         *slog.Logger
+	// Link, if set, makes the web page address for a room, shown under
+	// the ssh command.
+	Link     func(code string) string
+	Linger   time.Duration
+	MaxGroup int // seats in a group room, for the welcome text
+	Gate     *admit.Gate
+	Speak    speak.Config
+	Log      *slog.Logger
 	// StallTimeout is how long one write to a client may block before the
 	// client is taken to have stopped reading and is hung up on.
 	StallTimeout     time.Duration
@@ -149,6 +150,14 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 	}
 }
 
+// link is the web page that joins the room with code, "" without one.
+func (s *Server) link(code string) string {
+	if s.cfg.Link == nil {
+		return ""
+	}
+	return s.cfg.Link(code)
+}
+
 // invite is the command that joins the room with code (or "new", "group").
 func (s *Server) invite(user string) string { return Invite(s.cfg.Host, s.cfg.Port, user) }
 
@@ -164,12 +173,6 @@ func Invite(host string, port int, user string) string {
 		return fmt.Sprintf("ssh -p %d %s@%s", port, user, host)
 	}
 	return fmt.Sprintf("ssh %s@%s", user, host)
-}
-
-// roomTag names a room in logs without revealing its code.
-func roomTag(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:4])
 }
 
 // remoteIP is the address a session is logged under: the same key the

@@ -147,8 +147,13 @@ func TestRefusalsAreCounted(t *testing.T) {
 	if got := term.Exit(); got != 1 || !strings.Contains(term.Stderr(), "needs a terminal") {
 		t.Fatalf("no pty: exit %d, %q", got, term.Stderr())
 	}
-	if s.obs.count(admit.BadRequest) != 1 || s.obs.count(admit.TooManyConns) != 1 {
-		t.Fatalf("refusals counted %v", s.obs.refused)
+	// The client hears its exit status before the refusal is counted:
+	// wait for the count, within a bound.
+	for deadline := time.Now().Add(sshtest.Timeout); s.obs.count(admit.BadRequest) != 1 || s.obs.count(admit.TooManyConns) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.obs.mu.Lock()
+			t.Fatalf("refusals counted %v", s.obs.refused)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ type Config struct {
 	// key budget, paste cap) that every front end shares.
 	Speaker *speak.Speaker
 	Invite  string // the command that joins this room
+	Link    string // the web page that joins it; empty without one
 	Linger  time.Duration
 	Profile colorprofile.Profile
 	Width   int
@@ -100,6 +101,7 @@ type Model struct {
 	you      *lane
 	notice   notice
 	warned   bool // told once that nothing can be erased
+	copied   int  // Ctrl+Y presses: even copies the invite, odd the link
 	width    int
 	height   int
 	wake     time.Time // when the screen next changes by itself; zero: never
@@ -243,8 +245,23 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 			m.say("The room is full: there is nobody left to invite.", -1, now)
 			return nil
 		}
-		m.say("Invite copied to your clipboard (if your terminal allows it).", -1, now)
-		return copyText(m.cfg.Invite)
+		// With a web link, Ctrl+Y alternates: the ssh command, then the link.
+		what, text := "Invite", m.cfg.Invite
+		if m.cfg.Link != "" && m.copied%2 == 1 {
+			what, text = "Web link", m.cfg.Link
+		}
+		m.copied++
+		msg := what + " copied to your clipboard"
+		switch {
+		case m.cfg.Link == "":
+			msg += " (if your terminal allows it)."
+		case what == "Invite":
+			msg += ". Ctrl+y again: web link."
+		default:
+			msg += ". Ctrl+y again: ssh command."
+		}
+		m.say(msg, -1, now)
+		return copyText(text)
 	case "ctrl+f":
 		for i, p := range paces {
 			if p == m.pace {

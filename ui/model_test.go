@@ -299,3 +299,25 @@ func TestGrowingCharacterIsBoundedAndFades(t *testing.T) {
 func keyPress(s string) tea.KeyPressMsg { r := []rune(s)[0]; return tea.KeyPressMsg{Code: r, Text: s} }
 func keyCtrl(r rune) tea.KeyPressMsg    { return tea.KeyPressMsg{Code: r, Mod: tea.ModCtrl} }
 func keyF1() tea.KeyPressMsg            { return tea.KeyPressMsg{Code: tea.KeyF1} }
+
+// With a web link, the waiting panel shows it under the ssh command, and
+// Ctrl+Y copies the command, then the link, then the command again.
+func TestInviteAndWebLink(t *testing.T) {
+	seat := &fakeSeat{}
+	sp := speak.New(seat, speak.Config{})
+	m := New(Config{Seat: seat, Speaker: sp, Invite: "ssh k7dm-2q9x-wpq2@host", Link: "https://host/k7dm-2q9x-wpq2",
+		Linger: 5 * time.Second, Profile: colorprofile.TrueColor, Width: 80, Height: 24})
+	view := ansi.Strip(m.View().Content)
+	cmd, link := strings.Index(view, "ssh k7dm-2q9x-wpq2@host"), strings.Index(view, "https://host/k7dm-2q9x-wpq2")
+	if cmd < 0 || link < cmd {
+		t.Fatalf("want the command, then the link:\n%s", view)
+	}
+	for i, want := range []string{"ssh k7dm-2q9x-wpq2@host", "https://host/k7dm-2q9x-wpq2", "ssh k7dm-2q9x-wpq2@host"} {
+		if _, c := m.Update(tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}); runCmd(c) != Clipboard(want) {
+			t.Fatalf("ctrl+y #%d copied %v, want %q", i+1, runCmd(c), want)
+		}
+	}
+	if !strings.Contains(ansi.Strip(m.View().Content), "Ctrl+y again: web link") {
+		t.Fatalf("no word on what ctrl+y copies next:\n%s", ansi.Strip(m.View().Content))
+	}
+}

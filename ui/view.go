@@ -178,7 +178,13 @@ func (m *Model) invitePanel(w, room int) []string {
 		lines = append(lines, strings.Repeat(" ", indent)+bold+part)
 		rest = rest[len(part):]
 	}
-	lines = append(lines, ansi.Truncate(dim+"ctrl+y copies it · f1 shows every key", w, "…"), "")
+	copies := "ctrl+y copies it"
+	if m.cfg.Link != "" {
+		lines = append(lines, ansi.Truncate(dim+"or, for a browser:", w, "…"))
+		lines = append(lines, strings.Repeat(" ", indent)+bold+ansi.Truncate(m.cfg.Link, w-indent, "…"))
+		copies = "ctrl+y copies one, then the other"
+	}
+	lines = append(lines, ansi.Truncate(dim+copies+" · f1 shows every key", w, "…"), "")
 	if room < 0 {
 		room = 0
 	}
@@ -200,7 +206,7 @@ func (m *Model) helpLines(w, rows int) []string {
 		"  typing      every key reaches the others as you press it",
 		"  enter       starts a new line; nothing can be taken back",
 		"  esc esc     leaves (press twice); ctrl+d leaves at once",
-		"  ctrl+y      copies the invite, while a seat is free",
+		"  ctrl+y      copies the invite (again: the web link), while a seat is free",
 		"  ctrl+f      fades slower on your screen only: " + paceName[m.pace],
 		"  ctrl+g      turns the bell on or off: " + bell,
 		"  f1          shows this",

@@ -1,0 +1,181 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/names"
+	"github.com/hush-chat/hush/rooms"
+)
+
+// The protocol: small JSON frames, one per message. The browser's first
+// frame says where it is going (the room code travels here, never in a
+// URL); after that it sends what was typed. The server sends what others
+// typed, already cleaned, and what entered the room of one's own typing.
+
+// readLimit bounds one frame from a browser; the page sends pastes in
+// pieces below it.
+const readLimit = 1024
+
+// Frames from the browser.
+type inFrame struct {
+	T    string `json:"t"`              // hello, type, nl, paste, leave
+	Op   string `json:"op,omitempty"`   // hello: new, group, join
+	Code string `json:"code,omitempty"` // hello: the room to join
+	S    string `json:"s,omitempty"`    // type, paste: the text
+	More bool   `json:"more,omitempty"` // paste: more pieces follow
+}
+
+// Frames to the browser.
+type peer struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"`
+	Color int    `json:"color"`
+	Guest bool   `json:"guest,omitempty"`
+	Badge string `json:"badge,omitempty"`
+}
+
+type outFrame struct {
+	T      string `json:"t"`
+	ID     int    `json:"id,omitempty"`
+	S      string `json:"s,omitempty"`
+	P      *peer  `json:"p,omitempty"`
+	Reason string `json:"reason,omitempty"` // refused: the metric label
+	Own    bool   `json:"own,omitempty"`    // refused: starting one's own room would help
+	// seated
+	Code   string `json:"code,omitempty"`
+	Seats  int    `json:"seats,omitempty"`
+	Others []peer `json:"others,omitempty"`
+	Linger int64  `json:"linger,omitempty"` // milliseconds
+	Link   string `json:"link,omitempty"`
+	SSH    string `json:"ssh,omitempty"`
+}
+
+func peerOf(p rooms.Peer) *peer {
+	return &peer{ID: p.ID, Name: p.Name, Color: p.Color, Guest: p.Guest, Badge: p.Badge}
+}
+
+// socket serves one tab: admission, then the room until either side ends.
+func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		http.Error(w, (&admit.Refusal{Reason: admit.ShuttingDown}).Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	addr := s.clientAddr(r)
+	conn := s.cfg.Gate.Connect(addr)
+	if conn == nil {
+		http.Error(w, (&admit.Refusal{Reason: admit.TooManyConns}).Error(), http.StatusTooManyRequests)
+		return
+	}
+	defer conn.Close()
+	// A foreign Origin gets 403 here: another site must not use a
+	// visitor's browser to open rooms.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.origins})
+	if err != nil {
+		s.cfg.Gate.Refused(admit.BadRequest)
+		s.log.Info("web refused", "remote", admit.Key(addr), "reason", "origin")
+		return
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(readLimit)
+	link := func(code string) string { return s.link(r, code) }
+	// r.Context() must not be used after the upgrade.
+	ctx, cancel := context.WithCancel(s.base)
+	defer cancel()
+	t := &tab{s: s, c: c, remote: admit.Key(addr), link: link}
+	t.serve(ctx, conn)
+}
+
+// tab is one browser tab's socket.
+type tab struct {
+	s      *Server
+	c      *websocket.Conn
+	remote string
+	link   func(code string) string
+}
+
+func (t *tab) serve(ctx context.Context, conn *admit.Conn) {
+	hctx, cancel := context.WithTimeout(ctx, t.s.cfg.HelloTimeout)
+	hello, err := t.read(hctx)
+	cancel()
+	if err != nil || hello.T != "hello" {
+		t.s.cfg.Gate.Refused(admit.BadRequest)
+		t.c.Close(websocket.StatusPolicyViolation, "say hello first")
+		return
+	}
+	pass, err := conn.Enter()
+	if err != nil {
+		t.refuse(ctx, err)
+		return
+	}
+	defer pass.Done()
+	who := rooms.Member{Name: names.Guest(), Guest: true}
+	var seat rooms.Seat
+	op := admit.OpJoin
+	switch hello.Op {
+	case "new":
+		op = admit.OpNew
+		seat, err = pass.Open(ctx, op, who)
+	case "group":
+		op = admit.OpGroup
+		seat, err = pass.Open(ctx, op, who)
+	case "join":
+		seat, err = pass.Join(ctx, hello.Code, who)
+	default:
+		t.s.cfg.Gate.Refused(admit.BadRequest)
+		t.c.Close(websocket.StatusPolicyViolation, "unknown op")
+		return
+	}
+	if err != nil {
+		t.refuse(ctx, err)
+		return
+	}
+	defer seat.Leave()
+	t.s.cfg.Metrics.WebSessionStarted()
+	defer t.s.cfg.Metrics.WebSessionEnded()
+	start := time.Now()
+	t.s.log.Info("web seated", "remote", t.remote, "room", rooms.Tag(seat.Code()), "op", op.String())
+	t.room(ctx, seat)
+	t.s.log.Info("web session end", "remote", t.remote, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// refuse says why in the same words as SSH, then closes.
+func (t *tab) refuse(ctx context.Context, err error) {
+	f := outFrame{T: "refused", S: "Something went wrong on the server. Try again in a moment.", Reason: admit.Other.String()}
+	if r, ok := errors.AsType[*admit.Refusal](err); ok {
+		f.S, f.Reason, f.Own = r.Error(), r.Reason.String(), r.StartOwn()
+	}
+	t.s.log.Info("web refused", "remote", t.remote, "reason", f.Reason)
+	wctx, cancel := context.WithTimeout(ctx, t.s.cfg.StallTimeout)
+	defer cancel()
+	_ = t.write(wctx, f)
+	t.c.Close(websocket.StatusNormalClosure, "")
+}
+
+func (t *tab) read(ctx context.Context) (inFrame, error) {
+	var f inFrame
+	typ, b, err := t.c.Read(ctx)
+	if err != nil {
+		return f, err
+	}
+	if typ != websocket.MessageText || !utf8.Valid(b) {
+		return f, errors.New("not a text frame")
+	}
+	return f, json.Unmarshal(b, &f)
+}
+
+func (t *tab) write(ctx context.Context, f outFrame) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return t.c.Write(ctx, websocket.MessageText, b)
+}

@@ -1,0 +1,465 @@
+// hush in a browser: one socket per tab, every key sent as typed, text
+// fading in place. Text only ever reaches the page through textContent;
+// the server has already cleaned it. Nothing is stored: no cookies, no
+// storage, no service worker.
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const chunk = 128; // code points per frame; the server reads 1 KiB at most
+  const paces = [1, 2, 4];
+  const paceWords = { 1: 'Fade: normal', 2: 'Fade: slower', 3: '', 4: 'Fade: slowest' };
+  const reduced = matchMedia('(prefers-reduced-motion: reduce)');
+
+  const st = {
+    ws: null,
+    want: null, // the hello that (re)joins: {op} or {op: 'join', code}
+    final: false, // ended, refused or left: no reconnecting
+    linger: 5000,
+    pace: 1,
+    seats: 2,
+    self: null,
+    lanes: new Map(), // peer id → lane
+    link: '',
+    backoff: 1000,
+    retry: 0,
+    sent: '', // what of the textarea's value was already sent
+    composing: false,
+    toldBackspace: false,
+  };
+
+  // ---- the start page and the room page ----
+
+  function showStart(problem, again) {
+    $('room').hidden = true;
+    $('start').hidden = false;
+    $('problem').textContent = problem || '';
+    if (again) $('new').focus();
+  }
+
+  function showRoom() {
+    $('start').hidden = true;
+    $('room').hidden = false;
+    $('type').focus();
+  }
+
+  function begin(op) {
+    history.replaceState(null, '', '/');
+    st.want = { op };
+    st.final = false;
+    showRoom();
+    connect();
+  }
+
+  // ---- the socket ----
+
+  function connect() {
+    clearTimeout(st.retry);
+    if (st.ws || st.final) return;
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+    st.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify(Object.assign({ t: 'hello' }, st.want)));
+    ws.onmessage = (e) => {
+      if (st.ws === ws) handle(JSON.parse(e.data));
+    };
+    ws.onclose = () => {
+      if (st.ws !== ws) return;
+      st.ws = null;
+      offline();
+    };
+  }
+
+  function send(frame) {
+    if (st.ws && st.ws.readyState === WebSocket.OPEN && st.self) st.ws.send(JSON.stringify(frame));
+  }
+
+  // offline: say so, keep nothing typed meanwhile, and try again with
+  // backoff (and at once when the tab is shown again or the network is back).
+  function offline() {
+    st.self = null;
+    $('type').value = '';
+    st.sent = '';
+    if (st.final) return;
+    $('type').disabled = true;
+    notice('Connection lost. Reconnecting…');
+    st.retry = setTimeout(connect, st.backoff);
+    st.backoff = Math.min(st.backoff * 2, 30000);
+  }
+
+  function retryNow() {
+    if (!st.ws && !st.final && st.want && document.visibilityState === 'visible') connect();
+  }
+  document.addEventListener('visibilitychange', retryNow);
+  addEventListener('online', retryNow);
+
+  function finish(text, startOwn) {
+    st.final = true;
+    st.self = null;
+    if (st.ws) {
+      const ws = st.ws;
+      st.ws = null;
+      ws.close();
+    }
+    clearTimeout(st.retry);
+    announce(text);
+    showStart(text, startOwn);
+  }
+
+  // ---- what the server says ----
+
+  function handle(f) {
+    switch (f.t) {
+      case 'seated':
+        seated(f);
+        break;
+      case 'joined':
+        addLane(f.p, false);
+        announce(f.p.name + ' joined.');
+        notice(f.p.name + ' joined.');
+        who();
+        break;
+      case 'left': {
+        const lane = st.lanes.get(f.id);
+        if (lane) {
+          flushWord(lane);
+          announce(lane.peer.name + ' left.');
+          notice(lane.peer.name + ' left.');
+          lane.el.remove();
+          st.lanes.delete(f.id);
+        }
+        who();
+        break;
+      }
+      case 'typed': {
+        const lane = st.lanes.get(f.id);
+        if (lane) addText(lane, f.s);
+        break;
+      }
+      case 'nl': {
+        const lane = st.lanes.get(f.id);
+        if (lane) addText(lane, '\n');
+        break;
+      }
+      case 'own':
+        addText(st.lanes.get(st.self.id), f.s);
+        break;
+      case 'hint':
+      case 'note':
+        notice(f.s);
+        break;
+      case 'refused':
+        finish(f.s, f.own);
+        break;
+      case 'ended':
+        finish(f.s, true);
+        break;
+    }
+  }
+
+  function seated(f) {
+    st.self = f.p;
+    st.seats = f.seats;
+    st.linger = f.linger;
+    st.link = f.link;
+    st.backoff = 1000;
+    st.want = { op: 'join', code: f.code };
+    history.replaceState(null, '', '/' + f.code);
+    $('lanes').replaceChildren();
+    st.lanes.clear();
+    for (const p of f.others || []) addLane(p, false);
+    addLane(f.p, true);
+    $('link').textContent = f.link;
+    $('ssh').textContent = f.ssh;
+    $('type').disabled = false;
+    $('type').value = '';
+    st.sent = '';
+    notice('');
+    who();
+    $('type').focus();
+    announce('You are in the room as ' + f.p.name + '.');
+  }
+
+  // ---- lanes: one per person, text fading in place ----
+
+  function addLane(p, own) {
+    const el = document.createElement('div');
+    el.className = 'lane';
+    el.dataset.color = String(p.color);
+    el.dataset.id = String(p.id);
+    const name = document.createElement('div');
+    name.className = 'name';
+    name.textContent = p.name;
+    const tag = document.createElement('span');
+    tag.className = 'tag';
+    tag.textContent = (p.guest ? ' · guest' : '') + (own ? ' · you' : '');
+    name.append(tag);
+    const text = document.createElement('div');
+    text.className = 'text';
+    el.append(name, text);
+    const lane = { peer: p, el, text, line: null, word: null, heard: '' };
+    newLine(lane);
+    if (own) {
+      $('lanes').append(el);
+    } else {
+      $('lanes').insertBefore(el, $('lanes').querySelector('.lane.own'));
+    }
+    if (own) el.classList.add('own');
+    st.lanes.set(p.id, lane);
+  }
+
+  function newLine(lane) {
+    const line = document.createElement('div');
+    line.className = 'line';
+    lane.text.append(line);
+    const old = lane.line;
+    lane.line = line;
+    lane.word = null;
+    if (old) sweep(lane, old);
+    while (lane.text.childElementCount > 60) lane.text.firstElementChild.remove();
+  }
+
+  // addText shows text as it arrives. A word fades as one, on the clock of
+  // its newest letter, so it stays readable to the end; spaces and
+  // symbols fade on their own. Nothing moves as things fade.
+  function addText(lane, s) {
+    if (!lane) return;
+    for (const ch of s) {
+      if (ch === '\n') {
+        flushWord(lane);
+        newLine(lane);
+        continue;
+      }
+      // Letters, digits and what joins or marks them belong to a word;
+      // so does whatever follows a zero-width joiner.
+      const joined = lane.word && lane.word.textContent.endsWith('\u200d');
+      if (joined || /[\p{L}\p{N}\p{M}\u200d\ufe0f\u{1F3FB}-\u{1F3FF}]/u.test(ch)) {
+        if (!lane.word || lane.word.textContent.length >= 48) {
+          lane.word = unit(lane, '');
+        }
+        lane.word.textContent += ch;
+        fade(lane, lane.word);
+        lane.heard += ch;
+        continue;
+      }
+      lane.word = null;
+      const u = unit(lane, ch);
+      fade(lane, u);
+      if (ch === ' ') flushWord(lane);
+      else lane.heard += ch;
+    }
+    hushLater(lane);
+  }
+
+  function unit(lane, s) {
+    const span = document.createElement('span');
+    span.textContent = s;
+    lane.line.append(span);
+    return span;
+  }
+
+  function fade(lane, el) {
+    if (el.fading) el.fading.cancel();
+    el.classList.remove('gone');
+    const frames = reduced.matches
+      ? [{ opacity: 1 }, { opacity: 1, offset: 0.7 }, { opacity: 0.5, offset: 0.7 }, { opacity: 0.5, offset: 0.999 }, { opacity: 0 }]
+      : [{ opacity: 1 }, { opacity: 1, offset: 0.7 }, { opacity: 0 }];
+    const a = el.animate(frames, { duration: st.linger * st.pace, fill: 'forwards' });
+    el.fading = a;
+    a.onfinish = () => {
+      el.classList.add('gone');
+      sweep(lane, el.parentNode);
+    };
+  }
+
+  // sweep drops a line once all of it has vanished and it is no longer
+  // being typed on.
+  function sweep(lane, line) {
+    if (!line || line === lane.line || !line.parentNode) return;
+    for (const u of line.children) if (!u.classList.contains('gone')) return;
+    line.remove();
+  }
+
+  function repace() {
+    for (const el of document.querySelectorAll('.line span')) {
+      if (el.fading && el.fading.playState === 'running') el.fading.effect.updateTiming({ duration: st.linger * st.pace });
+    }
+  }
+
+  // ---- words for screen readers: words, not keystrokes ----
+
+  function flushWord(lane) {
+    clearTimeout(lane.hush);
+    const w = lane.heard.trim();
+    lane.heard = '';
+    if (w) announce((lane.peer.id === (st.self && st.self.id) ? 'You' : lane.peer.name) + ': ' + w);
+  }
+
+  function hushLater(lane) {
+    clearTimeout(lane.hush);
+    lane.hush = setTimeout(() => flushWord(lane), 1500);
+  }
+
+  function announce(text) {
+    const log = $('log');
+    const p = document.createElement('p');
+    p.textContent = text;
+    log.append(p);
+    while (log.childElementCount > 20) log.firstElementChild.remove();
+  }
+
+  function notice(text) {
+    $('notice').textContent = text;
+  }
+
+  function who() {
+    const list = $('who');
+    list.replaceChildren();
+    for (const lane of st.lanes.values()) {
+      const li = document.createElement('li');
+      li.dataset.color = String(lane.peer.color);
+      li.textContent = lane.peer.name + (lane.peer.guest ? ' (guest)' : '') + (st.self && lane.peer.id === st.self.id ? ' (you)' : '');
+      list.append(li);
+    }
+    $('invite').hidden = !st.self || st.lanes.size >= st.seats;
+  }
+
+  // ---- typing: a plain textarea, read through input and composition
+  // events, so phone keyboards (which send keydown 229) work too ----
+
+  const ta = $('type');
+
+  function sendText(s) {
+    const cps = Array.from(s);
+    for (let i = 0; i < cps.length; i += chunk) send({ t: 'type', s: cps.slice(i, i + chunk).join('') });
+  }
+
+  function sendTyped(s) {
+    const parts = s.split(/\r\n|\r|\n/);
+    parts.forEach((p, i) => {
+      if (i > 0) send({ t: 'nl' });
+      if (p) sendText(p);
+    });
+  }
+
+  // take sends what the textarea gained since last time. What was sent is
+  // never taken back: there is no backspace.
+  function take() {
+    const v = ta.value;
+    if (v.startsWith(st.sent)) {
+      if (v.length > st.sent.length) sendTyped(v.slice(st.sent.length));
+    } else {
+      // A keyboard rewrote what it had shown (autocorrect): send only what
+      // is new after the part both share.
+      let i = 0;
+      while (i < v.length && i < st.sent.length && v[i] === st.sent[i]) i++;
+      if (v.length > st.sent.length) sendTyped(v.slice(Math.max(i, st.sent.length)));
+    }
+    st.sent = v;
+    if (!st.composing) {
+      ta.value = '';
+      st.sent = '';
+    }
+  }
+
+  ta.addEventListener('beforeinput', (e) => {
+    if (!st.self) {
+      e.preventDefault();
+      return;
+    }
+    switch (e.inputType) {
+      case 'insertLineBreak':
+      case 'insertParagraph':
+        e.preventDefault();
+        take();
+        send({ t: 'nl' });
+        return;
+      case 'insertFromPaste':
+      case 'insertFromDrop':
+        return; // the paste event sends it, once
+    }
+    if (e.inputType.startsWith('delete') || e.inputType.startsWith('history')) {
+      e.preventDefault();
+      noBackspace();
+    }
+  });
+
+  ta.addEventListener('input', () => {
+    if (!st.self) {
+      ta.value = '';
+      return;
+    }
+    take();
+  });
+
+  ta.addEventListener('compositionstart', () => {
+    st.composing = true;
+  });
+  ta.addEventListener('compositionend', () => {
+    st.composing = false;
+    if (st.self) take();
+  });
+
+  ta.addEventListener('keydown', (e) => {
+    if (e.isComposing || e.keyCode === 229) return;
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      take();
+      send({ t: 'nl' });
+    } else if (e.key === 'Backspace' || e.key === 'Delete') {
+      e.preventDefault();
+      noBackspace();
+    }
+  });
+
+  ta.addEventListener('paste', (e) => {
+    e.preventDefault();
+    if (!st.self) return;
+    const s = (e.clipboardData && e.clipboardData.getData('text/plain')) || '';
+    const cps = Array.from(s);
+    if (cps.length === 0) return;
+    for (let i = 0; i < cps.length && i < 20000; i += chunk) {
+      send({ t: 'paste', s: cps.slice(i, i + chunk).join(''), more: i + chunk < cps.length && i + chunk < 20000 });
+    }
+  });
+
+  function noBackspace() {
+    if (st.toldBackspace) return;
+    st.toldBackspace = true;
+    notice('There is no backspace here: what you type is already on their screen. It fades soon enough.');
+  }
+
+  // ---- buttons ----
+
+  $('new').addEventListener('click', () => begin('new'));
+  $('group').addEventListener('click', () => begin('group'));
+  $('leave').addEventListener('click', () => {
+    send({ t: 'leave' });
+    finish('You left the room. Nothing was kept.', true);
+  });
+  $('copy').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(st.link);
+      notice('Link copied.');
+    } catch {
+      notice('Copy this link: ' + st.link);
+    }
+  });
+  $('slower').addEventListener('click', () => {
+    st.pace = paces[(paces.indexOf(st.pace) + 1) % paces.length];
+    $('slower').textContent = paceWords[st.pace];
+    $('slower').setAttribute('aria-pressed', String(st.pace > 1));
+    repace();
+    ta.focus();
+  });
+  $('lanes').addEventListener('click', () => ta.focus());
+
+  // ---- start ----
+
+  const code = decodeURIComponent(location.pathname.slice(1));
+  if (code) {
+    st.want = { op: 'join', code };
+    showRoom();
+    connect();
+  } else {
+    showStart('', false);
+  }
+})();

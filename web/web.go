@@ -1,0 +1,324 @@
+// Package web is the browser front end: a page at /CODE and a WebSocket
+// per tab that speaks to the same rooms as SSH. Every rule (who gets in,
+// how fast one may type, what text may enter a room) comes from packages
+// admit and speak, so a browser gets exactly what a terminal gets.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
+)
+
+//go:embed static
+var static embed.FS
+
+// Config is what the web front end needs to know.
+type Config struct {
+	Gate     *admit.Gate
+	Speak    speak.Config
+	Linger   time.Duration
+	MaxGroup int
+	Log      *slog.Logger
+	// URL is the public base URL links are made from, e.g.
+	// https://chat.example.org. Empty: links use the request's own host.
+	URL string
+	// SSH makes the ssh command that joins a room, shown beside the link.
+	SSH func(code string) string
+	// TLS says the page is served over TLS here (adds HSTS).
+	TLS bool
+	// TrustedProxies may name the client in X-Forwarded-For; from any
+	// other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+	// StallTimeout is how long a browser may take nothing before it is
+	// dropped, as for SSH.
+	StallTimeout time.Duration
+	// HelloTimeout bounds the wait for a new socket's first frame.
+	HelloTimeout time.Duration
+	IdleTimeout  time.Duration // 0: never
+	Metrics      Metrics
+}
+
+// Metrics is told what happens on the web side; refusals and seats are
+// counted by the gate. Methods must not block.
+type Metrics interface {
+	WebSessionStarted()
+	WebSessionEnded()
+	SlowDropped()
+}
+
+type noMetrics struct{}
+
+func (noMetrics) WebSessionStarted() {}
+func (noMetrics) WebSessionEnded()   {}
+func (noMetrics) SlowDropped()       {}
+
+// Server serves the page and its sockets.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	origins []string
+	http    *http.Server
+
+	// base ends every socket at the end of Shutdown.
+	base   context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closing bool
+	wg      sync.WaitGroup // sockets being served
+}
+
+// New checks cfg and builds a server; Serve starts it.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Gate == nil:
+		return nil, errors.New("web: no gate")
+	case cfg.StallTimeout <= 0:
+		return nil, errors.New("web: no stall timeout")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	if cfg.HelloTimeout <= 0 {
+		cfg.HelloTimeout = 10 * time.Second
+	}
+	if cfg.SSH == nil {
+		cfg.SSH = func(code string) string { return "ssh " + code + "@localhost" }
+	}
+	s := &Server{cfg: cfg, log: cfg.Log}
+	if cfg.URL != "" {
+		u, err := url.Parse(cfg.URL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("web: URL %q: want http(s)://host[:port]", cfg.URL)
+		}
+		// Behind a proxy that rewrites Host, the public host is the one a
+		// browser's Origin names.
+		s.origins = []string{u.Host}
+	}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("GET /{code}", s.page)
+	mux.HandleFunc("GET /static/{file}", s.asset)
+	mux.HandleFunc("GET /ws", s.socket)
+	s.http = &http.Server{
+		Handler:           headers(cfg.TLS, mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown. TLS, if any, is l's.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Handler is the whole site, for tests that serve it themselves.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+// Shutdown waits for every socket to say goodbye (the gate's Shutdown has
+// ended their seats), then closes what is left, by the time ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	s.cancel()
+	return s.http.Shutdown(ctx)
+}
+
+// enter counts a socket so Shutdown can wait for it; false once closing.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// headers sets what every answer carries: a strict policy (scripts and
+// styles only from here, no framing, no string-to-code sinks), no caching,
+// no referrer, and HSTS under TLS.
+func headers(tls bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp(r))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csp names the socket's origin in connect-src: 'self' does not cover
+// ws: in every browser.
+func csp(r *http.Request) string {
+	scheme := "ws"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "wss"
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+		"connect-src " + scheme + "://" + sanitizeHost(r.Host) + "; " +
+		"frame-ancestors 'none'; base-uri 'none'; form-action 'none'; " +
+		"require-trusted-types-for 'script'; trusted-types 'none'"
+}
+
+// sanitizeHost keeps a Host header from writing anything but a host into
+// the policy.
+func sanitizeHost(h string) string {
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-:[]", r)) {
+			return "'none'"
+		}
+	}
+	if h == "" {
+		return "'none'"
+	}
+	return h
+}
+
+// page serves the one page: at / it offers to start a room, at /CODE it
+// joins that room. Loading it never opens a room by itself: link previews
+// and prefetchers load pages too.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	if code := r.PathValue("code"); code != "" {
+		if !rooms.LooksLikeCode(code) {
+			s.notFound(w)
+			return
+		}
+	}
+	serveFile(w, "static/index.html", "text/html; charset=utf-8")
+}
+
+func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
+	switch f := r.PathValue("file"); f {
+	case "app.js":
+		serveFile(w, "static/app.js", "text/javascript; charset=utf-8")
+	case "app.css":
+		serveFile(w, "static/app.css", "text/css; charset=utf-8")
+	case "icon.svg":
+		serveFile(w, "static/icon.svg", "image/svg+xml")
+	default:
+		s.notFound(w)
+	}
+}
+
+func (s *Server) notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = fmt.Fprintln(w, "Not a room code. Start your own at /.")
+}
+
+func serveFile(w http.ResponseWriter, name, typ string) {
+	b, err := static.ReadFile(name)
+	if err != nil {
+		http.Error(w, "missing", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	_, _ = w.Write(b)
+}
+
+// link is the page that joins the room with code, made from the public
+// URL or, without one, from the host the browser used.
+func (s *Server) link(r *http.Request, code string) string {
+	if s.cfg.URL != "" {
+		return strings.TrimSuffix(s.cfg.URL, "/") + "/" + code
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + sanitizeHost(r.Host) + "/" + code
+}
+
+// Link is the page that joins the room with code: base is the public URL
+// (--web-url), else one is made from host (a name, maybe with a port that
+// is dropped) and the web listener's port.
+func Link(base, host string, port int, code string) string {
+	if base != "" {
+		return strings.TrimSuffix(base, "/") + "/" + code
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == 80 {
+		return "http://" + host + "/" + code
+	}
+	return fmt.Sprintf("http://%s:%d/%s", host, port, code)
+}
+
+// clientAddr is the address limits count this request under: the peer's,
+// or the client a trusted proxy names (the right-most address it did not
+// add itself).
+func (s *Server) clientAddr(r *http.Request) net.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return &net.TCPAddr{}
+	}
+	addr := net.TCPAddrFromAddrPort(peer)
+	if !trusted(s.cfg.TrustedProxies, peer.Addr()) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !trusted(s.cfg.TrustedProxies, ip) {
+			return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
+		}
+	}
+	return addr
+}
+
+func trusted(list []netip.Prefix, ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range list {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
