@@ -235,7 +235,7 @@ func TestBrowserAndSSHTalk(t *testing.T) {
 }
 
 func TestBrowserOpensSSHJoins(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, func(c *app.Config) { c.Metrics = "127.0.0.1:0" })
 	p := openPage(t, webURL(s)+"/")
 	// Loading / opens nothing; the button does.
 	p.wait("the start page", "!document.getElementById('start').hidden")
@@ -253,6 +253,8 @@ func TestBrowserOpensSSHJoins(t *testing.T) {
 	}
 	bob := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	bob.WaitText("guest") // the browser member shows as a guest
+	waitMetrics(t, s.MetricsAddr(), metric{name: "hush_web_sessions", want: 1}, metric{name: "hush_sessions", want: 1},
+		metric{name: "hush_joins_total", labels: []string{"op", "new"}, want: 1}, metric{name: "hush_joins_total", labels: []string{"op", "join"}, want: 1})
 	p.wait("bob in the list", "document.querySelectorAll('#who li').length === 2 && document.getElementById('invite').hidden")
 	bob.Type("typed on ssh")
 	p.waitLane(sshName(bob), "typed on ssh")

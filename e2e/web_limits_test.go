@@ -40,12 +40,16 @@ func webHello(t *testing.T, s *server, hello map[string]string) map[string]any {
 
 // An address has one budget of sessions, over SSH and the web together.
 func TestWebSharesSessionBudgetWithSSH(t *testing.T) {
-	s := startServer(t, func(c *app.Config) { c.SessionsPerIP = 2 })
+	s := startServer(t, func(c *app.Config) { c.SessionsPerIP = 2; c.Metrics = "127.0.0.1:0" })
 	openPair(t, s.Addr())
 	f := webHello(t, s, map[string]string{"t": "hello", "op": "new"})
 	if f["t"] != "refused" || f["reason"] != "too-many-sessions" || !strings.Contains(f["s"].(string), "Too many sessions") {
 		t.Fatalf("third session, from a browser: %v", f)
 	}
+	waitMetrics(t, s.MetricsAddr(),
+		metric{name: "hush_rejections_total", labels: []string{"reason", "too-many-sessions"}, want: 1},
+		metric{name: "hush_web_sessions", want: 0},
+		metric{name: "hush_sessions", want: 2})
 }
 
 // Wrong codes typed in a browser count against the address over SSH too.
