@@ -54,14 +54,10 @@ type room struct {
 }
 
 type seat struct {
+	*Queue // Ready, Drain and Err come from here
 	room   *room
 	self   Peer
 	others []Peer
-	ready  chan struct{}
-
-	mu    sync.Mutex
-	queue []Event
-	err   error // why the seat ended; nil while it holds
 }
 
 // Open implements Registry.
@@ -186,9 +182,9 @@ func (rm *room) sit(m Member) (Seat, error) {
 	}
 	rm.nextID++
 	s := &seat{
+		Queue: NewQueue(),
 		room:  rm,
 		self:  Peer{Member: m, ID: rm.nextID, Color: rm.freeColor()},
-		ready: make(chan struct{}, 1),
 	}
 	for _, o := range rm.members {
 		s.others = append(s.others, o.self)
@@ -256,66 +252,23 @@ func (rm *room) remove(s *seat) {
 }
 
 func (s *seat) push(ev Event) {
-	s.mu.Lock()
-	if s.err != nil || (len(s.queue) >= QueueLimit && (ev.Kind == Typed || ev.Kind == Newline)) {
-		ended := s.err != nil
-		s.mu.Unlock()
-		if !ended {
-			s.room.reg.dropped.Add(1)
-		}
-		return
-	}
-	s.queue = append(s.queue, ev)
-	s.mu.Unlock()
-	s.signal()
-}
-
-func (s *seat) signal() {
-	select {
-	case s.ready <- struct{}{}:
-	default:
+	if !s.Push(ev) {
+		s.room.reg.dropped.Add(1)
 	}
 }
 
 // end closes the seat with cause; the member learns it from an Ended
 // event, the others see it leave.
 func (s *seat) end(cause error) {
-	s.mu.Lock()
-	if s.err != nil {
-		s.mu.Unlock()
-		return
+	if s.End(cause, s.self) {
+		s.room.remove(s)
 	}
-	s.err = cause
-	s.queue = append(s.queue, Event{Kind: Ended, Peer: s.self})
-	s.mu.Unlock()
-	s.signal()
-	s.room.remove(s)
 }
 
-func (s *seat) Code() string           { return s.room.code }
-func (s *seat) Seats() int             { return s.room.seats }
-func (s *seat) Self() Peer             { return s.self }
-func (s *seat) Others() []Peer         { return s.others }
-func (s *seat) Ready() <-chan struct{} { return s.ready }
-
-func (s *seat) Drain(buf []Event) []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	buf = append(buf, s.queue...)
-	clear(s.queue)
-	if cap(s.queue) > 64 {
-		s.queue = nil // give back a burst's memory
-	} else {
-		s.queue = s.queue[:0]
-	}
-	return buf
-}
-
-func (s *seat) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+func (s *seat) Code() string   { return s.room.code }
+func (s *seat) Seats() int     { return s.room.seats }
+func (s *seat) Self() Peer     { return s.self }
+func (s *seat) Others() []Peer { return s.others }
 
 func (s *seat) Type(text string) error {
 	if err := s.Err(); err != nil {
@@ -336,13 +289,7 @@ func (s *seat) Newline() error {
 }
 
 func (s *seat) Leave() {
-	s.mu.Lock()
-	if s.err != nil {
-		s.mu.Unlock()
-		return
+	if s.Queue.Leave() {
+		s.room.remove(s)
 	}
-	s.err = ErrLeft
-	s.queue = nil
-	s.mu.Unlock()
-	s.room.remove(s)
 }

@@ -21,7 +21,7 @@ func TestDrainGivesMemoryBack(t *testing.T) {
 		t.Fatalf("drained %d, want 1000", got)
 	}
 	s.mu.Lock()
-	held := cap(s.queue)
+	held := cap(s.events)
 	s.mu.Unlock()
 	if held > 64 {
 		t.Fatalf("queue keeps room for %d events after a drain", held)
