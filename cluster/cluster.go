@@ -1,0 +1,519 @@
+// Package cluster keeps rooms that span servers: several hush nodes behind
+// one address share one NATS system, so two people who reach different
+// nodes can still sit in the same room.
+//
+// Who sits where lives in a memory-only JetStream key-value bucket, one
+// record per room, changed by compare-and-set so two nodes racing for the
+// last seat cannot both win. What members type never touches storage: it
+// travels over core NATS publish/subscribe, and only when the room has
+// members on another node. Room codes never reach NATS at all: keys and
+// subjects carry a keyed hash of the code.
+//
+// A node proves it is alive by renewing one lease key (one write every
+// Lease/3, however many people it seats). When a node's lease expires the
+// others drop its members from the rooms they share. A node that cannot
+// renew for longer than it can prove it still holds its lease ends its
+// seats in shared rooms with rooms.ErrLost: the others are about to see
+// those members leave, and an honest end beats two diverging rooms.
+package cluster
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hush-chat/hush/rooms"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names in NATS. Every node of one hush cluster must use the same.
+const (
+	roomsBucket   = "hush_rooms"
+	leasesBucket  = "hush_leases"
+	subjectPrefix = "hush.room."
+)
+
+const (
+	// DefaultLease is how long a silent node keeps its members.
+	DefaultLease = 15 * time.Second
+	// opTimeout bounds Open and Join whatever the caller's context says:
+	// a person waiting at a prompt should hear "try later" rather than wait.
+	opTimeout = 4 * time.Second
+	// ackWait bounds how long Join waits for the room's other nodes to
+	// learn of the arrival.
+	ackWait = time.Second
+	// leaveTimeout bounds the write that gives a seat back.
+	leaveTimeout = 2 * time.Second
+	// casTries bounds compare-and-set retries on one record. Each lost race
+	// means another writer won, so this many in a row is a storm, not bad luck.
+	casTries = 64
+	// codeTries bounds how often Open draws a new code after a collision.
+	codeTries = 8
+	// keyLen is how many hex characters of the keyed hash name a room.
+	keyLen = 32
+	// markerTTL is how long a deleted room's marker stays in the bucket.
+	markerTTL = time.Second
+)
+
+// ErrMismatch means this node's data directory does not match the one the
+// cluster was started with (another salt or another host key).
+var ErrMismatch = errors.New("cluster: node does not match the cluster")
+
+// Config says who this node is and how it takes part.
+type Config struct {
+	// Node names this server; logs and lease keys carry it. Each process
+	// adds a random suffix, so a restarted node is a new member.
+	Node string
+	// Codes issues and checks room codes; every node uses the same salt.
+	Codes *rooms.Codes
+	// Secret keys the hash that names rooms in NATS. Derive it from the
+	// code salt: every node needs the same, at least 16 bytes.
+	Secret []byte
+	// HostKey is the SSH host public key (wire form). If set, New refuses
+	// to join a cluster that was started with another.
+	HostKey []byte
+	// Lease is how long a silent node keeps its members (whole seconds,
+	// at least 2 s; DefaultLease if zero). Every node must use the same.
+	Lease time.Duration
+	// Replicas is how many JetStream servers keep each bucket (1 if zero).
+	Replicas int
+	// Logger receives structured logs; slog.Default() if nil.
+	Logger *slog.Logger
+}
+
+// Counters are totals since New, for metrics.
+type Counters struct {
+	PublishErrors uint64 // core NATS publishes that failed
+	KVErrors      uint64 // key-value calls that failed (lost races excluded)
+	LeaseRenewals uint64 // successful lease writes
+	EventsIn      uint64 // events received from other nodes
+	EventsOut     uint64 // events published for other nodes
+	NodesLost     uint64 // other nodes' members dropped because their lease expired
+	Fenced        uint64 // times this node ended shared seats for want of a lease
+}
+
+// Registry is a rooms.Registry whose rooms span the nodes sharing a NATS
+// system. Make one with New.
+type Registry struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	rooms  jetstream.KeyValue
+	leases jetstream.KeyValue
+	margin time.Duration // the lease time this node does not count on
+
+	instance  atomic.Pointer[string] // this node's lease key now
+	leaseOK   atomic.Bool            // the lease is held: Open and Join may write
+	heldSince atomic.Int64           // unix nanoseconds since the lease is held without a gap
+	resync    atomic.Bool            // local rooms must be written again (records may be gone)
+
+	mu      sync.Mutex
+	byKey   map[string]*room
+	closed  error
+	past    map[string]bool     // lease keys this process held before (fenced away)
+	pending map[string]struct{} // rooms whose records may still list seats given up here
+
+	statsMu sync.Mutex
+	members int
+	bySize  map[int]int
+	dropped atomic.Uint64
+
+	n struct {
+		publishErrors, kvErrors, renewals, in, out, nodesLost, fenced atomic.Uint64
+	}
+
+	life    context.Context // ends at Close
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	nudge   chan struct{} // wakes the sweep
+	healNow chan struct{} // wakes the lease loop
+}
+
+// New joins the cluster on nc: it makes the buckets if they are missing,
+// checks this node matches the cluster, takes a lease and starts renewing
+// it. nc stays the caller's; Close does not close it.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
+	switch {
+	case nc == nil:
+		return nil, errors.New("cluster: no NATS connection")
+	case cfg.Codes == nil:
+		return nil, errors.New("cluster: no code issuer")
+	case len(cfg.Secret) < 16:
+		return nil, errors.New("cluster: secret must be at least 16 bytes")
+	case cfg.Node == "":
+		return nil, errors.New("cluster: no node name")
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = DefaultLease
+	}
+	cfg.Lease = cfg.Lease.Round(time.Second)
+	if cfg.Lease < 2*time.Second {
+		return nil, fmt.Errorf("cluster: lease %v is shorter than 2s", cfg.Lease)
+	}
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	life, stop := context.WithCancel(context.Background())
+	r := &Registry{
+		cfg:     cfg,
+		nc:      nc,
+		js:      js,
+		margin:  cfg.Lease / 4,
+		byKey:   make(map[string]*room),
+		past:    make(map[string]bool),
+		pending: make(map[string]struct{}),
+		bySize:  make(map[int]int),
+		life:    life,
+		stop:    stop,
+		nudge:   make(chan struct{}, 1),
+		healNow: make(chan struct{}, 1),
+	}
+	inst := newInstance(cfg.Node)
+	r.instance.Store(&inst)
+	r.log = cfg.Logger.With("node", inst)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := r.ensureBuckets(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	if err := r.check(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	sent := time.Now()
+	rev, err := r.leases.Create(ctx, inst, []byte(cfg.Node))
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("cluster: take lease: %w", err)
+	}
+	r.n.renewals.Add(1)
+	r.leaseOK.Store(true)
+	r.heldSince.Store(sent.UnixNano())
+	r.wg.Add(3)
+	go r.leaseLoop(rev, sent)
+	go r.sweepLoop()
+	go r.watchLeases()
+	r.log.Info("cluster: joined", "lease", cfg.Lease, "replicas", cfg.Replicas)
+	return r, nil
+}
+
+// newInstance names one process of node: the node's name made safe for a
+// key, and random bits so a restarted process is a stranger to its past.
+func newInstance(node string) string {
+	safe := strings.Map(func(c rune) rune {
+		if c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			return c
+		}
+		return '_'
+	}, node)
+	var b [4]byte
+	rand.Read(b[:])
+	return safe[:min(len(safe), 64)] + "-" + hex.EncodeToString(b[:])
+}
+
+// ensureBuckets makes the buckets, or makes them again after the NATS
+// system lost its memory.
+func (r *Registry) ensureBuckets(ctx context.Context) error {
+	rooms, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:         roomsBucket,
+		Description:    "hush: who sits in which room (keyed by a hash of the code)",
+		History:        1,
+		Storage:        jetstream.MemoryStorage,
+		Replicas:       r.cfg.Replicas,
+		LimitMarkerTTL: markerTTL, // lets a deleted room's marker expire
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: rooms bucket: %w", err)
+	}
+	leases, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:         leasesBucket,
+		Description:    "hush: one key per live node",
+		History:        1,
+		TTL:            r.cfg.Lease,
+		Storage:        jetstream.MemoryStorage,
+		Replicas:       r.cfg.Replicas,
+		LimitMarkerTTL: r.cfg.Lease, // watchers see an expiry
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: leases bucket: %w", err)
+	}
+	r.rooms, r.leases = rooms, leases
+	return nil
+}
+
+// inst is this node's lease key now.
+func (r *Registry) inst() string { return *r.instance.Load() }
+
+// key names a room in NATS: a keyed hash of its code, never the code.
+func (r *Registry) key(code string) string {
+	m := hmac.New(sha256.New, r.cfg.Secret)
+	m.Write([]byte(code))
+	return hex.EncodeToString(m.Sum(nil))[:keyLen]
+}
+
+// ready says whether Open and Join may try at all.
+func (r *Registry) ready() error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	switch {
+	case closed != nil:
+		return rooms.ErrClosed
+	case r.nc.Status() != nats.CONNECTED:
+		return fmt.Errorf("%w: NATS %v", rooms.ErrUnavailable, r.nc.Status())
+	case !r.leaseOK.Load():
+		return fmt.Errorf("%w: no lease", rooms.ErrUnavailable)
+	}
+	return nil
+}
+
+// unavailable counts a failed key-value call and says what the caller
+// should hear. A bucket that vanished (NATS restarted) wakes the lease
+// loop to make it again.
+func (r *Registry) unavailable(err error) error {
+	r.n.kvErrors.Add(1)
+	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		wake(r.healNow)
+	}
+	return fmt.Errorf("%w: %w", rooms.ErrUnavailable, err)
+}
+
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Open implements rooms.Registry.
+func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.Seat, error) {
+	if seats < 1 {
+		return nil, fmt.Errorf("cluster: %d seats", seats)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := r.ready(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	for range codeTries {
+		code, err := r.cfg.Codes.New()
+		if err != nil {
+			return nil, err
+		}
+		rm := r.acquire(r.key(code), code)
+		s, err := rm.open(ctx, seats, m)
+		r.release(rm)
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return s, err
+		}
+	}
+	return nil, fmt.Errorf("cluster: no free code after %d tries", codeTries)
+}
+
+// Join implements rooms.Registry.
+func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	code, err := r.cfg.Codes.Parse(code)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := r.ready(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	rm := r.acquire(r.key(code), code)
+	defer r.release(rm)
+	return rm.join(ctx, m)
+}
+
+// Stats implements rooms.Registry for this node's part of the cluster:
+// Rooms counts rooms with at least one member seated here, Members the
+// members seated here, BySize those rooms by how many sit here. Summing
+// Members over nodes gives the cluster's members; summing Rooms counts a
+// room once per node it spans.
+func (r *Registry) Stats() rooms.Stats {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	s := rooms.Stats{Members: r.members, BySize: maps.Clone(r.bySize), Dropped: r.dropped.Load()}
+	for _, k := range s.BySize {
+		s.Rooms += k
+	}
+	return s
+}
+
+// Counters returns totals for metrics; it never waits on I/O.
+func (r *Registry) Counters() Counters {
+	return Counters{
+		PublishErrors: r.n.publishErrors.Load(),
+		KVErrors:      r.n.kvErrors.Load(),
+		LeaseRenewals: r.n.renewals.Load(),
+		EventsIn:      r.n.in.Load(),
+		EventsOut:     r.n.out.Load(),
+		NodesLost:     r.n.nodesLost.Load(),
+		Fenced:        r.n.fenced.Load(),
+	}
+}
+
+// Health is nil while this node is connected to NATS and holds its lease.
+func (r *Registry) Health() error {
+	if err := r.ready(); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}
+
+// Close implements rooms.Registry. It ends every seat here, gives the
+// seats back in NATS as far as a short wait allows, and drops the lease.
+func (r *Registry) Close(cause error) {
+	if cause == nil {
+		cause = rooms.ErrClosed
+	}
+	r.mu.Lock()
+	if r.closed != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = cause
+	open := make([]*room, 0, len(r.byKey))
+	for _, rm := range r.byKey {
+		open = append(open, rm)
+	}
+	r.mu.Unlock()
+	keys := make([]string, 0, len(open))
+	for _, rm := range open {
+		rm.mu.Lock()
+		local := append([]*seat(nil), rm.local...)
+		rm.mu.Unlock()
+		for _, s := range local {
+			s.end(cause, false)
+		}
+		keys = append(keys, rm.key)
+	}
+	r.stop()
+	r.wg.Wait()
+
+	// Best effort, in parallel, within one short wait: whatever is left
+	// behind is dropped by the others when the lease expires.
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	work := make(chan string)
+	for range 8 {
+		wg.Go(func() {
+			for key := range work {
+				r.tidy(ctx, key)
+			}
+		})
+	}
+	for _, k := range keys {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	if err := r.leases.Purge(ctx, r.inst()); err != nil {
+		r.log.Debug("cluster: drop lease", "err", err)
+	}
+	r.leaseOK.Store(false)
+	r.log.Info("cluster: closed", "seats", len(keys))
+}
+
+// acquire finds or makes the room for key and holds it until release.
+func (r *Registry) acquire(key, code string) *room {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rm := r.byKey[key]
+	if rm == nil {
+		rm = &room{reg: r, key: key, code: code, remote: make(map[int]member), departed: make(map[int]bool)}
+		r.byKey[key] = rm
+	}
+	rm.refs++
+	return rm
+}
+
+// hold is acquire for a room already in hand; false if it is gone.
+func (r *Registry) hold(rm *room) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byKey[rm.key] != rm {
+		return false
+	}
+	rm.refs++
+	return true
+}
+
+// release lets go of rm; the last to let go of it unsubscribes.
+func (r *Registry) release(rm *room) {
+	r.mu.Lock()
+	rm.refs--
+	var sub *nats.Subscription
+	if rm.refs == 0 {
+		delete(r.byKey, rm.key)
+		sub, rm.sub = rm.sub, nil
+	}
+	r.mu.Unlock()
+	if sub != nil {
+		sub.Unsubscribe()
+	}
+}
+
+// own says whether lease key node is this process's, now or before.
+func (r *Registry) own(node string) bool {
+	if node == r.inst() {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.past[node]
+}
+
+// isClosed reports whether Close has been called.
+func (r *Registry) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed != nil
+}
+
+// resize moves one room from size from to size to in the counts.
+func (r *Registry) resize(from, to int) {
+	r.statsMu.Lock()
+	r.members += to - from
+	if from > 0 {
+		if r.bySize[from]--; r.bySize[from] == 0 {
+			delete(r.bySize, from)
+		}
+	}
+	if to > 0 {
+		r.bySize[to]++
+	}
+	r.statsMu.Unlock()
+}
+
+// short is enough of a room key for logs.
+func short(key string) string { return key[:8] }

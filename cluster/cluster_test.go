@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/rooms/roomstest"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+const testSalt = "cluster-test-salt-0123456789"
+
+// startServer runs an embedded NATS server with JetStream on 127.0.0.1;
+// port 0 picks a free one.
+func startServer(t testing.TB, port int, dir string) *server.Server {
+	t.Helper()
+	if port == 0 {
+		port = -1
+	}
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.Timeout(time.Second), nats.NoCallbacksAfterClientClose())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func testCodes(t testing.TB) *rooms.Codes {
+	c, err := rooms.NewCodes(testSalt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testConfig(t testing.TB, node string) Config {
+	return Config{Node: node, Codes: testCodes(t), Secret: []byte("secret-from-the-salt-0123"), HostKey: []byte("host-key"), Lease: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+}
+
+// newNode starts a registry on its own connection to url.
+func newNode(t testing.TB, url, node string, edit ...func(*Config)) *Registry {
+	t.Helper()
+	cfg := testConfig(t, node)
+	for _, e := range edit {
+		e(&cfg)
+	}
+	r, err := New(t.Context(), connect(t, url), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(nil) })
+	return r
+}
+
+func TestContract(t *testing.T) {
+	s := startServer(t, 0, "")
+	roomstest.Run(t, func(t *testing.T) rooms.Registry { return newNode(t, s.ClientURL(), "solo") })
+}
+
+// TestContractTwoNodes runs the contract with every other Open and Join
+// going to the other node, so most rooms span both.
+func TestContractTwoNodes(t *testing.T) {
+	s := startServer(t, 0, "")
+	roomstest.Run(t, func(t *testing.T) rooms.Registry {
+		return &pair{nodes: [2]*Registry{newNode(t, s.ClientURL(), "left"), newNode(t, s.ClientURL(), "right")}}
+	})
+}
+
+// pair is two nodes seen as one registry: calls alternate between them,
+// Stats counts the rooms of both once each.
+type pair struct {
+	nodes [2]*Registry
+	next  atomic.Uint32
+}
+
+func (p *pair) pick() *Registry { return p.nodes[p.next.Add(1)%2] }
+
+func (p *pair) Open(ctx context.Context, seats int, m rooms.Member) (rooms.Seat, error) {
+	return p.pick().Open(ctx, seats, m)
+}
+
+func (p *pair) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	return p.pick().Join(ctx, code, m)
+}
+
+func (p *pair) Close(cause error) {
+	for _, n := range p.nodes {
+		n.Close(cause)
+	}
+}
+
+func (p *pair) Stats() rooms.Stats {
+	sizes := map[string]int{}
+	var s rooms.Stats
+	for _, n := range p.nodes {
+		for k, v := range n.localSizes() {
+			sizes[k] += v
+		}
+		s.Dropped += n.Stats().Dropped
+	}
+	s.BySize = map[int]int{}
+	for _, v := range sizes {
+		s.Rooms++
+		s.Members += v
+		s.BySize[v]++
+	}
+	return s
+}
+
+var _ = maps.Clone[map[int]int]
+var _ = errors.New
+var _ = fmt.Sprint
+
+// localSizes counts the seats this node holds, by room key.
+func (r *Registry) localSizes() map[string]int {
+	r.mu.Lock()
+	open := slices.Collect(maps.Values(r.byKey))
+	r.mu.Unlock()
+	out := map[string]int{}
+	for _, rm := range open {
+		rm.mu.Lock()
+		if n := len(rm.local); n > 0 {
+			out[rm.key] = n
+		}
+		rm.mu.Unlock()
+	}
+	return out
+}
