@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -29,7 +27,7 @@ func startServer(t testing.TB, port int, dir string) *server.Server {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true})
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +131,6 @@ func (p *pair) Stats() rooms.Stats {
 	}
 	return s
 }
-
-var _ = maps.Clone[map[int]int]
-var _ = errors.New
-var _ = fmt.Sprint
 
 // localSizes counts the seats this node holds, by room key.
 func (r *Registry) localSizes() map[string]int {

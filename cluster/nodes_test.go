@@ -1,0 +1,554 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hush-chat/hush/rooms"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// next waits for the next events of s until done holds, within d.
+func next(t *testing.T, s rooms.Seat, d time.Duration, what string, done func([]rooms.Event) bool) []rooms.Event {
+	t.Helper()
+	var got []rooms.Event
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		got = s.Drain(got)
+		if done(got) {
+			return got
+		}
+		select {
+		case <-s.Ready():
+		case <-timer.C:
+			t.Fatalf("%s: waited %v for %s, got %+v", s.Self().Name, d, what, got)
+		}
+	}
+}
+
+func hasKind(k rooms.EventKind) func([]rooms.Event) bool {
+	return func(evs []rooms.Event) bool {
+		for _, ev := range evs {
+			if ev.Kind == k {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func open(t *testing.T, r *Registry, seats int, name string) rooms.Seat {
+	t.Helper()
+	s, err := r.Open(t.Context(), seats, rooms.Member{Name: name})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func join(t *testing.T, r *Registry, code, name string) rooms.Seat {
+	t.Helper()
+	s, err := r.Join(t.Context(), code, rooms.Member{Name: name})
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	return s
+}
+
+// Two nodes, many people each, one free seat: exactly one sits.
+func TestLastSeatAcrossNodes(t *testing.T) {
+	s := startServer(t, 0, "")
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	for round := range 3 {
+		host := open(t, a, 2, "host")
+		start := make(chan struct{})
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			won  []rooms.Seat
+			full int
+		)
+		for i := range 40 {
+			reg := [2]*Registry{a, b}[i%2]
+			wg.Go(func() {
+				<-start
+				seat, err := reg.Join(t.Context(), host.Code(), rooms.Member{Name: "j" + strconv.Itoa(i)})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, seat)
+				case errors.Is(err, rooms.ErrFull):
+					full++
+				default:
+					t.Errorf("round %d: Join: %v", round, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(won) != 1 || full != 39 {
+			t.Fatalf("round %d: %d won, %d full; want 1 and 39", round, len(won), full)
+		}
+		next(t, host, 5*time.Second, "Joined", hasKind(rooms.Joined))
+		won[0].Leave()
+		host.Leave()
+	}
+}
+
+// countMsgs counts core messages on subject as seen by a raw subscriber.
+func countMsgs(t *testing.T, url, subject string) (func() int, *nats.Conn) {
+	nc := connect(t, url)
+	var mu sync.Mutex
+	n := 0
+	if _, err := nc.Subscribe(subject, func(*nats.Msg) { mu.Lock(); n++; mu.Unlock() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }, nc
+}
+
+// A room whose members share a node says nothing on NATS; one that spans
+// nodes sends one message per keystroke, and events cross in order.
+func TestEventsCrossOnlyWhenNeeded(t *testing.T) {
+	s := startServer(t, 0, "")
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	count, raw := countMsgs(t, s.ClientURL(), "hush.>")
+
+	x := open(t, a, 3, "x")
+	y := join(t, a, x.Code(), "y")
+	next(t, x, time.Second, "Joined y", hasKind(rooms.Joined))
+	for i := range 50 {
+		y.Type(strconv.Itoa(i))
+	}
+	y.Newline()
+	next(t, x, time.Second, "Newline", hasKind(rooms.Newline))
+	y.Leave()
+	next(t, x, time.Second, "Left", hasKind(rooms.Left))
+	x.Leave()
+	raw.Flush()
+	if n := count(); n != 0 {
+		t.Fatalf("a room on one node published %d messages", n)
+	}
+
+	p := open(t, a, 3, "p")
+	q := join(t, b, p.Code(), "q")
+	next(t, p, 2*time.Second, "Joined q", hasKind(rooms.Joined))
+	before, out := count(), b.Counters().EventsOut
+	const n = 200
+	for i := range n {
+		q.Type(strconv.Itoa(i))
+		if i%50 == 49 {
+			q.Newline()
+		}
+	}
+	got := next(t, p, 5*time.Second, "all pieces", func(evs []rooms.Event) bool { return len(evs) >= n+n/50 })
+	i := 0
+	for _, ev := range got {
+		switch {
+		case ev.Kind == rooms.Typed && ev.Text == strconv.Itoa(i):
+			i++
+		case ev.Kind == rooms.Newline && i%50 == 0 && i > 0:
+		default:
+			t.Fatalf("out of order at piece %d: %+v", i, ev)
+		}
+	}
+	waitFor(t, 2*time.Second, "raw count", func() bool { return count()-before >= n+n/50 })
+	if got, sent := count()-before, b.Counters().EventsOut-out; got != n+n/50 || sent != uint64(n+n/50) {
+		t.Fatalf("%d keystrokes and newlines made %d messages (%d counted out)", n+n/50, got, sent)
+	}
+	// A third member on b joins and leaves: p hears both, in order.
+	r := join(t, b, p.Code(), "r")
+	r.Type("hi")
+	r.Leave()
+	got = next(t, p, 2*time.Second, "Left r", hasKind(rooms.Left))
+	if len(got) != 3 || got[0].Kind != rooms.Joined || got[1].Kind != rooms.Typed || got[2].Kind != rooms.Left {
+		t.Fatalf("p got %+v, want Joined, Typed, Left", got)
+	}
+	if a.Counters().EventsIn == 0 {
+		t.Error("EventsIn not counted")
+	}
+}
+
+// No code ever reaches NATS: not in a subject, a header, a payload, a key
+// or a value.
+func TestCodesNeverInNATS(t *testing.T) {
+	s := startServer(t, 0, "")
+	spy := connect(t, s.ClientURL())
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	spy.Subscribe(">", func(m *nats.Msg) {
+		mu.Lock()
+		seen = append(seen, m.Subject+" "+m.Reply+" "+string(m.Data)+" "+strings.Join(flatten(m.Header), " "))
+		mu.Unlock()
+	})
+	spy.Flush()
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	var codes []string
+	for range 5 {
+		x := open(t, a, 3, "x")
+		y := join(t, b, strings.ToUpper(rooms.Grouped(x.Code())), "y")
+		y.Type("secret words " + x.Code())
+		next(t, x, 2*time.Second, "Typed", hasKind(rooms.Typed))
+		codes = append(codes, x.Code())
+		if len(codes)%2 == 0 {
+			y.Leave()
+		}
+	}
+	spy.Flush()
+	kv, err := a.js.KeyValue(t.Context(), roomsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range keys.Keys() {
+		e, err := kv.Get(t.Context(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		seen = append(seen, k+" "+string(e.Value()))
+		mu.Unlock()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	typed := 0
+	for _, m := range seen {
+		lower := strings.ToLower(strings.ReplaceAll(m, "-", ""))
+		for _, c := range codes {
+			if strings.Contains(lower, c) && !strings.Contains(m, "secret words") {
+				t.Errorf("code %s in NATS: %.200q", c, m)
+			}
+		}
+		if strings.Contains(m, "secret words") {
+			typed++
+			if !strings.HasPrefix(m, "hush.room.") {
+				t.Errorf("typed text outside a room subject: %.200q", m)
+			}
+		}
+	}
+	if typed != 5 || len(seen) < 20 {
+		t.Fatalf("spy saw %d messages, %d with typed text; want some and exactly 5", len(seen), typed)
+	}
+}
+
+func flatten(h nats.Header) []string {
+	var out []string
+	for k, vs := range h {
+		out = append(out, k)
+		out = append(out, vs...)
+	}
+	return out
+}
+
+// A node that dies without a word: the others see its members leave
+// within the lease and the seat frees up.
+func TestNodeDies(t *testing.T) {
+	s := startServer(t, 0, "")
+	a := newNode(t, s.ClientURL(), "a")
+	nc := connect(t, s.ClientURL())
+	cfg := testConfig(t, "b")
+	b, err := New(t.Context(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(nil) })
+	x := open(t, a, 2, "x")
+	y := join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined", hasKind(rooms.Joined))
+	if _, err := a.Join(t.Context(), x.Code(), rooms.Member{Name: "z"}); !errors.Is(err, rooms.ErrFull) {
+		t.Fatalf("Join of a full room: %v", err)
+	}
+	died := time.Now()
+	nc.Close() // b's process is gone as far as anyone can tell
+	got := next(t, x, 3*cfg.Lease, "Left", hasKind(rooms.Left))
+	if got[len(got)-1].Peer.ID != y.Self().ID {
+		t.Fatalf("x got %+v", got)
+	}
+	t.Logf("left seen %v after the node died (lease %v)", time.Since(died), cfg.Lease)
+	join(t, a, x.Code(), "z")
+	if a.Counters().NodesLost == 0 {
+		t.Error("NodesLost not counted")
+	}
+}
+
+// proxy forwards TCP to target until cut: then every connection through
+// it closes and new ones are refused, until healed.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Go(p.serve)
+	t.Cleanup(func() {
+		ln.Close()
+		p.setCut(true)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		p.wg.Go(func() { io.Copy(up, c); up.Close(); c.Close() })
+		p.wg.Go(func() { io.Copy(c, up); up.Close(); c.Close() })
+	}
+}
+
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// A node cut off from NATS ends its seats in shared rooms with ErrLost
+// before the others drop them; its rooms of its own go on; when NATS is
+// back, it opens rooms again.
+func TestFencing(t *testing.T) {
+	s := startServer(t, 0, "")
+	px := newProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"))
+	a := newNode(t, s.ClientURL(), "a")
+	b := newNode(t, px.url(), "b")
+	shared := open(t, a, 2, "shared-a")
+	cut := join(t, b, shared.Code(), "shared-b")
+	next(t, shared, 2*time.Second, "Joined", hasKind(rooms.Joined))
+	own1 := open(t, b, 3, "own1")
+	own2 := join(t, b, own1.Code(), "own2")
+	next(t, own1, time.Second, "Joined", hasKind(rooms.Joined))
+
+	px.setCut(true)
+	cutAt := time.Now()
+	next(t, cut, b.cfg.Lease, "Ended", hasKind(rooms.Ended))
+	if err := cut.Err(); !errors.Is(err, rooms.ErrLost) {
+		t.Fatalf("cut-off seat ended with %v, want ErrLost", err)
+	}
+	fenced := time.Since(cutAt)
+	next(t, shared, 3*b.cfg.Lease, "Left", hasKind(rooms.Left))
+	t.Logf("fenced after %v; the other node saw the member leave after %v", fenced, time.Since(cutAt))
+	if b.Health() == nil {
+		t.Error("Health nil while cut off")
+	}
+	if _, err := b.Open(t.Context(), 2, rooms.Member{Name: "late"}); !errors.Is(err, rooms.ErrUnavailable) {
+		t.Errorf("Open while cut off: %v, want ErrUnavailable", err)
+	}
+	// The room seated only on b goes on.
+	if err := own2.Type("still here"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, own1, time.Second, "Typed", hasKind(rooms.Typed))
+
+	px.setCut(false)
+	waitFor(t, 3*b.cfg.Lease, "b healthy again", func() bool { return b.Health() == nil })
+	x := open(t, b, 2, "back")
+	join(t, a, x.Code(), "welcome")
+	next(t, x, 2*time.Second, "Joined", hasKind(rooms.Joined))
+	// b's own room was written again under its new lease: a can join it,
+	// and it survives the old lease's expiry.
+	w := join(t, a, own1.Code(), "w")
+	next(t, own1, 2*time.Second, "Joined", hasKind(rooms.Joined))
+	if err := own2.Type("both nodes"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, w, 2*time.Second, "Typed across nodes", hasKind(rooms.Typed))
+	if b.Counters().Fenced != 1 {
+		t.Errorf("Fenced = %d, want 1", b.Counters().Fenced)
+	}
+}
+
+// NATS gone: Open and Join answer ErrUnavailable in time. NATS back on the
+// same port, empty: new rooms work with the same registries, and a room
+// that lived through it is written again.
+func TestServerRestart(t *testing.T) {
+	s := startServer(t, 0, "")
+	port := s.Addr().(*net.TCPAddr).Port
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	kept := open(t, a, 3, "kept")
+	s.Shutdown()
+	s.WaitForShutdown()
+	for _, r := range []*Registry{a, b} {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := r.Open(ctx, 2, rooms.Member{Name: "x"})
+		cancel()
+		if !errors.Is(err, rooms.ErrUnavailable) || time.Since(start) > 5*time.Second {
+			t.Fatalf("Open with NATS down: %v after %v, want ErrUnavailable within 5s", err, time.Since(start))
+		}
+		_, err = r.Join(t.Context(), kept.Code(), rooms.Member{Name: "x"})
+		if !errors.Is(err, rooms.ErrUnavailable) {
+			t.Fatalf("Join with NATS down: %v", err)
+		}
+	}
+	startServer(t, port, "")
+	waitFor(t, 10*time.Second, "Open to work again", func() bool {
+		s, err := b.Open(t.Context(), 2, rooms.Member{Name: "again"})
+		if err == nil {
+			s.Leave()
+		}
+		return err == nil
+	})
+	waitFor(t, 5*time.Second, "kept room written again", func() bool {
+		s, err := b.Join(t.Context(), kept.Code(), rooms.Member{Name: "j"})
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, rooms.ErrNoRoom) && !errors.Is(err, rooms.ErrUnavailable) {
+			t.Fatalf("Join: %v", err)
+		}
+		_ = s
+		return false
+	})
+	next(t, kept, 2*time.Second, "Joined", hasKind(rooms.Joined))
+}
+
+// A node whose salt or host key differs from the cluster's is refused.
+func TestMismatchRefused(t *testing.T) {
+	s := startServer(t, 0, "")
+	newNode(t, s.ClientURL(), "a")
+	for name, edit := range map[string]func(*Config){
+		"secret":  func(c *Config) { c.Secret = []byte("another-secret-0123456789") },
+		"hostkey": func(c *Config) { c.HostKey = []byte("another-host-key") },
+	} {
+		cfg := testConfig(t, "b")
+		edit(&cfg)
+		r, err := New(t.Context(), connect(t, s.ClientURL()), cfg)
+		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), name) {
+			if r != nil {
+				r.Close(nil)
+			}
+			t.Errorf("%s differs: New = %v, want ErrMismatch naming it", name, err)
+		}
+	}
+	newNode(t, s.ClientURL(), "c") // the same directory is welcome
+}
+
+// Three JetStream servers clustered by routes, buckets kept on all three:
+// losing one, a room keeps working and new rooms open.
+func TestThreeServers(t *testing.T) {
+	ports := make([]int, 3)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(p))
+	}
+	var servers []*server.Server
+	for i := range 3 {
+		opts := &server.Options{
+			ServerName: "n" + strconv.Itoa(i), Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+			Cluster: server.ClusterOpts{Name: "hush", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(s.Shutdown)
+		servers = append(servers, s)
+	}
+	for _, s := range servers {
+		if !s.ReadyForConnections(5 * time.Second) {
+			t.Fatal("not ready")
+		}
+	}
+	r3 := func(c *Config) { c.Replicas = 3 }
+	var a, b *Registry
+	waitFor(t, 15*time.Second, "JetStream cluster up", func() bool {
+		nc := connect(t, servers[0].ClientURL())
+		js, _ := jetstream.New(nc)
+		_, err := js.AccountInfo(t.Context())
+		return err == nil
+	})
+	a = newNode(t, servers[0].ClientURL(), "a", r3)
+	b = newNode(t, servers[1].ClientURL(), "b", r3)
+	x := open(t, a, 3, "x")
+	y := join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined", hasKind(rooms.Joined))
+
+	servers[2].Shutdown()
+	y.Type("through one server down")
+	next(t, x, 2*time.Second, "Typed", hasKind(rooms.Typed))
+	waitFor(t, 10*time.Second, "Join with one server down", func() bool {
+		_, err := a.Join(t.Context(), x.Code(), rooms.Member{Name: "z"})
+		return err == nil
+	})
+	next(t, y, 2*time.Second, "Joined z", hasKind(rooms.Joined))
+	waitFor(t, 10*time.Second, "Open with one server down", func() bool {
+		s, err := b.Open(t.Context(), 2, rooms.Member{Name: "o"})
+		if err == nil {
+			s.Leave()
+		}
+		return err == nil
+	})
+}
