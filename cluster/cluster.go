@@ -192,7 +192,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 	r.log = cfg.Logger.With("node", inst)
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if err := r.ensureBuckets(ctx); err != nil {
+	if r.rooms, r.leases, err = r.ensureBuckets(ctx); err != nil {
 		stop()
 		return nil, err
 	}
@@ -232,9 +232,10 @@ func newInstance(node string) string {
 }
 
 // ensureBuckets makes the buckets, or makes them again after the NATS
-// system lost its memory.
-func (r *Registry) ensureBuckets(ctx context.Context) error {
-	rooms, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+// system lost its memory. The handles it returns address buckets by name,
+// so those New keeps work with buckets made again.
+func (r *Registry) ensureBuckets(ctx context.Context) (rooms, leases jetstream.KeyValue, err error) {
+	rooms, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:         roomsBucket,
 		Description:    "hush: who sits in which room (keyed by a hash of the code)",
 		History:        1,
@@ -243,9 +244,9 @@ func (r *Registry) ensureBuckets(ctx context.Context) error {
 		LimitMarkerTTL: markerTTL, // lets a deleted room's marker expire
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: rooms bucket: %w", err)
+		return nil, nil, fmt.Errorf("cluster: rooms bucket: %w", err)
 	}
-	leases, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	leases, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:         leasesBucket,
 		Description:    "hush: one key per live node",
 		History:        1,
@@ -255,10 +256,9 @@ func (r *Registry) ensureBuckets(ctx context.Context) error {
 		LimitMarkerTTL: r.cfg.Lease, // watchers see an expiry
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: leases bucket: %w", err)
+		return nil, nil, fmt.Errorf("cluster: leases bucket: %w", err)
 	}
-	r.rooms, r.leases = rooms, leases
-	return nil
+	return rooms, leases, nil
 }
 
 // inst is this node's lease key now.
@@ -324,8 +324,8 @@ func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.S
 		if err != nil {
 			return nil, err
 		}
-		rm := r.acquire(r.key(code), code)
-		s, err := rm.open(ctx, seats, m)
+		rm := r.acquire(r.key(code))
+		s, err := rm.open(ctx, code, seats, m)
 		r.release(rm)
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return s, err
@@ -348,9 +348,9 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	rm := r.acquire(r.key(code), code)
+	rm := r.acquire(r.key(code))
 	defer r.release(rm)
-	return rm.join(ctx, m)
+	return rm.join(ctx, code, m)
 }
 
 // Stats implements rooms.Registry for this node's part of the cluster:
@@ -437,6 +437,8 @@ func (r *Registry) Close(cause error) {
 	}
 	close(work)
 	wg.Wait()
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	if err := r.leases.Purge(ctx, r.inst()); err != nil {
 		r.log.Debug("cluster: drop lease", "err", err)
 	}
@@ -445,12 +447,12 @@ func (r *Registry) Close(cause error) {
 }
 
 // acquire finds or makes the room for key and holds it until release.
-func (r *Registry) acquire(key, code string) *room {
+func (r *Registry) acquire(key string) *room {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rm := r.byKey[key]
 	if rm == nil {
-		rm = &room{reg: r, key: key, code: code, remote: make(map[int]member), departed: make(map[int]bool)}
+		rm = &room{reg: r, key: key, remote: make(map[int]member), departed: make(map[int]bool)}
 		r.byKey[key] = rm
 	}
 	rm.refs++

@@ -85,7 +85,7 @@ func (r *Registry) renew(ctx context.Context, rev uint64) (newRev uint64, fresh 
 			return 0, false, err
 		}
 	}
-	if err := r.ensureBuckets(ctx); err != nil {
+	if _, _, err := r.ensureBuckets(ctx); err != nil {
 		return 0, false, err
 	}
 	newRev, err = r.leases.Create(ctx, inst, val)
@@ -309,7 +309,7 @@ func (r *Registry) tidyPending() {
 // tidy gives back, in the record of room key, the seats this process no
 // longer holds.
 func (r *Registry) tidy(ctx context.Context, key string) error {
-	rm := r.acquire(key, "")
+	rm := r.acquire(key)
 	defer r.release(rm)
 	rm.kv.Lock()
 	defer rm.kv.Unlock()

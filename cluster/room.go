@@ -51,9 +51,8 @@ type wire struct {
 // room is this node's part of one room: the members seated here, and
 // what it knows of the members seated elsewhere.
 type room struct {
-	reg  *Registry
-	key  string
-	code string
+	reg *Registry
+	key string
 
 	refs int                // guarded by reg.mu: seats here plus calls under way
 	sub  *nats.Subscription // guarded by reg.mu
@@ -74,6 +73,7 @@ type room struct {
 type seat struct {
 	*rooms.Queue // Ready, Drain and Err
 	room         *room
+	code         string
 	self         rooms.Peer
 	seats        int
 	others       []rooms.Peer
@@ -101,7 +101,7 @@ func (rm *room) subscribe() error {
 	return nil
 }
 
-func (rm *room) open(ctx context.Context, seats int, m rooms.Member) (rooms.Seat, error) {
+func (rm *room) open(ctx context.Context, code string, seats int, m rooms.Member) (rooms.Seat, error) {
 	rm.kv.Lock()
 	defer rm.kv.Unlock()
 	if err := rm.subscribe(); err != nil {
@@ -116,10 +116,10 @@ func (rm *room) open(ctx context.Context, seats int, m rooms.Member) (rooms.Seat
 		}
 		return nil, rm.reg.unavailable(err)
 	}
-	return rm.seat(ctx, rec, me, nil)
+	return rm.seat(ctx, code, rec, me, nil)
 }
 
-func (rm *room) join(ctx context.Context, m rooms.Member) (rooms.Seat, error) {
+func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
 	r := rm.reg
 	rm.kv.Lock()
 	defer rm.kv.Unlock()
@@ -154,7 +154,7 @@ func (rm *room) join(ctx context.Context, m rooms.Member) (rooms.Seat, error) {
 		case err != nil:
 			return nil, r.unavailable(err)
 		}
-		return rm.seat(ctx, rec, me, gone)
+		return rm.seat(ctx, code, rec, me, gone)
 	}
 	return nil, fmt.Errorf("%w: room too busy", rooms.ErrUnavailable)
 }
@@ -232,21 +232,25 @@ func freeColor(rec record) int {
 }
 
 // seat seats me, whom rec (just written) holds, here. gone are members
-// the write dropped as ghosts. If Close came first, the write is undone.
-func (rm *room) seat(ctx context.Context, rec record, me member, gone []member) (rooms.Seat, error) {
+// the write dropped as ghosts. If Close came first, or the node lost its
+// lease meanwhile (the others will drop me), the write is undone.
+func (rm *room) seat(ctx context.Context, code string, rec record, me member, gone []member) (rooms.Seat, error) {
 	r := rm.reg
 	rm.mu.Lock()
-	if r.isClosed() {
+	if closed, lost := r.isClosed(), me.Node != r.inst(); closed || lost {
 		rm.mu.Unlock()
 		rm.tidyLocked(ctx)
-		return nil, rooms.ErrClosed
+		if closed {
+			return nil, rooms.ErrClosed
+		}
+		return nil, fmt.Errorf("%w: lease lost", rooms.ErrUnavailable)
 	}
 	rm.seats = rec.Seats
 	for _, g := range gone {
 		rm.depart(g.peer())
 	}
 	rm.learn(rec)
-	s := &seat{Queue: rooms.NewQueue(), room: rm, self: me.peer(), seats: rec.Seats, knows: map[int]bool{}}
+	s := &seat{Queue: rooms.NewQueue(), room: rm, code: code, self: me.peer(), seats: rec.Seats, knows: map[int]bool{}}
 	for _, o := range rm.local {
 		s.others = append(s.others, o.self)
 	}
@@ -517,7 +521,7 @@ func (s *seat) end(cause error, write bool) {
 	}
 }
 
-func (s *seat) Code() string         { return s.room.code }
+func (s *seat) Code() string         { return s.code }
 func (s *seat) Seats() int           { return s.seats }
 func (s *seat) Self() rooms.Peer     { return s.self }
 func (s *seat) Others() []rooms.Peer { return s.others }
