@@ -42,7 +42,8 @@ func startServer(t testing.TB, port int, dir string) *server.Server {
 func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
-		nats.Timeout(time.Second), nats.NoCallbacksAfterClientClose())
+		nats.Timeout(time.Second), nats.NoCallbacksAfterClientClose(),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // the tests cut connections on purpose
 	if err != nil {
 		t.Fatal(err)
 	}

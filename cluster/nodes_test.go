@@ -430,6 +430,7 @@ func TestServerRestart(t *testing.T) {
 	kept := open(t, a, 3, "kept")
 	s.Shutdown()
 	s.WaitForShutdown()
+	down := time.Now()
 	for _, r := range []*Registry{a, b} {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -444,6 +445,8 @@ func TestServerRestart(t *testing.T) {
 		}
 	}
 	startServer(t, port, "")
+	back := time.Now()
+	t.Logf("restarted %v after shutdown", time.Since(down))
 	waitFor(t, 10*time.Second, "Open to work again", func() bool {
 		s, err := b.Open(t.Context(), 2, rooms.Member{Name: "again"})
 		if err == nil {
@@ -463,6 +466,10 @@ func TestServerRestart(t *testing.T) {
 		return false
 	})
 	next(t, kept, 2*time.Second, "Joined", hasKind(rooms.Joined))
+	t.Logf("NATS back for %v: new rooms open, the old room is found again", time.Since(back))
+	if c := a.Counters(); c.LeaseRenewals < 2 {
+		t.Errorf("counters after an outage: %+v", c)
+	}
 }
 
 // A node whose salt or host key differs from the cluster's is refused.
@@ -550,5 +557,51 @@ func TestThreeServers(t *testing.T) {
 			s.Leave()
 		}
 		return err == nil
+	})
+}
+
+// At rest, KV writes do not grow with sessions: the rooms bucket is not
+// written at all, the leases bucket once per node every Lease/3. When
+// everyone has left, the deleted rooms' markers expire too.
+func TestQuietAtRest(t *testing.T) {
+	s := startServer(t, 0, "")
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	var seats []rooms.Seat
+	for i := range 50 {
+		x := open(t, [2]*Registry{a, b}[i%2], 2, "x")
+		seats = append(seats, x, join(t, [2]*Registry{b, a}[i%2], x.Code(), "y"))
+	}
+	state := func(bucket string) (last, msgs uint64) {
+		st, err := a.js.Stream(t.Context(), "KV_"+bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.LastSeq, info.State.Msgs
+	}
+	rooms0, _ := state(roomsBucket)
+	leases0, _ := state(leasesBucket)
+	renewals0 := a.Counters().LeaseRenewals + b.Counters().LeaseRenewals
+	start := time.Now()
+	time.Sleep(a.cfg.Lease) // measuring an absence: this wait is the measurement
+	rooms1, _ := state(roomsBucket)
+	leases1, _ := state(leasesBucket)
+	renewals := a.Counters().LeaseRenewals + b.Counters().LeaseRenewals - renewals0
+	perNode := float64(time.Since(start)) / float64(a.cfg.Lease/3)
+	if rooms1 != rooms0 {
+		t.Errorf("rooms bucket written %d times at rest with 100 seats", rooms1-rooms0)
+	}
+	if w := leases1 - leases0; float64(w) > 2*(perNode+1) || renewals == 0 {
+		t.Errorf("leases bucket written %d times (%d renewals) in %v by 2 nodes; want at most %.0f", w, renewals, time.Since(start), 2*(perNode+1))
+	}
+	for _, s := range seats {
+		s.Leave()
+	}
+	waitFor(t, 5*time.Second, "deleted rooms' markers to expire", func() bool {
+		_, msgs := state(roomsBucket)
+		return msgs == 2 // the two fingerprints
 	})
 }
