@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -604,4 +605,28 @@ func TestQuietAtRest(t *testing.T) {
 		_, msgs := state(roomsBucket)
 		return msgs == 2 // the two fingerprints
 	})
+}
+
+// A Join announcement lost on the way (core NATS is at-most-once): the
+// newcomer's first keystroke introduces them.
+func TestLostJoinHeals(t *testing.T) {
+	s := startServer(t, 0, "")
+	a := newNode(t, s.ClientURL(), "a")
+	x := open(t, a, 3, "x")
+	raw := connect(t, s.ClientURL())
+	ghost := member{ID: 7, Name: "newcomer", Color: 1, Node: "elsewhere-00000000"}
+	data, _ := json.Marshal(wire{Kind: rooms.Typed, Peer: ghost, Text: "hello"})
+	if err := raw.Publish(subjectPrefix+a.key(x.Code()), data); err != nil {
+		t.Fatal(err)
+	}
+	got := next(t, x, 2*time.Second, "Typed", hasKind(rooms.Typed))
+	if len(got) != 2 || got[0].Kind != rooms.Joined || got[0].Peer.ID != 7 || got[1].Text != "hello" {
+		t.Fatalf("x got %+v, want Joined newcomer then their text", got)
+	}
+	// Now the room has a member elsewhere: x's text goes out.
+	out := a.Counters().EventsOut
+	x.Type("hi")
+	if a.Counters().EventsOut != out+1 {
+		t.Fatal("x's text not published to the newcomer's node")
+	}
 }

@@ -269,57 +269,79 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 	rm.refs++ // the seat's own hold, let go in drop
 	r.mu.Unlock()
 	r.resize(len(rm.local)-1, len(rm.local))
-	acks, nodes := rm.announce(me)
+	arrival := rm.announce(me)
 	rm.mu.Unlock()
-	rm.awaitAcks(ctx, acks, nodes)
+	rm.awaitAcks(ctx, arrival)
 	return s, nil
 }
 
 // announce tells the other nodes in the room that me arrived, asking each
 // to answer once it knows. Called with rm.mu held.
-func (rm *room) announce(me member) (*nats.Subscription, int) {
+func (rm *room) announce(me member) *arrival {
 	nodes := map[string]bool{}
 	for _, m := range rm.remote {
 		nodes[m.Node] = true
 	}
 	if len(nodes) == 0 {
-		return nil, 0
+		return nil
 	}
 	r := rm.reg
-	inbox := r.nc.NewRespInbox()
-	sub, err := r.nc.SubscribeSync(inbox)
-	if err != nil {
+	a := &arrival{nodes: len(nodes)}
+	a.msg.Subject = subjectPrefix + rm.key
+	a.msg.Reply = r.nc.NewRespInbox()
+	a.msg.Data, _ = json.Marshal(wire{Kind: rooms.Joined, Peer: me})
+	var err error
+	if a.acks, err = r.nc.SubscribeSync(a.msg.Reply); err != nil {
 		r.n.publishErrors.Add(1)
-		return nil, 0
+		return nil
 	}
-	data, _ := json.Marshal(wire{Kind: rooms.Joined, Peer: me})
-	if err := r.nc.PublishMsg(&nats.Msg{Subject: subjectPrefix + rm.key, Reply: inbox, Data: data}); err != nil {
-		r.n.publishErrors.Add(1)
-		sub.Unsubscribe()
-		return nil, 0
+	rm.send1(&a.msg)
+	return a
+}
+
+// arrival is an announced Join waiting for the other nodes' answers.
+type arrival struct {
+	msg   nats.Msg
+	acks  *nats.Subscription
+	nodes int
+}
+
+// send1 publishes one message, counting it.
+func (rm *room) send1(msg *nats.Msg) {
+	if err := rm.reg.nc.PublishMsg(msg); err != nil {
+		rm.reg.n.publishErrors.Add(1)
+		return
 	}
-	r.n.out.Add(1)
-	return sub, len(nodes)
+	rm.reg.n.out.Add(1)
 }
 
 // awaitAcks waits, briefly, until every other node in the room has heard
 // of the arrival: then what either side types next reaches the other.
-// Join may return before that if a node is slow; nothing breaks, the
-// first keystrokes may just not cross.
-func (rm *room) awaitAcks(ctx context.Context, sub *nats.Subscription, nodes int) {
-	if sub == nil {
+// Core NATS may lose a message (a subscription still crossing a route),
+// so the announcement is repeated; after ackWait Join returns anyway, and
+// the first thing the newcomer types introduces them (see receive).
+func (rm *room) awaitAcks(ctx context.Context, a *arrival) {
+	if a == nil {
 		return
 	}
-	defer sub.Unsubscribe()
-	ctx, cancel := context.WithTimeout(ctx, ackWait)
-	defer cancel()
+	defer a.acks.Unsubscribe()
 	seen := map[string]bool{}
-	for len(seen) < nodes {
-		msg, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
+	for try := range 3 {
+		if try > 0 {
+			rm.send1(&a.msg)
+		}
+		tctx, cancel := context.WithTimeout(ctx, ackWait/3)
+		for len(seen) < a.nodes {
+			msg, err := a.acks.NextMsgWithContext(tctx)
+			if err != nil {
+				break
+			}
+			seen[string(msg.Data)] = true
+		}
+		cancel()
+		if len(seen) >= a.nodes || ctx.Err() != nil {
 			return
 		}
-		seen[string(msg.Data)] = true
 	}
 }
 
@@ -391,6 +413,13 @@ func (rm *room) receive(msg *nats.Msg) {
 	case rooms.Left:
 		rm.depart(p)
 	case rooms.Typed, rooms.Newline:
+		if _, known := rm.remote[p.ID]; !known {
+			// Their Join was lost on the way: this is how we meet them.
+			rm.remote[p.ID] = w.Peer
+			for _, o := range rm.local {
+				o.arrived(p)
+			}
+		}
 		ev := rooms.Event{Kind: w.Kind, Peer: p, Text: w.Text}
 		for _, o := range rm.local {
 			o.push(ev)
