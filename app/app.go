@@ -28,7 +28,8 @@ import (
 type App struct {
 	gate    *admit.Gate
 	ssh     *session.Server
-	web     *webFront // nil without --web
+	web     *webFront    // nil without --web
+	nats    *natsCluster // nil without --nats
 	ln      net.Listener
 	metrics *metricsServer // nil without --metrics
 	served  chan error
@@ -56,7 +57,22 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		return nil, err
 	}
 	var reg rooms.Registry = rooms.NewMemory(codes)
+	var nc *natsCluster
+	if cfg.NATS != "" {
+		hostKey, err := hostPublicKey(filepath.Join(cfg.Data, "host_ed25519"))
+		if err == nil {
+			nc, err = joinCluster(cfg, codes, salt, hostKey, log)
+		}
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		reg = nc.reg
+	}
 	mx := newMetricsServer(cfg, reg, build)
+	if mx != nil && nc != nil {
+		mx.m.WatchCluster(nc)
+	}
 	var observer admit.Observer
 	if mx != nil {
 		reg = mx.m.Rooms(reg)
@@ -83,6 +99,8 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	wf, err := startWeb(cfg, gate, sshPort, mm, log)
 	if err != nil {
 		ln.Close()
+		gate.Shutdown()
+		nc.close()
 		return nil, err
 	}
 	srv, err := session.New(session.Config{
@@ -106,9 +124,11 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if err != nil {
 		ln.Close()
 		_ = wf.shutdown(context.Background())
+		gate.Shutdown()
+		nc.close()
 		return nil, err
 	}
-	a := &App{gate: gate, ssh: srv, web: wf, ln: ln, served: make(chan error, 1), metrics: mx}
+	a := &App{gate: gate, ssh: srv, web: wf, nats: nc, ln: ln, served: make(chan error, 1), metrics: mx}
 	mx.setHealthy(true)
 	go func() {
 		err := srv.Serve(ln)
@@ -142,6 +162,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	webDone := make(chan error, 1)
 	go func() { webDone <- a.web.shutdown(ctx) }()
 	err := errors.Join(a.ssh.Shutdown(ctx), <-webDone)
+	a.nats.close()
 	a.metrics.close()
 	return err
 }

@@ -45,6 +45,15 @@ type Config struct {
 	WebTLSKey         string
 	WebInsecure       bool
 	WebTrustedProxies string
+
+	NATS         string
+	NATSCreds    string
+	NATSNkey     string
+	NATSCA       string
+	NATSInsecure bool
+	Node         string
+	NATSLease    time.Duration
+	NATSReplicas int
 }
 
 // UsageError is a mistake in the command line or in a HUSH_* variable, as
@@ -90,6 +99,14 @@ func flags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.WebTLSKey, "web-tls-key", "", "TLS private key file (PEM) for --web-tls-cert")
 	fs.BoolVar(&c.WebInsecure, "web-insecure", false, "allow plain HTTP on a non-loopback --web (only behind a TLS-terminating proxy)")
 	fs.StringVar(&c.WebTrustedProxies, "web-trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client")
+	fs.StringVar(&c.NATS, "nats", "", "NATS server URLs, comma-separated, to share rooms with other hush nodes (empty: rooms in this process's memory)")
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file (JWT and seed), for servers that require one")
+	fs.StringVar(&c.NATSNkey, "nats-nkey", "", "NATS nkey seed file, for servers that authenticate by nkey")
+	fs.StringVar(&c.NATSCA, "nats-ca", "", "CA certificate file (PEM) to verify NATS servers by; turns TLS on")
+	fs.BoolVar(&c.NATSInsecure, "nats-insecure", false, "allow a NATS URL beyond loopback without TLS (a private network you trust)")
+	fs.StringVar(&c.Node, "node", "", "this node's name in the cluster, for logs (default: the host name)")
+	fs.DurationVar(&c.NATSLease, "nats-lease", 15*time.Second, "how long a silent node keeps its members before the others let them go; the same on every node")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "JetStream servers that keep hush's buckets (3 for a three-server NATS cluster)")
 	// Errors are returned, and help is written by WriteHelp: the flag
 	// package itself prints nothing.
 	fs.SetOutput(io.Discard)
@@ -224,6 +241,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return c, usageErrorf("--key-rate, --key-burst and --max-paste must be positive")
 	case c.MaxSessions < 0 || c.SessionsPerIP < 0 || c.ConnsPerIP < 0 || c.ConnsPerMinute < 0 || c.WrongCodes < 0 || c.WrongCodesPerHour < 0 || c.ServerWrongCodes < 0 || c.IdleTimeout < 0:
 		return c, usageErrorf("limits cannot be negative (0 turns one off)")
+	}
+	if err := checkNATS(c); err != nil {
+		return c, &UsageError{Err: err}
 	}
 	if err := checkWeb(c); err != nil {
 		return c, &UsageError{Err: err}

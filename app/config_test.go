@@ -146,3 +146,49 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 		t.Fatalf("read %d flags from the help", n)
 	}
 }
+
+// Settings for the web page and the cluster that would expose more than
+// meant are refused before anything listens.
+func TestConfigRefusesExposure(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // in the error; "" for none
+	}{
+		{[]string{"--web", "0.0.0.0:8080"}, "would serve plain HTTP beyond this machine"},
+		{[]string{"--web", ":8080"}, "would serve plain HTTP beyond this machine"},
+		{[]string{"--web", ":8080", "--web-insecure"}, ""},
+		{[]string{"--web", ":8080", "--web-tls-cert", "c.pem", "--web-tls-key", "k.pem"}, ""},
+		{[]string{"--web-tls-cert", "c.pem"}, "go together"},
+		{[]string{"--web", "[::1]:8080"}, ""},
+		{[]string{"--web", ""}, ""},
+		{[]string{"--web-url", "chat.example.org"}, "want http(s)://host[:port]"},
+		{[]string{"--web-url", "https://chat.example.org/sub"}, "want http(s)://host[:port]"},
+		{[]string{"--web-trusted-proxies", "nope"}, "--web-trusted-proxies"},
+		{[]string{"--nats", "nats://10.0.0.5:4222"}, "is another machine and the connection has no TLS"},
+		{[]string{"--nats", "nats://user:secret@10.0.0.5:4222"}, "nats://user@10.0.0.5:4222"},
+		{[]string{"--nats", "nats://10.0.0.5:4222", "--nats-insecure"}, ""},
+		{[]string{"--nats", "tls://10.0.0.5:4222"}, ""},
+		{[]string{"--nats", "nats://10.0.0.5:4222", "--nats-ca", "ca.pem"}, ""},
+		{[]string{"--nats", "nats://127.0.0.1:4222,nats://localhost:4223"}, ""},
+		{[]string{"--nats", "http://127.0.0.1:4222"}, `scheme "http"`},
+		{[]string{"--nats-creds", "x.creds"}, "need --nats"},
+		{[]string{"--nats", "nats://127.0.0.1:4222", "--nats-creds", "a", "--nats-nkey", "b"}, "give one"},
+		{[]string{"--nats", "nats://127.0.0.1:4222", "--nats-lease", "1500ms"}, "whole seconds"},
+		{[]string{"--nats", "nats://127.0.0.1:4222", "--nats-replicas", "0"}, "want 1 to 5"},
+	} {
+		_, err := ParseConfig(c.args, noEnv, io.Discard)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.args, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: %v, want an error with %q", c.args, err, c.want)
+		case err != nil && strings.Contains(err.Error(), "secret"):
+			t.Errorf("%q: the error shows the password: %v", c.args, err)
+		}
+		if err != nil {
+			if _, ok := errors.AsType[*UsageError](err); !ok {
+				t.Errorf("%q: %T, want a usage error", c.args, err)
+			}
+		}
+	}
+}

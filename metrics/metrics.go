@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -44,6 +45,64 @@ type Metrics struct {
 	ops     map[admit.Op]prometheus.Counter
 
 	healthy atomic.Bool
+	cluster atomic.Pointer[Cluster] // nil: rooms are in this process only
+}
+
+// Cluster is a registry shared with other nodes, as the metrics see it.
+type Cluster interface {
+	// Health is nil while this node can reach the others.
+	Health() error
+	ClusterCounts() ClusterCounts
+}
+
+// ClusterCounts are a cluster registry's totals since start.
+type ClusterCounts struct {
+	Connected                                                                      bool
+	PublishErrors, KVErrors, LeaseRenewals, EventsIn, EventsOut, NodesLost, Fenced uint64
+}
+
+// WatchCluster adds the cluster's health to /healthz and its counts to
+// /metrics.
+func (m *Metrics) WatchCluster(c Cluster) {
+	m.cluster.Store(&c)
+	m.registry.MustRegister(clusterCollector{c})
+}
+
+type clusterCollector struct{ c Cluster }
+
+var clusterDescs = struct {
+	connected, publish, kv, renewals, events, lost, fenced *prometheus.Desc
+}{
+	connected: prometheus.NewDesc("hush_cluster_connected", "1 while this node is connected to NATS.", nil, nil),
+	publish:   prometheus.NewDesc("hush_cluster_publish_errors_total", "Core NATS publishes (typed text for other nodes) that failed.", nil, nil),
+	kv:        prometheus.NewDesc("hush_cluster_kv_errors_total", "Key-value calls to the room directory that failed.", nil, nil),
+	renewals:  prometheus.NewDesc("hush_cluster_lease_renewals_total", "Lease writes that proved this node alive.", nil, nil),
+	events:    prometheus.NewDesc("hush_cluster_events_total", "Events that crossed nodes, by direction.", []string{"direction"}, nil),
+	lost:      prometheus.NewDesc("hush_cluster_nodes_lost_total", "Times another node's members were let go because its lease expired.", nil, nil),
+	fenced:    prometheus.NewDesc("hush_cluster_fenced_total", "Times this node ended its shared seats for want of a lease.", nil, nil),
+}
+
+func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := clusterDescs
+	for _, x := range []*prometheus.Desc{d.connected, d.publish, d.kv, d.renewals, d.events, d.lost, d.fenced} {
+		ch <- x
+	}
+}
+
+func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	n, d := c.c.ClusterCounts(), clusterDescs
+	connected := 0.0
+	if n.Connected {
+		connected = 1
+	}
+	ch <- prometheus.MustNewConstMetric(d.connected, prometheus.GaugeValue, connected)
+	ch <- prometheus.MustNewConstMetric(d.publish, prometheus.CounterValue, float64(n.PublishErrors))
+	ch <- prometheus.MustNewConstMetric(d.kv, prometheus.CounterValue, float64(n.KVErrors))
+	ch <- prometheus.MustNewConstMetric(d.renewals, prometheus.CounterValue, float64(n.LeaseRenewals))
+	ch <- prometheus.MustNewConstMetric(d.events, prometheus.CounterValue, float64(n.EventsIn), "in")
+	ch <- prometheus.MustNewConstMetric(d.events, prometheus.CounterValue, float64(n.EventsOut), "out")
+	ch <- prometheus.MustNewConstMetric(d.lost, prometheus.CounterValue, float64(n.NodesLost))
+	ch <- prometheus.MustNewConstMetric(d.fenced, prometheus.CounterValue, float64(n.Fenced))
 }
 
 // New returns metrics for a server whose rooms live in reg. Room and member
@@ -173,6 +232,13 @@ func (m *Metrics) Handler() http.Handler {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not accepting\n"))
 			return
+		}
+		if c := m.cluster.Load(); c != nil {
+			if err := (*c).Health(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = fmt.Fprintf(w, "cluster: %v\n", err)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
