@@ -27,6 +27,7 @@ type binary struct {
 	done   chan struct{}
 	addr   string // SSH
 	maddr  string // metrics
+	data   string // its --data, when the test chose it
 }
 
 var (

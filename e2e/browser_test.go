@@ -85,6 +85,7 @@ func stopBrowser() {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopBrowser()
+	removeBinaries()
 	os.Exit(code)
 }
 
