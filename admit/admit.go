@@ -25,6 +25,19 @@ type Config struct {
 	// WrongCodesPerMinute is the server-wide budget of wrong codes; past
 	// it, every answer to a join slows down (see brake).
 	WrongCodesPerMinute int
+	// Ledger, if set, also keeps each address's wrong codes where every
+	// node of a cluster sees them; this process's own counts apply too.
+	Ledger Ledger
+}
+
+// Ledger keeps wrong codes per address beyond this process, so that a
+// guesser spreading attempts over a cluster's nodes gains nothing. When it
+// cannot answer, the gate goes by its own counts.
+type Ledger interface {
+	// Wait is how long key's joining is paused (0: it is not).
+	Wait(ctx context.Context, key string) (time.Duration, error)
+	// Strike counts one wrong code from key.
+	Strike(ctx context.Context, key string) error
 }
 
 // Op is a way into a room.
@@ -166,13 +179,22 @@ func (p *Pass) Open(ctx context.Context, op Op, m rooms.Member) (rooms.Seat, err
 // maxBeforeLookup) and a wrong answer waits longer.
 func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
 	g := p.g
-	if locked, left := g.addrs.Locked(p.key); locked {
+	locked, left := g.addrs.Locked(p.key)
+	if l := g.cfg.Ledger; !locked && l != nil {
+		if w, err := l.Wait(ctx, p.key); err == nil && w > 0 {
+			locked, left = true, w
+		}
+	}
+	if locked {
 		return nil, g.refuse(&Refusal{Reason: LockedOut, Wait: left})
 	}
 	pause(ctx, g.brake.behind(time.Now()), maxBeforeLookup)
 	seat, err := g.reg.Join(ctx, code, m)
 	if errors.Is(err, rooms.ErrBadCode) || errors.Is(err, rooms.ErrNoRoom) {
 		g.addrs.Failed(p.key)
+		if l := g.cfg.Ledger; l != nil {
+			_ = l.Strike(ctx, p.key) // unreachable: this node's counts still hold
+		}
 		g.brake.wrong(time.Now())
 		pause(ctx, g.brake.behind(time.Now()), maxBeforeWrong)
 	}

@@ -78,18 +78,29 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		reg = mx.m.Rooms(reg)
 		observer = mx.m
 	}
+	perAddress := limits.Config{
+		Conns:          cfg.ConnsPerIP,
+		ConnsPerMinute: cfg.ConnsPerMinute,
+		Sessions:       cfg.SessionsPerIP,
+		Fails:          cfg.WrongCodes,
+		FailsPerHour:   cfg.WrongCodesPerHour,
+		Lockout:        cfg.Lockout,
+	}
+	var ledger admit.Ledger
+	if nc != nil {
+		if ledger, err = nc.ledger(perAddress); err != nil {
+			ln.Close()
+			nc.reg.Close(nil)
+			nc.close()
+			return nil, err
+		}
+	}
 	gate := admit.New(reg, admit.Config{
-		PerAddress: limits.Config{
-			Conns:          cfg.ConnsPerIP,
-			ConnsPerMinute: cfg.ConnsPerMinute,
-			Sessions:       cfg.SessionsPerIP,
-			Fails:          cfg.WrongCodes,
-			FailsPerHour:   cfg.WrongCodesPerHour,
-			Lockout:        cfg.Lockout,
-		},
+		PerAddress:          perAddress,
 		MaxSessions:         cfg.MaxSessions,
 		MaxGroup:            cfg.MaxGroup,
 		WrongCodesPerMinute: cfg.ServerWrongCodes,
+		Ledger:              ledger,
 	}, observer)
 	sshPort := ln.Addr().(*net.TCPAddr).Port
 	var mm *metrics.Metrics

@@ -17,7 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/cluster"
+	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/metrics"
 	"github.com/hush-chat/hush/rooms"
 )
@@ -148,6 +150,17 @@ func joinCluster(cfg Config, codes *rooms.Codes, salt string, hostKey []byte, lo
 func clusterSecret(salt string) []byte {
 	sum := sha256.Sum256([]byte("hush cluster secret v1\x00" + salt))
 	return sum[:]
+}
+
+// ledger keeps wrong codes per address across the cluster.
+func (c *natsCluster) ledger(cfg limits.Config) (admit.Ledger, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, err := c.reg.Ledger(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // close lets the connection go once the registry has given its seats back.

@@ -472,3 +472,25 @@ func blackholeTo(t *testing.T, target string) *blackhole {
 func (bh *blackhole) cut() { bh.mu.Lock(); bh.dead = true; bh.mu.Unlock() }
 
 func (bh *blackhole) isDead() bool { bh.mu.Lock(); defer bh.mu.Unlock(); return bh.dead }
+
+// The wrong-code allowance is the cluster's, not each node's: guesses
+// spread over two nodes lock the address out on both.
+func TestClusterWrongCodesAcrossNodes(t *testing.T) {
+	hush, natsBin := clusterBinaries(t)
+	n := startNATS(t, natsBin, 0)
+	a := startNode(t, hush, t.TempDir(), nil, n.url, "--node", "a", "--wrong-codes", "2")
+	b := startNode(t, hush, t.TempDir(), a, n.url, "--node", "b", "--wrong-codes", "2")
+	_, code := openRoom(t, a.addr, "new", sshtest.Options{})
+	for _, node := range []*binary{a, b} {
+		wrong := sshtest.Dial(t, node.addr, "2y53ndv6wjy6", sshtest.Options{})
+		if got := wrong.Exit(); got != 1 || strings.Contains(wrong.Stderr(), "Too many wrong") {
+			t.Fatalf("a wrong code: exit %d, %q", got, wrong.Stderr())
+		}
+	}
+	for _, node := range []*binary{a, b} {
+		right := sshtest.Dial(t, node.addr, code, sshtest.Options{})
+		if got := right.Exit(); got != 1 || !strings.Contains(right.Stderr(), "Too many wrong room codes") {
+			t.Fatalf("the right code after two wrong ones over two nodes: exit %d, %q", got, right.Stderr())
+		}
+	}
+}

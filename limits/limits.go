@@ -86,10 +86,9 @@ type Addresses struct {
 type addr struct {
 	conns    int
 	sessions int
-	starts   Bucket // new connections
-	refused  Bucket // refusals explained before we stop explaining
-	fails    Bucket // wrong codes
-	locked   time.Time
+	starts   Bucket  // new connections
+	refused  Bucket  // refusals explained before we stop explaining
+	strikes  Strikes // wrong codes
 }
 
 // NewAddresses applies cfg; now is time.Now unless a test supplies a clock.
@@ -110,7 +109,6 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 		x = &addr{
 			starts:  perMinute(a.cfg.ConnsPerMinute),
 			refused: perMinute(max(a.cfg.ConnsPerMinute, a.cfg.Conns)),
-			fails:   NewBucket(a.cfg.FailsPerHour/3600, float64(a.cfg.Fails)),
 		}
 		a.addrs[ip] = x
 	}
@@ -122,7 +120,7 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 func (a *Addresses) sweep(now time.Time) {
 	a.lastSweep = now
 	for ip, x := range a.addrs {
-		if x.conns == 0 && x.sessions == 0 && now.After(x.locked) && x.starts.Full(now) && x.refused.Full(now) && x.fails.Full(now) {
+		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && a.cfg.Forgotten(x.strikes, now) {
 			delete(a.addrs, ip)
 		}
 	}
@@ -180,11 +178,7 @@ func (a *Addresses) Locked(ip string) (bool, time.Duration) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	x := a.get(ip, now)
-	wait := x.locked.Sub(now)
-	if a.cfg.Fails > 0 {
-		wait = max(wait, x.fails.Until(1, now))
-	}
+	wait := a.cfg.Wait(a.get(ip, now).strikes, now)
 	return wait > 0, wait
 }
 
@@ -200,12 +194,9 @@ func (a *Addresses) Failed(ip string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	x := a.get(ip, now)
-	x.fails.Take(1, now)
-	if x.fails.Until(1, now) > 0 {
-		x.locked = now.Add(a.cfg.Lockout)
-		return true
-	}
-	return false
+	var paused bool
+	x.strikes, paused = a.cfg.Strike(x.strikes, now)
+	return paused
 }
 
 // Len is how many addresses are remembered.
