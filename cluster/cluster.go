@@ -50,6 +50,9 @@ const (
 	// opTimeout bounds Open and Join whatever the caller's context says:
 	// a person waiting at a prompt should hear "try later" rather than wait.
 	opTimeout = 4 * time.Second
+	// setupTimeout bounds New: making replicated buckets takes a while on
+	// a JetStream cluster that has just formed.
+	setupTimeout = 15 * time.Second
 	// ackWait bounds how long Join waits for the room's other nodes to
 	// learn of the arrival.
 	ackWait = time.Second
@@ -190,7 +193,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 	inst := newInstance(cfg.Node)
 	r.instance.Store(&inst)
 	r.log = cfg.Logger.With("node", inst)
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	if r.rooms, r.leases, err = r.ensureBuckets(ctx); err != nil {
 		stop()
@@ -317,7 +320,7 @@ func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.S
 	if err := r.ready(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := r.opContext(ctx)
 	defer cancel()
 	for range codeTries {
 		code, err := r.cfg.Codes.New()
@@ -346,11 +349,36 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 	if err := r.ready(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := r.opContext(ctx)
 	defer cancel()
 	rm := r.acquire(r.key(code))
 	defer r.release(rm)
 	return rm.join(ctx, code, m)
+}
+
+// opContext bounds one Open or Join: by the caller's context, by
+// opTimeout, and by the connection: a call under way when NATS drops
+// gives up at once instead of waiting out its time.
+func (r *Registry) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	changed := r.nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	if r.nc.Status() != nats.CONNECTED {
+		cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-changed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		cancel()
+		<-done
+		r.nc.RemoveStatusListener(changed)
+	}
 }
 
 // Stats implements rooms.Registry for this node's part of the cluster:

@@ -164,18 +164,47 @@ func (r *Registry) sweepLoop() {
 func (r *Registry) watchLeases() {
 	defer r.wg.Done()
 	for r.life.Err() == nil {
-		w, err := r.leases.WatchAll(r.life, jetstream.UpdatesOnly())
-		if err == nil {
-			for e := range w.Updates() {
-				if e != nil && e.Operation() != jetstream.KeyValuePut {
-					wake(r.nudge)
-				}
-			}
-			w.Stop()
+		if w, err := r.leases.WatchAll(r.life, jetstream.UpdatesOnly()); err == nil {
+			r.watch(w)
 		}
 		select { // the watch ended (reconnect, restart): try again soon
 		case <-r.life.Done():
 		case <-time.After(r.cfg.Lease / 4):
+		}
+	}
+}
+
+// watch reads w until it ends or the registry closes. The updates channel
+// is not to be trusted to close (a connection closed under it may never
+// say so), so Close does not wait on it.
+func (r *Registry) watch(w jetstream.KeyWatcher) {
+	defer w.Stop()
+	for {
+		select {
+		case <-r.life.Done():
+			// The watcher's callback may be sending: let it finish, for a while.
+			go func() {
+				t := time.NewTimer(time.Second)
+				defer t.Stop()
+				for {
+					select {
+					case _, ok := <-w.Updates():
+						if !ok {
+							return
+						}
+					case <-t.C:
+						return
+					}
+				}
+			}()
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil && e.Operation() != jetstream.KeyValuePut {
+				wake(r.nudge)
+			}
 		}
 	}
 }

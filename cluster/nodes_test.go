@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -302,15 +301,18 @@ func TestNodeDies(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP to target until cut: then every connection through
-// it closes and new ones are refused, until healed.
+// proxy forwards TCP to target. Cut, every connection through it closes
+// and new ones are refused; stalled, it holds what it reads, as a network
+// that drops packets would, until it flows again.
 type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  []net.Conn
-	wg     sync.WaitGroup
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	flowing *sync.Cond
+	cut     bool
+	stalled bool
+	conns   []net.Conn
+	wg      sync.WaitGroup
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -319,10 +321,11 @@ func newProxy(t *testing.T, target string) *proxy {
 		t.Fatal(err)
 	}
 	p := &proxy{ln: ln, target: target}
+	p.flowing = sync.NewCond(&p.mu)
 	p.wg.Go(p.serve)
 	t.Cleanup(func() {
 		ln.Close()
-		p.setCut(true)
+		p.set(true, false)
 		p.wg.Wait()
 	})
 	return p
@@ -350,27 +353,55 @@ func (p *proxy) serve() {
 		}
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		p.wg.Go(func() { io.Copy(up, c); up.Close(); c.Close() })
-		p.wg.Go(func() { io.Copy(c, up); up.Close(); c.Close() })
+		p.wg.Go(func() { p.pipe(up, c) })
+		p.wg.Go(func() { p.pipe(c, up) })
 	}
 }
 
-func (p *proxy) setCut(cut bool) {
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.stalled && !p.cut {
+				p.flowing.Wait()
+			}
+			p.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *proxy) set(cut, stalled bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cut = cut
+	p.cut, p.stalled = cut, stalled
 	if cut {
 		for _, c := range p.conns {
 			c.Close()
 		}
 		p.conns = nil
 	}
+	p.flowing.Broadcast()
 }
 
 // A node cut off from NATS ends its seats in shared rooms with ErrLost
 // before the others drop them; its rooms of its own go on; when NATS is
 // back, it opens rooms again.
 func TestFencing(t *testing.T) {
+	t.Run("closed", func(t *testing.T) { testFencing(t, true) })  // connections reset: the client knows
+	t.Run("silent", func(t *testing.T) { testFencing(t, false) }) // packets dropped: only timeouts tell
+}
+
+func testFencing(t *testing.T, closed bool) {
 	s := startServer(t, 0, "")
 	px := newProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"))
 	a := newNode(t, s.ClientURL(), "a")
@@ -382,7 +413,7 @@ func TestFencing(t *testing.T) {
 	own2 := join(t, b, own1.Code(), "own2")
 	next(t, own1, time.Second, "Joined", hasKind(rooms.Joined))
 
-	px.setCut(true)
+	px.set(closed, !closed)
 	cutAt := time.Now()
 	next(t, cut, b.cfg.Lease, "Ended", hasKind(rooms.Ended))
 	if err := cut.Err(); !errors.Is(err, rooms.ErrLost) {
@@ -403,7 +434,7 @@ func TestFencing(t *testing.T) {
 	}
 	next(t, own1, time.Second, "Typed", hasKind(rooms.Typed))
 
-	px.setCut(false)
+	px.set(false, false)
 	waitFor(t, 3*b.cfg.Lease, "b healthy again", func() bool { return b.Health() == nil })
 	x := open(t, b, 2, "back")
 	join(t, a, x.Code(), "welcome")
