@@ -15,6 +15,17 @@
 // renew for longer than it can prove it still holds its lease ends its
 // seats in shared rooms with rooms.ErrLost: the others are about to see
 // those members leave, and an honest end beats two diverging rooms.
+//
+// In NATS: bucket hush_rooms (memory, history 1) maps a room key, the
+// first 32 hex digits of HMAC-SHA256(Secret, code), to a JSON record of
+// seats, last ID and members (ID, name, badge, guest, colour, node);
+// bucket hush_leases (memory, TTL Lease) holds one key per live node
+// process; subject hush.room.<room key> carries joins, departures,
+// keystrokes and newlines between nodes. With the default 15 s lease a
+// node renews every 5 s and fences itself 11.25 s after its last
+// successful renewal; the others drop its members 15 s after that
+// renewal (up to 3.75 s later if no watcher saw the expiry), so at most
+// about 19 s after it went silent.
 package cluster
 
 import (

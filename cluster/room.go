@@ -391,8 +391,8 @@ func (rm *room) publish(kind rooms.EventKind, from member, text string) {
 // goroutine and never blocks: events go into the members' bounded queues.
 func (rm *room) receive(msg *nats.Msg) {
 	var w wire
-	if err := json.Unmarshal(msg.Data, &w); err != nil || w.Peer.Node == rm.reg.inst() {
-		return
+	if err := json.Unmarshal(msg.Data, &w); err != nil || rm.reg.own(w.Peer.Node) {
+		return // garbled, or our own echo (the connection hears itself)
 	}
 	rm.reg.n.in.Add(1)
 	p := w.Peer.peer()
