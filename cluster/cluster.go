@@ -69,6 +69,9 @@ const (
 	ackWait = time.Second
 	// leaveTimeout bounds the write that gives a seat back.
 	leaveTimeout = 2 * time.Second
+	// inboxLen bounds the messages from other nodes waiting for dispatch;
+	// beyond it NATS drops them (and reports a slow consumer).
+	inboxLen = 1 << 16
 	// casTries bounds compare-and-set retries on one record. Each lost race
 	// means another writer won, so this many in a row is a storm, not bad luck.
 	casTries = 64
@@ -151,8 +154,9 @@ type Registry struct {
 	life    context.Context // ends at Close
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
-	nudge   chan struct{} // wakes the sweep
-	healNow chan struct{} // wakes the lease loop
+	inbox   chan *nats.Msg // every room subscription of this node feeds it
+	nudge   chan struct{}  // wakes the sweep
+	healNow chan struct{}  // wakes the lease loop
 }
 
 // New joins the cluster on nc: it makes the buckets if they are missing,
@@ -198,6 +202,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 		bySize:  make(map[int]int),
 		life:    life,
 		stop:    stop,
+		inbox:   make(chan *nats.Msg, inboxLen),
 		nudge:   make(chan struct{}, 1),
 		healNow: make(chan struct{}, 1),
 	}
@@ -223,7 +228,8 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 	r.n.renewals.Add(1)
 	r.leaseOK.Store(true)
 	r.heldSince.Store(sent.UnixNano())
-	r.wg.Add(3)
+	r.wg.Add(4)
+	go r.dispatch()
 	go r.leaseLoop(rev, sent)
 	go r.sweepLoop()
 	go r.watchLeases()
@@ -365,6 +371,26 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 	rm := r.acquire(r.key(code))
 	defer r.release(rm)
 	return rm.join(ctx, code, m)
+}
+
+// dispatch hands what other nodes send to the rooms here: one goroutine
+// for all rooms (not one per subscription), in order per room.
+func (r *Registry) dispatch() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.life.Done():
+			return
+		case msg := <-r.inbox:
+			key := strings.TrimPrefix(msg.Subject, subjectPrefix)
+			r.mu.Lock()
+			rm := r.byKey[key]
+			r.mu.Unlock()
+			if rm != nil {
+				rm.receive(msg)
+			}
+		}
+	}
 }
 
 // opContext bounds one Open or Join: by the caller's context, by

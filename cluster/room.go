@@ -90,7 +90,7 @@ func (rm *room) subscribe() error {
 	if has {
 		return nil
 	}
-	sub, err := r.nc.Subscribe(subjectPrefix+rm.key, rm.receive)
+	sub, err := r.nc.ChanSubscribe(subjectPrefix+rm.key, r.inbox)
 	if err != nil {
 		r.n.kvErrors.Add(1)
 		return fmt.Errorf("%w: subscribe: %w", rooms.ErrUnavailable, err)
@@ -387,8 +387,9 @@ func (rm *room) publish(kind rooms.EventKind, from member, text string) {
 	r.n.out.Add(1)
 }
 
-// receive takes an event from another node. It runs on the subscription's
-// goroutine and never blocks: events go into the members' bounded queues.
+// receive takes an event from another node. It runs on the registry's
+// dispatch goroutine and never blocks: events go into the members'
+// bounded queues.
 func (rm *room) receive(msg *nats.Msg) {
 	var w wire
 	if err := json.Unmarshal(msg.Data, &w); err != nil || rm.reg.own(w.Peer.Node) {
