@@ -485,7 +485,13 @@ func (r *Registry) Close(cause error) {
 	r.wg.Wait()
 
 	// Best effort, in parallel, within one short wait: whatever is left
-	// behind is dropped by the others when the lease expires.
+	// behind is dropped by the others when the lease expires. Cut off from
+	// NATS, there is nothing to wait for.
+	defer r.leaseOK.Store(false)
+	if r.nc.Status() != nats.CONNECTED {
+		r.log.Info("cluster: closed while cut off", "rooms", len(keys))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -507,8 +513,7 @@ func (r *Registry) Close(cause error) {
 	if err := r.leases.Purge(ctx, r.inst()); err != nil {
 		r.log.Debug("cluster: drop lease", "err", err)
 	}
-	r.leaseOK.Store(false)
-	r.log.Info("cluster: closed", "seats", len(keys))
+	r.log.Info("cluster: closed", "rooms", len(keys))
 }
 
 // acquire finds or makes the room for key and holds it until release.
