@@ -502,6 +502,13 @@ func TestServerRestart(t *testing.T) {
 	if c := a.Counters(); c.LeaseRenewals < 2 {
 		t.Errorf("counters after an outage: %+v", c)
 	}
+	for _, r := range []*Registry{a, b} {
+		start := time.Now()
+		r.Close(nil)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("Close took %v", d)
+		}
+	}
 }
 
 // A node whose salt or host key differs from the cluster's is refused.
