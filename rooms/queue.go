@@ -81,8 +81,11 @@ func (q *Queue) Drain(buf []Event) []Event {
 	defer q.mu.Unlock()
 	buf = append(buf, q.events...)
 	clear(q.events)
-	if cap(q.events) > 64 {
-		q.events = nil // give back a burst's memory
+	// Give back a burst's memory: a queue that grew past 64 events. One
+	// that held 64 or fewer keeps its array, even when the allocator
+	// rounded it up past 64, so steady typing never allocates here.
+	if len(q.events) > 64 {
+		q.events = nil
 	} else {
 		q.events = q.events[:0]
 	}
