@@ -2,6 +2,7 @@ package ui
 
 import (
 	"io"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -42,6 +43,15 @@ func (s *benchSeat) typed(t string) Events {
 
 const benchLinger = 5 * time.Second
 
+// letters are one-letter strings made once, as the room hands them over:
+// the benchmarks measure the UI, not making the text.
+var letters = func() (l [26]string) {
+	for i := range l {
+		l[i] = string(rune('a' + i))
+	}
+	return l
+}()
+
 // benchRoom is a two-person room at 80×24 as an xterm-256color client sees
 // it. Its Screen is not started: the benchmark lays out and paints frames
 // itself, as Run and the Screen's writer would, so nothing runs behind the
@@ -78,15 +88,33 @@ func newBenchRoom(b *testing.B, profile colorprofile.Profile) *benchRoom {
 }
 
 // flush lays out a changed frame and paints it, as Run and the Screen's
-// writer would, and returns how many bytes it would have sent.
+// writer would (frames recycled through the Screen), and returns how many
+// bytes it would have sent.
 func (r *benchRoom) flush() int {
-	r.scr.buf.Reset()
-	if r.m.dirty {
-		r.m.dirty = false
-		f := r.m.Frame()
-		r.scr.paint(&f)
+	if !r.m.dirty {
+		return 0
 	}
-	return r.scr.buf.Len()
+	r.m.dirty = false
+	return drawAndPaint(r.scr, r.m, r.now)
+}
+
+// drawAndPaint is what Run and the Screen's writer do for a changed model,
+// in one goroutine: fill a recycled frame, show it, take it as the writer
+// does, paint the diff and recycle the frame it replaces. It returns the
+// bytes the writer would send.
+func drawAndPaint(scr *Screen, m *Model, now time.Time) int {
+	f := scr.Blank()
+	m.draw(f, now)
+	scr.Show(f)
+	scr.mu.Lock()
+	f, scr.next = scr.next, nil
+	scr.mu.Unlock()
+	scr.buf = scr.buf[:0]
+	old := scr.paint(f)
+	scr.mu.Lock()
+	scr.recycle(old)
+	scr.mu.Unlock()
+	return len(scr.buf)
 }
 
 // peerLane is the other person's lane.
@@ -120,12 +148,13 @@ func BenchmarkFrameAfterKey(b *testing.B) {
 			r := newBenchRoom(b, p.profile)
 			r.typing(b)
 			l := r.peerLane(b)
+			var f Frame
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				r.now = r.now.Add(200 * time.Millisecond)
-				l.add(string(rune('a'+i%26)), r.now)
+				l.add(letters[i%26], r.now)
 				l.compact(r.now.Add(-benchLinger), 78)
-				_ = r.m.frame(r.now)
+				r.m.draw(&f, r.now)
 			}
 		})
 	}
@@ -157,6 +186,62 @@ func (r *benchRoom) keysToBytes(b *testing.B, msgs []tea.Msg) {
 	b.ReportMetric(float64(sent)/float64(b.N), "bytes/key")
 }
 
+// BenchmarkPeerPath is one key from the typist's seat to the bytes for the
+// viewer's terminal, through the real room: the fan-out (rooms.Memory),
+// the viewer draining its seat, the model taking the events as Run hands
+// them over, the frame, and the Screen's diff.
+func BenchmarkPeerPath(b *testing.B) {
+	codes, err := rooms.NewCodes("bench salt 0123456789abcdef")
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := rooms.NewMemory(codes)
+	typist, err := reg.Open(b.Context(), 2, rooms.Member{Name: "teal-heron"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	viewer, err := reg.Join(b.Context(), typist.Code(), rooms.Member{Name: "amber-otter", Guest: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	m := New(Config{Seat: viewer, Speaker: speak.New(viewer, speak.Config{}), Invite: "ssh -p 2222 x@localhost",
+		Linger: benchLinger, Profile: colorprofile.ANSI256, Width: 80, Height: 24})
+	m.now = func() time.Time { return now }
+	scr := &Screen{w: io.Discard}
+	events := viewer.Drain(nil)
+	m.events(events, now)
+	drawAndPaint(scr, m, now)
+	var sent int
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		now = now.Add(200 * time.Millisecond)
+		if err := typist.Type(letters[i%26]); err != nil {
+			b.Fatal(err)
+		}
+		events = viewer.Drain(events[:0])
+		m.events(events, now)
+		clear(events)
+		sent += drawAndPaint(scr, m, now)
+	}
+	b.ReportMetric(float64(sent)/float64(b.N), "bytes/key")
+}
+
+// BenchmarkDecodeKey is reading one typed key off the wire: the decoder
+// turning a byte into a key press message for the model.
+func BenchmarkDecodeKey(b *testing.B) {
+	var got int
+	in := &input{send: func(tea.Msg) { got++ }}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		in.buf = append(in.buf, byte('a'+i%26))
+		in.decode(false)
+	}
+	if got != b.N {
+		b.Fatalf("%d keys from %d bytes", got, b.N)
+	}
+}
+
 // BenchmarkOwnKey is the typist's side of one keystroke: Update on a key
 // press (echo into your own lane, hand it to the room) and the paint.
 func BenchmarkOwnKey(b *testing.B) {
@@ -178,8 +263,8 @@ func BenchmarkPaintOneLine(b *testing.B) {
 	r.peerLane(b).add("z", r.now)
 	after := r.m.frame(r.now)
 	changed := 0
-	for i := range before.Lines {
-		if before.Lines[i] != after.Lines[i] {
+	for i, line := range before.Lines() {
+		if line != after.Lines()[i] {
 			changed++
 		}
 	}
@@ -192,9 +277,9 @@ func BenchmarkPaintOneLine(b *testing.B) {
 	var sent int
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		s.buf.Reset()
+		s.buf = s.buf[:0]
 		s.paint(frames[i%2])
-		sent += s.buf.Len()
+		sent += len(s.buf)
 	}
 	b.ReportMetric(float64(sent)/float64(b.N), "bytes/paint")
 }
@@ -237,5 +322,74 @@ func BenchmarkFadeStep(b *testing.B) {
 			}
 			b.ReportMetric(float64(sent)/float64(b.N), "bytes/step")
 		})
+	}
+}
+
+// typed is one key of the load tool's alphabet (cmd/hushload: every
+// printable ASCII character but the space, in turn), as the room hands it
+// to the viewer, wrapped once.
+var typed = func() (msgs [94]Events) {
+	for i := range msgs {
+		msgs[i] = Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2, Color: 1, Member: rooms.Member{Name: "teal-heron"}}, Text: string(rune('!' + i))}}
+	}
+	return msgs
+}()
+
+// BenchmarkKeyLife is the whole cost of one key on the peer's terminal:
+// its own frame and every fade frame of its life, as Run would draw them
+// (woken at the model's wake times on the fade grid), while the peer types
+// the load tool's alphabet. bytes/key is everything written to the
+// viewer's terminal divided by the keys typed, fading included — the
+// figure cmd/hushload reports as "bytes to the peer per key", without SSH
+// framing. "steady" is one key every 200 ms (5 keys/s); "bursts" is words
+// of 2–5 keys 5–15 ms apart with pauses of 20–60 ms between them (seeded).
+func BenchmarkKeyLife(b *testing.B) {
+	for _, typing := range []string{"steady", "bursts"} {
+		for _, p := range []struct {
+			name    string
+			profile colorprofile.Profile
+		}{{"256", colorprofile.ANSI256}, {"truecolor", colorprofile.TrueColor}} {
+			b.Run(typing+"/"+p.name, func(b *testing.B) {
+				r := newBenchRoom(b, p.profile)
+				r.m.phase = 0
+				rng := rand.New(rand.NewPCG(12, 5))
+				word := 0 // keys left in the word being typed
+				gap := func() time.Duration {
+					if typing == "steady" {
+						return 200 * time.Millisecond
+					}
+					if word > 0 {
+						word--
+						return time.Duration(5+rng.IntN(11)) * time.Millisecond
+					}
+					word = 1 + rng.IntN(4)
+					return time.Duration(20+rng.IntN(41)) * time.Millisecond
+				}
+				var sent, frames int
+				fade := func(until time.Time) {
+					for !r.m.wake.IsZero() && r.m.wake.Before(until) {
+						r.now = r.m.wake
+						r.m.Update(tick{})
+						if n := r.flush(); n > 0 {
+							sent += n
+							frames++
+						}
+					}
+				}
+				next := r.now
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					next = next.Add(gap())
+					fade(next)
+					r.now = next
+					r.m.Update(typed[i%len(typed)])
+					sent += r.flush()
+					frames++
+				}
+				fade(r.now.Add(time.Hour)) // the last keys fade out too
+				b.ReportMetric(float64(sent)/float64(b.N), "bytes/key")
+				b.ReportMetric(float64(frames)/float64(b.N), "frames/key")
+			})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"image/color"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/colorprofile"
@@ -54,8 +55,10 @@ type fader struct {
 	bright  time.Duration
 	steps   int
 	stepDur time.Duration // how long one shade lasts: FadeStep, longer for a long linger
-	// styles[color][step] is the SGR prefix for that shade; step 0 is bright.
+	// styles[color][step] is the SGR prefix for that shade; step 0 is
+	// bright. pens[color][step] is the same shade as a pen, for glyphs.
 	styles [rooms.Palette][]string
+	pens   [rooms.Palette][]pen
 }
 
 // newFader fades over linger toward bg, the terminal's background (nil
@@ -78,39 +81,54 @@ func newFader(linger time.Duration, p colorprofile.Profile, bg color.Color) *fad
 	}
 	for i, base := range palette {
 		shades := make([]string, steps+1)
+		pens := make([]pen, steps+1)
 		for s := range shades {
-			shades[s] = shade(p, base, end, float64(s)/float64(steps+1))
+			shades[s], pens[s] = shade(p, base, end, float64(s)/float64(steps+1))
 		}
-		f.styles[i] = shades
+		f.styles[i], f.pens[i] = shades, pens
 	}
 	return f
 }
 
 // shade is the SGR prefix for base faded toward end by t (0 bright … 1
-// gone). With 16 colours: bold, plain, then faint. Without colour: bold,
-// plain, faint — the same idea.
-func shade(p colorprofile.Profile, base, end color.RGBA, t float64) string {
+// gone), and the same as a pen. With 16 colours: bold, plain, then faint.
+// Without colour: bold, plain, faint — the same idea.
+func shade(p colorprofile.Profile, base, end color.RGBA, t float64) (string, pen) {
 	st := ansi.Style{}
+	var pn pen
 	switch {
 	case p == colorprofile.NoTTY:
-		return ""
+		return "", pen{}
 	case p <= colorprofile.ASCII:
 	case p == colorprofile.ANSI:
+		pn.fg = fgParams(p.Convert(base))
 		st = st.ForegroundColor(p.Convert(base))
 	default:
 		// 256 colours: the mix is mapped to the nearest of the 240 cube
 		// and grey colours at every step, so it drifts toward the
 		// background instead of jumping to a grey at the first step.
 		mix := func(a, b uint8) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*t + 0.5) }
-		st = st.ForegroundColor(p.Convert(color.RGBA{mix(base.R, end.R), mix(base.G, end.G), mix(base.B, end.B), 0xff}))
+		c := p.Convert(color.RGBA{mix(base.R, end.R), mix(base.G, end.G), mix(base.B, end.B), 0xff})
+		pn.fg = fgParams(c)
+		st = st.ForegroundColor(c)
 	}
 	switch {
 	case t == 0:
 		st = st.Bold()
+		pn.attr = penBold
 	case t >= 0.5 && p <= colorprofile.ANSI:
 		st = st.Faint()
+		pn.attr = penFaint
 	}
-	return st.String()
+	return st.String(), pn
+}
+
+// fgParams is the SGR parameters that set c as the foreground ("38;5;110"),
+// exactly as ansi.Style writes them.
+func fgParams(c color.Color) string {
+	s := ansi.Style{}.ForegroundColor(c).String()
+	s = strings.TrimPrefix(s, "\x1b[")
+	return strings.TrimSuffix(s, "m")
 }
 
 // luminance is the relative luminance of c (WCAG), 0 black … 1 white.
@@ -161,4 +179,8 @@ func (f *fader) next(at, now time.Time) time.Time {
 
 func (f *fader) style(colorIdx, step int) string {
 	return f.styles[colorIdx%rooms.Palette][step]
+}
+
+func (f *fader) pen(colorIdx, step int) pen {
+	return f.pens[colorIdx%rooms.Palette][step]
 }

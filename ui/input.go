@@ -52,6 +52,17 @@ func ReadInput(r io.Reader, send func(tea.Msg)) error {
 	}
 }
 
+// asciiKeys are the messages for the printable ASCII keys, ' ' to '~', as
+// the decoder makes them, boxed once.
+var asciiKeys = func() (keys [0x7f - ' ']tea.Msg) {
+	var dec uv.EventDecoder
+	for i := range keys {
+		_, ev := dec.Decode([]byte{byte(' ' + i)})
+		keys[i] = tea.KeyPressMsg(ev.(uv.KeyPressEvent))
+	}
+	return keys
+}()
+
 type input struct {
 	send  func(tea.Msg)
 	timer *time.Timer
@@ -97,6 +108,13 @@ func (in *input) decode(force bool) (held bool) {
 			if cap(in.paste) > 4096 {
 				in.paste = nil // give back a big paste's memory
 			}
+			continue
+		}
+		if c := pending[0]; c >= ' ' && c < 0x7f {
+			// A printable ASCII key, nearly every key there is: its
+			// message is made once, so typing allocates nothing here.
+			in.send(asciiKeys[c-' '])
+			pending = pending[1:]
 			continue
 		}
 		if !force && incomplete(pending) {

@@ -8,6 +8,7 @@ import (
 	"testing/iotest"
 
 	tea "charm.land/bubbletea/v2"
+	uv "github.com/charmbracelet/ultraviolet"
 )
 
 // collect runs ReadInput over the given reads and describes what it sent.
@@ -91,4 +92,16 @@ func FuzzReadInput(f *testing.F) {
 			}
 		})
 	})
+}
+
+// Printable ASCII takes a short cut past the decoder; it must come out as
+// the decoder would have made it, alone or among other keys.
+func TestASCIIKeysAsTheDecoderMakesThem(t *testing.T) {
+	var dec uv.EventDecoder
+	for c := byte(' '); c < 0x7f; c++ {
+		_, ev := dec.Decode([]byte{c, 'x'})
+		if want := tea.KeyPressMsg(ev.(uv.KeyPressEvent)); asciiKeys[c-' '] != want {
+			t.Errorf("%q: %#v, the decoder makes %#v", c, asciiKeys[c-' '], want)
+		}
+	}
 }

@@ -70,7 +70,10 @@ func (l *lane) add(text string, now time.Time) string {
 	}
 	l.spansValid = false
 	kept := text
-	if n := len(l.cells); n > 0 && l.cells[n-1].g != "" {
+	if n := len(l.cells); n > 0 && l.cells[n-1].g != "" && !(text[0] < utf8.RuneSelf && l.cells[n-1].g[len(l.cells[n-1].g)-1] < utf8.RuneSelf) {
+		// (Between two ASCII characters no cluster ever grows: they are
+		// never marks, joiners or prefixes. That is nearly every key,
+		// and it saves joining them to ask.)
 		last := l.cells[n-1]
 		joined := last.g + text
 		g, rest, w, _ := uniseg.FirstGraphemeClusterInString(joined, -1)

@@ -109,6 +109,17 @@ type Model struct {
 	memo     memo
 	phase    time.Duration // this session's offset on the fade grid
 	farewell string
+
+	// Kept between frames so that drawing one allocates nothing.
+	sizes, need []int
+	invite      struct {
+		key   [2]int
+		lines []string
+	}
+	helpRows struct {
+		key   [4]int
+		lines []string
+	}
 }
 
 // New builds the model. Nothing is drawn until Run (or a View).
@@ -134,6 +145,7 @@ func New(cfg Config) *Model {
 func (m *Model) refade() {
 	m.fade = newFader(m.cfg.Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
 	m.memo = memo{}
+	m.invite.lines, m.helpRows.lines = nil, nil
 }
 
 // clampSize keeps a frame's memory bounded whatever size a client claims,
@@ -161,7 +173,7 @@ func (m *Model) Init() tea.Cmd {
 // draws the same frame row by row (Frame), which its Screen diffs.
 func (m *Model) View() tea.View {
 	f := m.Frame()
-	v := tea.View{Content: strings.Join(f.Lines, "\n"), AltScreen: true}
+	v := tea.View{Content: strings.Join(f.Lines(), "\n"), AltScreen: true}
 	if f.ShowCursor {
 		v.Cursor = tea.NewCursor(f.CursorCol, f.CursorRow)
 	}
@@ -192,11 +204,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.bg = msg.Color
 		m.refade()
 	case Events:
-		for _, ev := range msg {
-			if c := m.event(ev, now); c != nil {
-				cmd = tea.Batch(cmd, c)
-			}
-		}
+		return m, m.events(msg, now)
 	case IdleSoon:
 		m.idling = true
 		m.notice = notice{text: fmt.Sprintf("You have typed nothing for a while: hush lets you go in %v unless you type.", time.Duration(msg).Round(time.Second)), color: -1, until: now.Add(time.Duration(msg))}
@@ -207,6 +215,28 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	default:
 		return m, nil
 	}
+	m.settle(now)
+	return m, cmd
+}
+
+// events applies what happened in the room, as Update does for Events:
+// Run calls it with the seat's events as they are, without wrapping them
+// in a message.
+func (m *Model) events(evs []rooms.Event, now time.Time) tea.Cmd {
+	var cmd tea.Cmd
+	for _, ev := range evs {
+		if c := m.event(ev, now); c != nil {
+			cmd = tea.Batch(cmd, c)
+		}
+	}
+	m.settle(now)
+	return cmd
+}
+
+// settle drops what has vanished, ends a notice whose time is up, and
+// works out when the screen next changes by itself, after anything that
+// may have changed the frame.
+func (m *Model) settle(now time.Time) {
 	cut := now.Add(-m.fade.linger)
 	for _, l := range m.lanes {
 		l.compact(cut, m.textWidth())
@@ -216,7 +246,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	m.dirty = true
 	m.schedule(now)
-	return m, cmd
 }
 
 // textWidth is the width of a lane's text under its label.

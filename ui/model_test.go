@@ -52,10 +52,10 @@ func newTestModel(t testing.TB, w, h int) (*Model, *fakeSeat, *clock) {
 func checkFrame(t testing.TB, m *Model) {
 	t.Helper()
 	f := m.frame(m.now())
-	if len(f.Lines) != m.height {
-		t.Fatalf("%d lines for height %d", len(f.Lines), m.height)
+	if len(f.Lines()) != m.height {
+		t.Fatalf("%d lines for height %d", len(f.Lines()), m.height)
 	}
-	for i, l := range f.Lines {
+	for i, l := range f.Lines() {
 		if w := ansi.StringWidth(l); w > m.width {
 			t.Fatalf("line %d is %d wide in %d: %q", i, w, m.width, l)
 		}
@@ -83,13 +83,13 @@ func TestTypingReachesRoomAndFades(t *testing.T) {
 	if seat.typed.String() != "hi" || seat.breaks != 1 {
 		t.Fatalf("room got %q and %d breaks", seat.typed.String(), seat.breaks)
 	}
-	if !strings.Contains(strings.Join(m.frame(c.t).Lines, "\n"), "No taking it back") {
+	if !strings.Contains(strings.Join(m.frame(c.t).Lines(), "\n"), "No taking it back") {
 		t.Fatal("backspace did not explain itself")
 	}
 	bright := m.frame(c.t)
 	c.t = c.t.Add(4 * time.Second)
 	m.Update(tick{})
-	if strings.Join(m.frame(c.t).Lines, "") == strings.Join(bright.Lines, "") {
+	if strings.Join(m.frame(c.t).Lines(), "") == strings.Join(bright.Lines(), "") {
 		t.Fatal("nothing dimmed after 4s of a 5s linger")
 	}
 	c.t = c.t.Add(2 * time.Second)
@@ -151,7 +151,8 @@ func TestScreenWritesOnlyChanges(t *testing.T) {
 	var mu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 	s := NewScreen(w, 0, nil)
-	f := Frame{Lines: []string{"a", "b", "c"}, Width: 10, ShowCursor: true, CursorRow: 2, CursorCol: 1}
+	f := textFrame(10, "a", "b", "c")
+	f.ShowCursor, f.CursorRow, f.CursorCol = true, 2, 1
 	written := func(want string) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
@@ -168,11 +169,13 @@ func TestScreenWritesOnlyChanges(t *testing.T) {
 	}
 	s.Show(f)
 	written("c")
-	g := f
-	g.Lines = []string{"a", "B", "c"}
+	g := textFrame(10, "a", "B", "c")
+	g.ShowCursor, g.CursorRow, g.CursorCol = true, 2, 1
 	s.Show(g)
 	written("B")
-	s.Show(g) // the same frame again: nothing to write
+	h := textFrame(10, "a", "B", "c")
+	h.ShowCursor, h.CursorRow, h.CursorCol = true, 2, 1
+	s.Show(h) // the same frame again: nothing to write
 	s.Close("bye", time.Second)
 	mu.Lock()
 	defer mu.Unlock()

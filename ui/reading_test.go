@@ -18,8 +18,8 @@ var cuf = regexp.MustCompile(`\x1b\[(\d+)C`)
 // plain is the frame as a reader sees it: no styles, cursor moves over an
 // erased row as the blanks they leave.
 func plain(f Frame) []string {
-	out := make([]string, len(f.Lines))
-	for i, l := range f.Lines {
+	out := make([]string, len(f.Lines()))
+	for i, l := range f.Lines() {
 		l = cuf.ReplaceAllStringFunc(l, func(m string) string {
 			n, _ := strconv.Atoi(cuf.FindStringSubmatch(m)[1])
 			return strings.Repeat(" ", n)
@@ -212,7 +212,7 @@ func TestFooterKeepsTheInviteWhole(t *testing.T) {
 		seat.others = append(seat.others, rooms.Peer{ID: 3})
 		m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: 3, Member: rooms.Member{Name: "x"}}}})
 		m.notice = notice{}
-		status := ansi.Strip(m.Frame().Lines[23])
+		status := ansi.Strip(m.Frame().Lines()[23])
 		if strings.Contains(status, "ssh") && !strings.Contains(status, "ssh k7dm2q9xwpq@host") {
 			t.Errorf("width %d: invite cut: %q", w, status)
 		}

@@ -69,16 +69,22 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	for {
 		if m.dirty {
 			m.dirty = false
-			screen.Show(m.Frame())
+			f := screen.Blank()
+			m.draw(f, m.now())
+			screen.Show(f)
 		}
 		var msg tea.Msg
+		var cmd tea.Cmd
 		select {
 		case <-ctx.Done():
 			return
 		case msg = <-in:
 		case <-ready:
+			// Straight to the model: wrapped in a message, every drain
+			// would allocate.
 			events = m.cfg.Seat.Drain(events[:0])
-			msg = Events(events)
+			cmd = m.events(events, m.now())
+			clear(events) // let what was typed go
 		case <-timer.C:
 			armed = time.Time{}
 			msg = tick{}
@@ -104,7 +110,10 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 				continue
 			}
 		}
-		if _, cmd := m.Update(msg); cmd != nil {
+		if msg != nil {
+			_, cmd = m.Update(msg)
+		}
+		if cmd != nil {
 			run(cmd)
 		}
 		if !m.wake.Equal(armed) {

@@ -5,6 +5,16 @@ import (
 	"time"
 )
 
+// textFrame is a frame of width whose rows are the given lines, each a head.
+func textFrame(width int, lines ...string) *Frame {
+	f := &Frame{}
+	f.reset(width, len(lines))
+	for i, l := range lines {
+		f.setRow(i, l, 0)
+	}
+	return f
+}
+
 // A writer that never returns stands for a client that stopped reading
 // with every buffer between us full. The Screen must give up on it within
 // the stall timeout, and Close must not wait for it longer than asked.
@@ -23,7 +33,7 @@ func TestScreenHangsUpOnAStalledWriter(t *testing.T) {
 	})
 	stalled := make(chan time.Time, 1)
 	s := NewScreen(w, stall, func() { stalled <- time.Now() })
-	s.Show(Frame{Lines: []string{"hello"}, Width: 10})
+	s.Show(textFrame(10, "hello"))
 	<-entered
 	began := time.Now()
 	select {
@@ -36,7 +46,7 @@ func TestScreenHangsUpOnAStalledWriter(t *testing.T) {
 	}
 	// Frames keep coming while it stalls: they replace each other, never queue.
 	for i := range 1000 {
-		s.Show(Frame{Lines: []string{string(rune('a' + i%26))}, Width: 10})
+		s.Show(textFrame(10, string(rune('a'+i%26))))
 		s.Raw("\a")
 	}
 	s.mu.Lock()
@@ -61,7 +71,7 @@ func TestScreenSlowWriterIsNotAStall(t *testing.T) {
 	stalled := make(chan struct{}, 1)
 	s := NewScreen(w, time.Second, func() { stalled <- struct{}{} })
 	for i := range 50 {
-		s.Show(Frame{Lines: []string{string(rune('a' + i%26))}, Width: 10})
+		s.Show(textFrame(10, string(rune('a'+i%26))))
 	}
 	s.Close("bye", 5*time.Second)
 	select {

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,12 +14,20 @@ import (
 // indent is the gap before a lane's text, under its label.
 const indent = 2
 
-// frame lays the room out: a header, the lanes (yours at the bottom, nearest
-// your hands), and a status line. Every row is cut to the width, so nothing
-// ever wraps on the terminal and the diff stays row by row.
+// frame lays the room out in a new frame; Run draws into recycled ones.
 func (m *Model) frame(now time.Time) Frame {
+	var f Frame
+	m.draw(&f, now)
+	return f
+}
+
+// draw lays the room out in f: a header, the lanes (yours at the bottom,
+// nearest your hands), and a status line. Every row is cut to the width,
+// so nothing ever wraps on the terminal and the diff stays row by row.
+// It allocates nothing once f, the memo and the lanes have grown to size.
+func (m *Model) draw(f *Frame, now time.Time) {
 	w, h := max(m.width, 1), max(m.height, 1)
-	f := Frame{Lines: make([]string, h), Width: w}
+	f.reset(w, h)
 	top, bottom := 0, h
 	if h >= 3 {
 		top, bottom = 1, h-1
@@ -32,19 +39,19 @@ func (m *Model) frame(now time.Time) Frame {
 	}
 	if h >= 3 {
 		hidden := len(m.lanes) - len(lanes)
-		f.Lines[0] = m.memo.get(memoKey{'h', w, len(m.lanes), hidden, ""}, func() string { return m.header(w, hidden) })
-		f.Lines[h-1] = m.memo.get(memoKey{'s', w, len(m.lanes), m.notice.color, m.notice.who + m.notice.text}, func() string { return m.status(w) })
+		f.setRow(0, m.memo.get(memoKey{kind: 'h', w: w, a: len(m.lanes), b: hidden}, func() string { return m.header(w, hidden) }), 0)
+		f.setRow(h-1, m.memo.get(memoKey{kind: 's', w: w, a: len(m.lanes), b: m.notice.color, s: m.notice.who, t: m.notice.text}, func() string { return m.status(w) }), 0)
 	}
 	if m.help {
 		for i, line := range m.helpLines(w, body) {
-			f.Lines[top+i] = line
+			f.setRow(top+i, line, 0)
 		}
-		return f
+		return
 	}
 	row := top
 	if len(m.lanes) == 1 {
 		for _, line := range m.invitePanel(w, body-1) {
-			f.Lines[row] = line
+			f.setRow(row, line, 0)
 			row++
 		}
 	}
@@ -54,10 +61,9 @@ func (m *Model) frame(now time.Time) Frame {
 		if l.you { // nearest your hands: at the bottom, the gap above it
 			row = bottom - sizes[i]
 		}
-		m.drawLane(&f, l, row, sizes[i], w, now)
+		m.drawLane(f, l, row, sizes[i], w, now)
 		row += sizes[i]
 	}
-	return f
 }
 
 // allocate gives each lane its rows. With room for a label and a row of
@@ -66,7 +72,7 @@ func (m *Model) frame(now time.Time) Frame {
 // When text does not fit, the lanes holding most are cut to their newest
 // rows, evenly. In a tiny window every lane gets an equal share.
 func (m *Model) allocate(lanes []*lane, body int, cut time.Time) []int {
-	sizes := make([]int, len(lanes))
+	sizes := grow(&m.sizes, len(lanes))
 	if body < 2*len(lanes) {
 		per, extra := body/len(lanes), body%len(lanes)
 		for i, l := range lanes {
@@ -78,7 +84,7 @@ func (m *Model) allocate(lanes []*lane, body int, cut time.Time) []int {
 		return sizes
 	}
 	tw := m.textWidth()
-	need := make([]int, len(lanes))
+	need := grow(&m.need, len(lanes))
 	total := 0
 	for i, l := range lanes {
 		need[i] = l.need(tw, cut)
@@ -117,6 +123,16 @@ func (m *Model) allocate(lanes []*lane, body int, cut time.Time) []int {
 		sizes[i] = 1 + need[i]
 	}
 	return sizes
+}
+
+// grow returns (*s)[:n], zeroed, growing *s only when it is too short.
+func grow(s *[]int, n int) []int {
+	if cap(*s) < n {
+		*s = make([]int, n)
+	}
+	*s = (*s)[:n]
+	clear(*s)
+	return *s
 }
 
 func (m *Model) header(w, hidden int) string {
@@ -166,8 +182,17 @@ func (m *Model) status(w int) string {
 	return m.style(ansi.Style{}.Faint()) + line
 }
 
-// invitePanel tells someone alone in a room how to bring the other person in.
+// invitePanel tells someone alone in a room how to bring the other person
+// in. The lines are kept until the size changes.
 func (m *Model) invitePanel(w, room int) []string {
+	key := [2]int{w, room}
+	if m.invite.lines == nil || m.invite.key != key {
+		m.invite.key, m.invite.lines = key, m.makeInvitePanel(w, room)
+	}
+	return m.invite.lines
+}
+
+func (m *Model) makeInvitePanel(w, room int) []string {
 	dim, bold := m.style(ansi.Style{}.Faint()), m.style(ansi.Style{}.Bold())
 	lines := []string{ansi.Truncate(dim+"Waiting for someone to join. Share this:", w, "…")}
 	for rest := m.cfg.Invite; rest != ""; {
@@ -191,11 +216,23 @@ func (m *Model) invitePanel(w, room int) []string {
 	if len(lines) > room {
 		lines = lines[:room]
 	}
-	return lines
+	return lines[:len(lines):len(lines)]
 }
 
 // helpLines list every key, and the settings a person can bring along.
+// They are kept until the size or a setting they show changes.
 func (m *Model) helpLines(w, rows int) []string {
+	key := [4]int{w, rows, m.pace, 0}
+	if m.quiet {
+		key[3] = 1
+	}
+	if m.helpRows.lines == nil || m.helpRows.key != key {
+		m.helpRows.key, m.helpRows.lines = key, m.makeHelpLines(w, rows)
+	}
+	return m.helpRows.lines
+}
+
+func (m *Model) makeHelpLines(w, rows int) []string {
 	bold, dim := m.style(ansi.Style{}.Bold()), m.style(ansi.Style{}.Faint())
 	bell := "on"
 	if m.quiet {
@@ -244,32 +281,36 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 	if n < 1 {
 		return
 	}
-	prefix, pw := strings.Repeat(" ", indent), indent
+	prefix, pw := "", indent
 	cut := now.Add(-m.fade.linger)
 	if n == 1 && !l.you && len(l.cells) == 0 {
 		n = 2 // a silent lane is its name line: the label, no text row
 	}
 	if n >= 2 {
-		f.Lines[row] = m.memo.get(memoKey{'l', w, l.peer.ID, 0, ""}, func() string { return ansi.Truncate(m.label(l), w, "…") })
+		f.setRow(row, m.memo.get(memoKey{kind: 'l', w: w, a: l.peer.ID}, func() string { return ansi.Truncate(m.label(l), w, "…") }), 0)
 		row, n = row+1, n-1
 	} else if w >= 8 {
-		name := ansi.Truncate(l.peer.Name, w/3, "…")
-		prefix = m.fade.style(l.peer.Color, 0) + name + "\x1b[0m› "
-		pw = ansi.StringWidth(name) + 2
+		prefix = m.memo.get(memoKey{kind: 'p', w: w, a: l.peer.ID}, func() string {
+			return m.fade.style(l.peer.Color, 0) + ansi.Truncate(l.peer.Name, w/3, "…") + "\x1b[0m› "
+		})
+		pw = ansi.StringWidth(prefix)
 	}
 	if pw >= w {
 		prefix, pw = "", 0 // too narrow for anything but the text
+	}
+	hw := pw
+	if prefix == "" {
+		hw = 0 // the indent is blank columns, not a head
 	}
 	tw := max(w-pw, 1)
 	rows := l.rows(tw, n, cut)
 	var used int
 	for i, sp := range rows {
-		var line string
-		line, used = m.cells(l, l.cells[sp.s:sp.e], tw, now)
-		f.Lines[row+i] = prefix + line
+		f.setRow(row+i, prefix, hw)
+		used = m.glyphs(f, row+i, l, l.cells[sp.s:sp.e], pw, tw, now)
 	}
 	if len(rows) == 0 && pw > indent {
-		f.Lines[row] = prefix
+		f.setRow(row, prefix, hw)
 	}
 	if l.you {
 		f.ShowCursor = true
@@ -285,49 +326,25 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 	}
 }
 
-// cells draws one row of text, each character in its shade of fading, and
-// reports how many columns it took. A vanished character leaves a blank:
-// the row was erased before it is drawn, so blanks cost a cursor move, and
-// blanks at the end cost nothing.
-func (m *Model) cells(l *lane, cells []cell, width int, now time.Time) (string, int) {
-	var b strings.Builder
+// glyphs puts one row of text on row of f from column col0, each character
+// in its shade of fading, and reports how many columns it took. A vanished
+// character, or a space, is a blank: no glyph.
+func (m *Model) glyphs(f *Frame, row int, l *lane, cells []cell, col0, width int, now time.Time) int {
 	cut := now.Add(-m.fade.linger)
-	last, used, blank := -1, 0, 0
+	used := 0
 	for _, c := range cells {
 		w := c.w
 		if w > width || used+w > width {
 			break // a space hanging off the row, or a character too wide for it
 		}
+		col := col0 + used
 		used += w
-		if c.vanished(cut) || !safe(c.g) {
-			blank += w
+		if w < 1 || c.g == " " || c.vanished(cut) || !safe(c.g) {
 			continue
 		}
-		if blank > 0 {
-			skip(&b, blank)
-			blank = 0
-		}
-		step := m.fade.step(c.at, now)
-		if step != last {
-			b.WriteString("\x1b[0m")
-			b.WriteString(m.fade.style(l.peer.Color, step))
-			last = step
-		}
-		b.WriteString(c.g)
+		f.glyph(row, col, w, m.fade.pen(l.peer.Color, m.fade.step(c.at, now)), c.g)
 	}
-	return b.String(), used
-}
-
-// skip moves the cursor n columns right over an erased row: spaces when
-// that is shorter, else CSI n C.
-func skip(b *strings.Builder, n int) {
-	if n <= 4 {
-		b.WriteString("    "[:n])
-		return
-	}
-	b.WriteString("\x1b[")
-	b.WriteString(strconv.Itoa(n))
-	b.WriteByte('C')
+	return used
 }
 
 // safe checks a cluster again at drawing time, whatever let it in.
@@ -357,7 +374,7 @@ type memoKey struct {
 	kind byte
 	w    int
 	a, b int
-	s    string
+	s, t string
 }
 
 func (c *memo) get(key memoKey, make func() string) string {
