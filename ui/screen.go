@@ -206,6 +206,7 @@ type Screen struct {
 	cursorOn bool
 	at       termState
 	buf      []byte
+	cov      []uint8 // scratch for patch: which frame covers each column
 }
 
 // termState is what the writer knows of the terminal: where its cursor is
@@ -369,8 +370,10 @@ func (s *Screen) paint(f *Frame) (old *Frame) {
 		case full:
 			s.rewrite(f, i)
 		case f.sameRow(old, i):
-		default:
+		case f.rows[i].hw != old.rows[i].hw || !bytes.Equal(f.head(f.rows[i]), old.head(old.rows[i])):
 			s.rewrite(f, i)
+		default:
+			s.patchOrRewrite(old, f, i)
 		}
 	}
 	if f.ShowCursor {
@@ -400,6 +403,84 @@ func (s *Screen) rewrite(f *Frame, i int) {
 	}
 	for _, g := range f.glyphsOf(r) {
 		s.put(f, i, g, true)
+	}
+}
+
+// patchOrRewrite draws row i of f over the same row of old, whichever
+// costs fewer bytes: the changed glyphs only, or the whole row.
+func (s *Screen) patchOrRewrite(old, f *Frame, i int) {
+	start, before := len(s.buf), s.at
+	s.patch(old, f, i)
+	patched, after := len(s.buf), s.at
+	if patched-start <= 32 {
+		return // no rewrite is shorter than a cursor move, an erase and a pen
+	}
+	s.at = before
+	s.rewrite(f, i)
+	if len(s.buf)-patched < patched-start {
+		s.buf = append(s.buf[:start], s.buf[patched:]...)
+		return
+	}
+	s.buf, s.at = s.buf[:patched], after
+}
+
+// patch draws the glyphs of row i that differ from old's, and blanks what
+// old showed there that f does not. Heads are the same.
+func (s *Screen) patch(old, f *Frame, i int) {
+	og, ng := old.glyphsOf(old.rows[i]), f.glyphsOf(f.rows[i])
+	w := f.Width
+	if cap(s.cov) < w {
+		s.cov = make([]uint8, w)
+	}
+	cov := s.cov[:w]
+	clear(cov)
+	oend, nend := 0, 0
+	for _, g := range og {
+		for c := g.col; c < g.col+g.w && int(c) < w; c++ {
+			cov[c] |= 1
+		}
+		oend = int(g.col + g.w)
+	}
+	for _, g := range ng {
+		for c := g.col; c < g.col+g.w && int(c) < w; c++ {
+			cov[c] |= 2
+		}
+		nend = int(g.col + g.w)
+	}
+	j, k := 0, 0
+	for col := 0; col < w; {
+		if k < len(ng) && int(ng[k].col) == col {
+			g := ng[k]
+			k++
+			for j < len(og) && int(og[j].col) < col {
+				j++
+			}
+			if j == len(og) || !f.sameGlyph(g, old, og[j]) {
+				s.put(f, i, g, false)
+			}
+			col += max(int(g.w), 1)
+			continue
+		}
+		if cov[col] != 1 {
+			col++
+			continue
+		}
+		// Shown before, blank now: spaces, or erase to the end of the row
+		// when nothing of f follows.
+		end := col
+		for end < w && cov[end] == 1 {
+			end++
+		}
+		s.moveTo(i, col, false)
+		if col >= nend && (end < oend || end-col > 3) {
+			s.buf = append(s.buf, "\x1b[K"...)
+			return
+		}
+		for range end - col {
+			s.buf = append(s.buf, ' ')
+		}
+		s.advance(end, w)
+		col = end
 	}
 }
 

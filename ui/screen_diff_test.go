@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	uv "github.com/charmbracelet/ultraviolet"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
 	"github.com/hush-chat/hush/rooms"
 )
@@ -100,3 +102,57 @@ func TestScreenDiffsDrawWhatAFullRedrawDraws(t *testing.T) {
 }
 
 func (f Frame) ptr() *Frame { return &f }
+
+// A fade step that changes only colours writes only the characters whose
+// colour changed, each run once, in the new colour: no erased rows, and
+// nothing that kept its colour.
+func TestFadeStepWritesOnlyChangedColours(t *testing.T) {
+	m, _, c := newTestModel(t, 80, 24)
+	m.cfg.Profile = colorprofile.ANSI256
+	m.refade()
+	// Two words typed a second apart: the first starts fading before the second.
+	typeAt(m, c, "alpha ", 10*time.Millisecond)
+	c.t = c.t.Add(time.Second)
+	typeAt(m, c, "omega", 10*time.Millisecond)
+	second := c.t
+	s := &Screen{}
+	draw := func() string {
+		f := s.Blank()
+		m.draw(f, c.t)
+		s.buf = s.buf[:0]
+		s.paint(f)
+		return string(s.buf)
+	}
+	draw()
+	bright := time.Duration(float64(m.fade.linger) * brightShare)
+	var steps []string
+	for {
+		c.t = c.t.Add(FadeStep)
+		if c.t.Sub(second) >= bright {
+			break // the second word starts fading too
+		}
+		m.Update(tick{})
+		out := draw()
+		if out != "" {
+			steps = append(steps, out)
+		}
+	}
+	if len(steps) == 0 {
+		t.Fatal("nothing faded")
+	}
+	for _, out := range steps {
+		if strings.Contains(out, "\x1b[2K") || strings.Contains(out, "\x1b[2J") {
+			t.Fatalf("a fade step erased a row: %q", out)
+		}
+		text := ansi.Strip(out)
+		if strings.Contains(text, "omega") && strings.Contains(text, "alpha") {
+			t.Fatalf("a fade step rewrote both words, only one changes colour: %q", out)
+		}
+		if strings.Contains(text, "omega") {
+			t.Fatalf("a fade step rewrote the word that keeps its colour: %q", out)
+		}
+		if n := strings.Count(out, "38;5;"); n > 1 {
+			t.Fatalf("one word in one colour took %d colour changes: %q", n, out)
+		}
+	}
+}
