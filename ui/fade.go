@@ -3,7 +3,6 @@ package ui
 import (
 	"image/color"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/colorprofile"
@@ -101,7 +100,7 @@ func shade(p colorprofile.Profile, base, end color.RGBA, t float64) (string, pen
 		return "", pen{}
 	case p <= colorprofile.ASCII:
 	case p == colorprofile.ANSI:
-		pn.fg = fgParams(p.Convert(base))
+		pn = penOf(0, p.Convert(base))
 		st = st.ForegroundColor(p.Convert(base))
 	default:
 		// 256 colours: the mix is mapped to the nearest of the 240 cube
@@ -109,7 +108,7 @@ func shade(p colorprofile.Profile, base, end color.RGBA, t float64) (string, pen
 		// background instead of jumping to a grey at the first step.
 		mix := func(a, b uint8) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*t + 0.5) }
 		c := p.Convert(color.RGBA{mix(base.R, end.R), mix(base.G, end.G), mix(base.B, end.B), 0xff})
-		pn.fg = fgParams(c)
+		pn = penOf(0, c)
 		st = st.ForegroundColor(c)
 	}
 	switch {
@@ -121,14 +120,6 @@ func shade(p colorprofile.Profile, base, end color.RGBA, t float64) (string, pen
 		pn.attr = penFaint
 	}
 	return st.String(), pn
-}
-
-// fgParams is the SGR parameters that set c as the foreground ("38;5;110"),
-// exactly as ansi.Style writes them.
-func fgParams(c color.Color) string {
-	s := ansi.Style{}.ForegroundColor(c).String()
-	s = strings.TrimPrefix(s, "\x1b[")
-	return strings.TrimSuffix(s, "m")
 }
 
 // luminance is the relative luminance of c (WCAG), 0 black … 1 white.

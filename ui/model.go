@@ -144,7 +144,7 @@ func New(cfg Config) *Model {
 // refade builds the fader for this screen's pace and background.
 func (m *Model) refade() {
 	m.fade = newFader(m.cfg.Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
-	m.memo = memo{}
+	m.memo.reset()
 	m.invite.lines, m.helpRows.lines = nil, nil
 }
 

@@ -2,10 +2,13 @@ package ui
 
 import (
 	"bytes"
+	"image/color"
 	"io"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Frame is what a screen should show. Each row is a head — styled text
@@ -27,32 +30,98 @@ type Frame struct {
 }
 
 // frameRow is one row of a frame: its head text[h0:h1], hw columns wide,
-// then glyphs[g0:g1], left to right.
+// then glyphs[g0:g1], left to right. Two heads with the same non-zero id
+// are the same text (one memo row).
 type frameRow struct {
 	h0, h1 int32
 	hw     int32
 	g0, g1 int32
+	id     uint64
 }
 
-// glyph is one character cluster at column col, w columns wide: text[t0:t1].
+// glyph is one character cluster at column col, w columns wide: n bytes
+// of text, which are the byte text itself when n is 1 (nearly always), or
+// start at text in the frame's text. Two equal single-byte glyphs are
+// equal as values, so rows compare as fast as memory.
 type glyph struct {
-	col, w int32
-	t0, t1 int32
-	pen    pen
+	col  uint16
+	n    uint16
+	w    uint8
+	pen  pen
+	zero uint16 // always 0: with no padding, == compares the glyph as memory
+	text uint32
 }
 
-// pen is how a glyph is drawn: bold, faint, and a foreground as SGR
-// parameters ("38;5;110"), "" for the terminal's own. Nothing else is ever
-// set, so a blank looks the same in any pen.
+// pen is how a glyph is drawn: bold or faint, and a foreground colour.
+// Nothing else is ever set, so a blank looks the same in any pen.
 type pen struct {
 	attr uint8
-	fg   string
+	kind uint8 // fgDefault, fgBasic (c[0] is 0–15), fgIndexed (c[0]), fgRGB
+	c    [3]uint8
 }
 
 const (
 	penBold uint8 = 1 << iota
 	penFaint
 )
+
+const (
+	fgDefault uint8 = iota
+	fgBasic
+	fgIndexed
+	fgRGB
+)
+
+// penOf is the pen for attributes attr and foreground c, as the colour
+// profile converted it (nil: the terminal's own).
+func penOf(attr uint8, c color.Color) pen {
+	p := pen{attr: attr}
+	switch c := c.(type) {
+	case nil:
+	case ansi.BasicColor:
+		if c < 16 {
+			p.kind, p.c[0] = fgBasic, uint8(c)
+		}
+	case ansi.IndexedColor:
+		p.kind, p.c[0] = fgIndexed, uint8(c)
+	default:
+		r, g, b, _ := c.RGBA()
+		p.kind, p.c = fgRGB, [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}
+	}
+	return p
+}
+
+// appendFg appends the SGR parameters that set p's foreground, as
+// ansi.Style writes them.
+func (p pen) appendFg(b []byte) []byte {
+	switch p.kind {
+	case fgBasic:
+		if p.c[0] < 8 {
+			return strconv.AppendUint(b, 30+uint64(p.c[0]), 10)
+		}
+		return strconv.AppendUint(b, 90+uint64(p.c[0]-8), 10)
+	case fgIndexed:
+		b = append(b, "38;5;"...)
+		return strconv.AppendUint(b, uint64(p.c[0]), 10)
+	case fgRGB:
+		b = append(b, "38;2;"...)
+		b = strconv.AppendUint(b, uint64(p.c[0]), 10)
+		b = append(b, ';')
+		b = strconv.AppendUint(b, uint64(p.c[1]), 10)
+		b = append(b, ';')
+		return strconv.AppendUint(b, uint64(p.c[2]), 10)
+	}
+	return append(b, "39"...)
+}
+
+// ascii holds every byte value at its own index: the text of a
+// single-byte glyph.
+var ascii = func() (a [256]byte) {
+	for i := range a {
+		a[i] = byte(i)
+	}
+	return a
+}()
 
 // reset empties f for a width × height screen, keeping its memory.
 func (f *Frame) reset(width, height int) {
@@ -67,37 +136,73 @@ func (f *Frame) reset(width, height int) {
 
 // setRow starts row over with head, hw columns wide, and no glyphs.
 func (f *Frame) setRow(row int, head string, hw int) {
+	f.setMemoRow(row, memoRow{s: head}, hw)
+}
+
+// setMemoRow is setRow with a head kept in a memo, known by its id.
+func (f *Frame) setMemoRow(row int, head memoRow, hw int) {
 	n := int32(len(f.glyphs))
 	h0 := int32(len(f.text))
-	f.text = append(f.text, head...)
-	f.rows[row] = frameRow{h0: h0, h1: int32(len(f.text)), hw: int32(hw), g0: n, g1: n}
+	f.text = append(f.text, head.s...)
+	f.rows[row] = frameRow{h0: h0, h1: int32(len(f.text)), hw: int32(hw), g0: n, g1: n, id: head.id}
+}
+
+// sameHead reports whether row i of f and of o start with the same head.
+func (f *Frame) sameHead(o *Frame, i int) bool {
+	a, b := &f.rows[i], &o.rows[i]
+	if a.hw != b.hw || a.h1-a.h0 != b.h1-b.h0 {
+		return false
+	}
+	return a.h1 == a.h0 || (a.id != 0 && a.id == b.id) || bytes.Equal(f.head(*a), o.head(*b))
 }
 
 // glyph adds g at col to row, which must be the row setRow last started.
+// A cluster longer than a glyph can say is left out (clean bounds them
+// far below that).
 func (f *Frame) glyph(row, col, w int, p pen, g string) {
-	t0 := int32(len(f.text))
-	f.text = append(f.text, g...)
-	f.glyphs = append(f.glyphs, glyph{col: int32(col), w: int32(w), t0: t0, t1: int32(len(f.text)), pen: p})
+	if len(g) > 0xffff {
+		return
+	}
+	gl := glyph{col: uint16(col), w: uint8(w), n: uint16(len(g)), pen: p}
+	if len(g) == 1 {
+		gl.text = uint32(g[0])
+	} else {
+		gl.text = uint32(len(f.text))
+		f.text = append(f.text, g...)
+	}
+	f.glyphs = append(f.glyphs, gl)
 	f.rows[row].g1 = int32(len(f.glyphs))
 }
 
 func (f *Frame) head(r frameRow) []byte      { return f.text[r.h0:r.h1] }
 func (f *Frame) glyphsOf(r frameRow) []glyph { return f.glyphs[r.g0:r.g1] }
-func (f *Frame) textOf(g glyph) []byte       { return f.text[g.t0:g.t1] }
+func (f *Frame) textOf(g glyph) []byte {
+	if g.n == 1 {
+		return ascii[g.text : g.text+1]
+	}
+	return f.text[g.text : g.text+uint32(g.n)]
+}
+
+// sameGlyph reports whether g of f and h of o look the same.
 func (f *Frame) sameGlyph(g glyph, o *Frame, h glyph) bool {
-	return g.col == h.col && g.w == h.w && g.pen == h.pen && bytes.Equal(f.textOf(g), o.textOf(h))
+	if g == h && (g.n == 1 || f == o) {
+		return true
+	}
+	return g.n > 1 && g.n == h.n && g.col == h.col && g.w == h.w && g.pen == h.pen && bytes.Equal(f.textOf(g), o.textOf(h))
 }
 
 // sameRow reports whether row i of f and of o look the same.
 func (f *Frame) sameRow(o *Frame, i int) bool {
-	a, b := f.rows[i], o.rows[i]
-	if a.hw != b.hw || a.g1-a.g0 != b.g1-b.g0 || !bytes.Equal(f.head(a), o.head(b)) {
+	a, b := &f.rows[i], &o.rows[i]
+	if a.g1-a.g0 != b.g1-b.g0 || !f.sameHead(o, i) {
 		return false
 	}
-	bg := o.glyphsOf(b)
-	for k, g := range f.glyphsOf(a) {
-		if !f.sameGlyph(g, o, bg[k]) {
-			return false
+	bg := o.glyphs[b.g0:b.g1]
+	for k, g := range f.glyphs[a.g0:a.g1] {
+		if g != bg[k] || g.n > 1 {
+			if !f.sameGlyph(g, o, bg[k]) {
+				return false
+			}
 		}
 	}
 	return true
@@ -122,7 +227,7 @@ func (f Frame) Lines() []string {
 				last = &g.pen
 			}
 			b = append(b, f.textOf(g)...)
-			col = int(g.col + g.w)
+			col = int(g.col) + int(g.w)
 		}
 		out[i] = string(b)
 	}
@@ -148,36 +253,33 @@ func appendSGR(b []byte, cur pen, known bool, p pen) []byte {
 		return b
 	}
 	b = append(b, "\x1b["...)
-	n := 0
-	param := func(s string) {
-		if n > 0 {
+	start := len(b)
+	sep := func() {
+		if len(b) > start {
 			b = append(b, ';')
 		}
-		b = append(b, s...)
-		n++
 	}
 	switch {
 	case !known:
-		param("0")
+		b = append(b, '0')
 		cur = pen{}
 	case cur.attr&^p.attr != 0: // bold or faint to drop: 22 drops both
-		param("22")
+		b = append(b, "22"...)
 		cur.attr = 0
 	}
 	if add := p.attr &^ cur.attr; add != 0 {
 		if add&penBold != 0 {
-			param("1")
+			sep()
+			b = append(b, '1')
 		}
 		if add&penFaint != 0 {
-			param("2")
+			sep()
+			b = append(b, '2')
 		}
 	}
-	if p.fg != cur.fg {
-		if p.fg == "" {
-			param("39")
-		} else {
-			param(p.fg)
-		}
+	if p.kind != cur.kind || p.c != cur.c {
+		sep()
+		b = p.appendFg(b)
 	}
 	return append(b, 'm')
 }
@@ -206,7 +308,6 @@ type Screen struct {
 	cursorOn bool
 	at       termState
 	buf      []byte
-	cov      []uint8 // scratch for patch: which frame covers each column
 }
 
 // termState is what the writer knows of the terminal: where its cursor is
@@ -370,7 +471,7 @@ func (s *Screen) paint(f *Frame) (old *Frame) {
 		case full:
 			s.rewrite(f, i)
 		case f.sameRow(old, i):
-		case f.rows[i].hw != old.rows[i].hw || !bytes.Equal(f.head(f.rows[i]), old.head(old.rows[i])):
+		case !f.sameHead(old, i):
 			s.rewrite(f, i)
 		default:
 			s.patchOrRewrite(old, f, i)
@@ -425,62 +526,53 @@ func (s *Screen) patchOrRewrite(old, f *Frame, i int) {
 }
 
 // patch draws the glyphs of row i that differ from old's, and blanks what
-// old showed there that f does not. Heads are the same.
+// old showed there that f does not. Heads are the same. It walks both
+// rows' glyphs left to right at once.
 func (s *Screen) patch(old, f *Frame, i int) {
 	og, ng := old.glyphsOf(old.rows[i]), f.glyphsOf(f.rows[i])
 	w := f.Width
-	if cap(s.cov) < w {
-		s.cov = make([]uint8, w)
-	}
-	cov := s.cov[:w]
-	clear(cov)
-	oend, nend := 0, 0
-	for _, g := range og {
-		for c := g.col; c < g.col+g.w && int(c) < w; c++ {
-			cov[c] |= 1
-		}
-		oend = int(g.col + g.w)
-	}
-	for _, g := range ng {
-		for c := g.col; c < g.col+g.w && int(c) < w; c++ {
-			cov[c] |= 2
-		}
-		nend = int(g.col + g.w)
+	nend := 0 // where f's last glyph ends
+	if n := len(ng); n > 0 {
+		nend = int(ng[n-1].col) + int(ng[n-1].w)
 	}
 	j, k := 0, 0
-	for col := 0; col < w; {
-		if k < len(ng) && int(ng[k].col) == col {
+	for k < len(ng) || j < len(og) {
+		if k < len(ng) && (j == len(og) || ng[k].col <= og[j].col) {
 			g := ng[k]
 			k++
-			for j < len(og) && int(og[j].col) < col {
-				j++
+			same := j < len(og) && og[j].col == g.col && (g == og[j] && g.n == 1 || f.sameGlyph(g, old, og[j]))
+			for end := int(g.col) + max(int(g.w), 1); j < len(og) && int(og[j].col) < end; j++ {
+				// Drawn over by g, or g itself.
 			}
-			if j == len(og) || !f.sameGlyph(g, old, og[j]) {
+			if !same {
 				s.put(f, i, g, false)
 			}
-			col += max(int(g.w), 1)
 			continue
 		}
-		if cov[col] != 1 {
-			col++
-			continue
+		// Old glyphs before the next new one: blank them, crossing short
+		// gaps (blank already) with spaces too.
+		next := w
+		if k < len(ng) {
+			next = int(ng[k].col)
 		}
-		// Shown before, blank now: spaces, or erase to the end of the row
-		// when nothing of f follows.
-		end := col
-		for end < w && cov[end] == 1 {
-			end++
+		start, end := int(og[j].col), int(og[j].col)+int(og[j].w)
+		for j++; j < len(og) && int(og[j].col) < next && int(og[j].col)-end <= 3; j++ {
+			end = int(og[j].col) + int(og[j].w)
 		}
-		s.moveTo(i, col, false)
-		if col >= nend && (end < oend || end-col > 3) {
+		end = min(end, next, w)
+		if start >= w {
+			return
+		}
+		s.moveTo(i, start, false)
+		if start >= nend && (j < len(og) || end-start > 3) {
+			// Nothing of f follows: erase to the end of the row.
 			s.buf = append(s.buf, "\x1b[K"...)
 			return
 		}
-		for range end - col {
+		for range end - start {
 			s.buf = append(s.buf, ' ')
 		}
 		s.advance(end, w)
-		col = end
 	}
 }
 
@@ -490,10 +582,13 @@ func (s *Screen) put(f *Frame, row int, g glyph, erased bool) {
 	s.moveTo(row, int(g.col), erased)
 	s.buf = appendSGR(s.buf, s.at.pen, s.at.penSet, g.pen)
 	s.at.pen, s.at.penSet = g.pen, true
-	t := f.textOf(g)
-	s.buf = append(s.buf, t...)
-	if len(t) == 1 && t[0] < 0x80 {
-		s.advance(int(g.col+g.w), f.Width)
+	if g.n == 1 {
+		s.buf = append(s.buf, byte(g.text))
+	} else {
+		s.buf = append(s.buf, f.textOf(g)...)
+	}
+	if g.n == 1 && g.text < 0x80 {
+		s.advance(int(g.col)+int(g.w), f.Width)
 	} else {
 		// How wide a terminal draws it is its own business.
 		s.at.cursorSet = false

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -153,6 +154,44 @@ func TestFadeStepWritesOnlyChangedColours(t *testing.T) {
 		}
 		if n := strings.Count(out, "38;5;"); n > 1 {
 			t.Fatalf("one word in one colour took %d colour changes: %q", n, out)
+		}
+	}
+}
+
+// A pen sets the same attributes and colour as the style string made for
+// the same shade, in every profile, on every kind of background.
+func TestPensMatchStyles(t *testing.T) {
+	params := func(s string) map[string]bool {
+		s = strings.TrimSuffix(strings.TrimPrefix(s, "\x1b["), "m")
+		set := map[string]bool{}
+		// Colour parameters go together: 38;5;n and 38;2;r;g;b are one.
+		parts := strings.Split(s, ";")
+		for i := 0; i < len(parts); i++ {
+			switch {
+			case parts[i] == "38" && i+1 < len(parts) && parts[i+1] == "5":
+				set[strings.Join(parts[i:i+3], ";")] = true
+				i += 2
+			case parts[i] == "38" && i+1 < len(parts) && parts[i+1] == "2":
+				set[strings.Join(parts[i:i+5], ";")] = true
+				i += 4
+			case parts[i] != "0" && parts[i] != "":
+				set[parts[i]] = true
+			}
+		}
+		return set
+	}
+	for _, p := range []colorprofile.Profile{colorprofile.TrueColor, colorprofile.ANSI256, colorprofile.ANSI, colorprofile.ASCII} {
+		for _, bg := range []color.Color{nil, color.Black, color.White} {
+			f := newFader(5*time.Second, p, bg)
+			for c := range rooms.Palette {
+				for step := 0; step <= f.steps; step++ {
+					want := params(f.style(c, step))
+					got := params(string(appendSGR(nil, pen{}, false, f.pen(c, step))))
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Errorf("%v on %v, colour %d step %d: pen %v, style %q", p, bg, c, step, got, f.style(c, step))
+					}
+				}
+			}
 		}
 	}
 }

@@ -39,8 +39,8 @@ func (m *Model) draw(f *Frame, now time.Time) {
 	}
 	if h >= 3 {
 		hidden := len(m.lanes) - len(lanes)
-		f.setRow(0, m.memo.get(memoKey{kind: 'h', w: w, a: len(m.lanes), b: hidden}, func() string { return m.header(w, hidden) }), 0)
-		f.setRow(h-1, m.memo.get(memoKey{kind: 's', w: w, a: len(m.lanes), b: m.notice.color, s: m.notice.who, t: m.notice.text}, func() string { return m.status(w) }), 0)
+		f.setMemoRow(0, m.memo.get(memoKey{kind: 'h', w: w, a: len(m.lanes), b: hidden}, func() string { return m.header(w, hidden) }), 0)
+		f.setMemoRow(h-1, m.memo.get(memoKey{kind: 's', w: w, a: len(m.lanes), b: m.notice.color, s: m.notice.who, t: m.notice.text}, func() string { return m.status(w) }), 0)
 	}
 	if m.help {
 		for i, line := range m.helpLines(w, body) {
@@ -281,36 +281,37 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 	if n < 1 {
 		return
 	}
-	prefix, pw := "", indent
+	var prefix memoRow
+	pw := indent
 	cut := now.Add(-m.fade.linger)
 	if n == 1 && !l.you && len(l.cells) == 0 {
 		n = 2 // a silent lane is its name line: the label, no text row
 	}
 	if n >= 2 {
-		f.setRow(row, m.memo.get(memoKey{kind: 'l', w: w, a: l.peer.ID}, func() string { return ansi.Truncate(m.label(l), w, "…") }), 0)
+		f.setMemoRow(row, m.memo.get(memoKey{kind: 'l', w: w, a: l.peer.ID}, func() string { return ansi.Truncate(m.label(l), w, "…") }), 0)
 		row, n = row+1, n-1
 	} else if w >= 8 {
 		prefix = m.memo.get(memoKey{kind: 'p', w: w, a: l.peer.ID}, func() string {
 			return m.fade.style(l.peer.Color, 0) + ansi.Truncate(l.peer.Name, w/3, "…") + "\x1b[0m› "
 		})
-		pw = ansi.StringWidth(prefix)
+		pw = ansi.StringWidth(prefix.s)
 	}
 	if pw >= w {
-		prefix, pw = "", 0 // too narrow for anything but the text
+		prefix, pw = memoRow{}, 0 // too narrow for anything but the text
 	}
 	hw := pw
-	if prefix == "" {
+	if prefix.s == "" {
 		hw = 0 // the indent is blank columns, not a head
 	}
 	tw := max(w-pw, 1)
 	rows := l.rows(tw, n, cut)
 	var used int
 	for i, sp := range rows {
-		f.setRow(row+i, prefix, hw)
+		f.setMemoRow(row+i, prefix, hw)
 		used = m.glyphs(f, row+i, l, l.cells[sp.s:sp.e], pw, tw, now)
 	}
 	if len(rows) == 0 && pw > indent {
-		f.setRow(row, prefix, hw)
+		f.setMemoRow(row, prefix, hw)
 	}
 	if l.you {
 		f.ShowCursor = true
@@ -365,9 +366,12 @@ func (m *Model) style(s ansi.Style) string {
 }
 
 // memo keeps the rows that rarely change (header, status, labels) between
-// frames, so a keystroke lays out only the text that moved.
+// frames, so a keystroke lays out only the text that moved. Each row kept
+// has an id no other row of this memo ever has, so the Screen can tell an
+// unchanged head without comparing its bytes.
 type memo struct {
-	rows map[memoKey]string
+	rows map[memoKey]memoRow
+	last uint64 // the last id given
 }
 
 type memoKey struct {
@@ -377,17 +381,26 @@ type memoKey struct {
 	s, t string
 }
 
-func (c *memo) get(key memoKey, make func() string) string {
+type memoRow struct {
+	s  string
+	id uint64
+}
+
+func (c *memo) get(key memoKey, make func() string) memoRow {
 	if c.rows == nil {
-		c.rows = map[memoKey]string{}
+		c.rows = map[memoKey]memoRow{}
 	}
 	v, ok := c.rows[key]
 	if !ok {
 		if len(c.rows) > 64 { // sizes and notices come and go: start afresh
 			clear(c.rows)
 		}
-		v = make()
+		c.last++
+		v = memoRow{make(), c.last}
 		c.rows[key] = v
 	}
 	return v
 }
+
+// reset forgets every row (the styles changed), never reusing an id.
+func (c *memo) reset() { clear(c.rows) }
