@@ -84,3 +84,18 @@ func TestFlagsRefuseUnboundedRuns(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// A server flag is found by its whole name, never inside a longer one.
+func TestHasFlagWholeNames(t *testing.T) {
+	help := "Usage of hush:\n  -server-wrong-codes-per-minute int\n    \twrong room codes a minute\n  -wrong-codes int\n    \tcodes one address may try\n"
+	for name, want := range map[string]bool{
+		"server-wrong-codes-per-minute": true,
+		"wrong-codes":                   true,
+		"wrong-codes-per-minute":        false,
+		"codes":                         false,
+	} {
+		if got := hasFlag(help, name); got != want {
+			t.Errorf("hasFlag(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

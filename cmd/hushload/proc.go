@@ -282,11 +282,24 @@ func serverArgs(bin, data string, linger time.Duration) []string {
 	args := []string{"--listen", "127.0.0.1:0", "--data", data, "--host", "127.0.0.1", "--linger", linger.String()}
 	help, _ := exec.Command(bin, "-h").CombinedOutput()
 	for _, name := range unlimit {
-		if strings.Contains(string(help), "-"+name+" ") {
+		if hasFlag(string(help), name) {
 			args = append(args, "--"+name, "0")
 		}
 	}
 	return args
+}
+
+// hasFlag reports whether a flag package's help text lists flag name, by
+// its whole name: "-wrong-codes-per-minute" is not in
+// "-server-wrong-codes-per-minute".
+func hasFlag(help, name string) bool {
+	for line := range strings.Lines(help) {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "-"+name || f[0] == "--"+name) {
+			return true
+		}
+	}
+	return false
 }
 
 // launcher starts fresh servers of one kind.

@@ -14,7 +14,7 @@ import (
 	"github.com/charmbracelet/x/vt"
 )
 
-var inviteRE = regexp.MustCompile(`ssh -p \d+ ([A-Za-z0-9]+)@`)
+var inviteRE = regexp.MustCompile(`ssh -p \d+ ([A-Za-z0-9-]+)@`)
 
 // alphabet is what typists type, in turn: every printable ASCII character
 // but space, so the newest visible character on the peer's screen says
