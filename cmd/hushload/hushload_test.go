@@ -71,13 +71,69 @@ func TestFlagsRefuseUnboundedRuns(t *testing.T) {
 		{"-duration", "1h"},
 		{"-idle", "1000000"},
 		{"-conc", "0"},
+		{"-typing", "fast"},
 	} {
 		if _, err := parseFlags(args, discard{}); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}
-	if _, err := parseFlags(nil, discard{}); err != nil {
+	o, err := parseFlags(nil, discard{})
+	if err != nil {
 		t.Fatalf("defaults refused: %v", err)
+	}
+	if o.typing != typingSteady {
+		t.Fatalf("default typing %q, want steady", o.typing)
+	}
+	if o, err := parseFlags([]string{"-typing", "bursts"}, discard{}); err != nil || o.typing != typingBursts {
+		t.Fatalf("-typing bursts: %+v, %v", o, err)
+	}
+}
+
+// Steady typing waits one period before every key.
+func TestSteadyGaps(t *testing.T) {
+	next := gaps(typingSteady, 200*time.Millisecond, 7)
+	for range 100 {
+		if d := next(); d != 200*time.Millisecond {
+			t.Fatalf("steady gap %v", d)
+		}
+	}
+}
+
+// Bursts are words of 2–5 keys a few ms apart with pauses of 20–60 ms
+// between them, the same for the same seed.
+func TestBurstGaps(t *testing.T) {
+	next := gaps(typingBursts, 200*time.Millisecond, 7)
+	var ds []time.Duration
+	words, keys := 0, 0
+	word := 0
+	for i := range 10000 {
+		d := next()
+		ds = append(ds, d)
+		switch {
+		case d >= burstPauseMin && d <= burstPauseMax:
+			if i > 0 && (word < burstMinWord || word > burstMaxWord) {
+				t.Fatalf("a word of %d keys", word)
+			}
+			words++
+			word = 1
+		case d >= burstKeyGapMin && d <= burstKeyGapMax:
+			if i == 0 {
+				t.Fatal("the first key is not after a pause")
+			}
+			word++
+		default:
+			t.Fatalf("gap %v is neither a key gap nor a pause", d)
+		}
+		keys++
+	}
+	if per := float64(keys) / float64(words); per < 3 || per > 4 {
+		t.Fatalf("%.2f keys a word on average, want about 3.5", per)
+	}
+	again := gaps(typingBursts, 200*time.Millisecond, 7)
+	for i, d := range ds {
+		if got := again(); got != d {
+			t.Fatalf("gap %d: %v, then %v with the same seed", i, d, got)
+		}
 	}
 }
 

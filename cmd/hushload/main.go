@@ -16,7 +16,9 @@
 //     header is on the decoded screen), then -connect sessions -conc at a
 //     time, each closed once its first frame is seen: sessions/s.
 //
-//   - latency: -rooms pairs; each creator types -rate keys/s for -duration.
+//   - latency: -rooms pairs; each creator types -rate keys/s for -duration
+//     (with -typing bursts the timed ones type short words fast instead:
+//     2–5 keys 5–15 ms apart, pauses of 20–60 ms).
 //     The first -measure joiners decode their screens and time every
 //     keystroke until it is visible there (typists cycle through the 94
 //     printable ASCII characters, so the newest one on screen says which
@@ -31,6 +33,7 @@
 //
 //	go run ./cmd/hushload -scenario all -rooms 20 -duration 5s
 //	go run ./cmd/hushload -scenario latency -rooms 1000 -rate 5 -duration 20s -json
+//	go run ./cmd/hushload -scenario latency -rooms 200 -typing bursts -duration 10s
 //	go run ./cmd/hushload -scenario idle -idle 10000
 //	go run ./cmd/hushload -scenario latency -rooms 300 -profile /tmp/prof
 package main
@@ -56,6 +59,7 @@ type opts struct {
 	rooms      int
 	measure    int
 	rate       float64
+	typing     string
 	duration   time.Duration
 	linger     time.Duration
 	idle       int
@@ -175,6 +179,7 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each)")
 	fs.IntVar(&o.measure, "measure", 20, "latency: how many of the rooms decode the peer's screen and are timed")
 	fs.Float64Var(&o.rate, "rate", 5, "latency: keys per second typed in each room")
+	fs.StringVar(&o.typing, "typing", typingSteady, "latency: how the timed typists type: steady (one key every 1/-rate s) or bursts (words of 2–5 keys 5–15 ms apart, pauses of 20–60 ms; seeded); the other rooms type steadily")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency: how long each server is typed at")
 	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect: the server's --linger")
 	fs.IntVar(&o.idle, "idle", 1000, "idle: sessions to connect (in rooms of two) and leave idle")
@@ -210,6 +215,8 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 		return nil, fmt.Errorf("-measure %d: want 1..200 (each decoded screen costs the client)", o.measure)
 	case o.rate <= 0 || o.rate > 100:
 		return nil, fmt.Errorf("-rate %v: want (0, 100]", o.rate)
+	case o.typing != typingSteady && o.typing != typingBursts:
+		return nil, fmt.Errorf("-typing %q: want steady or bursts", o.typing)
 	case o.duration < time.Second || o.duration > 10*time.Minute:
 		return nil, fmt.Errorf("-duration %v: want 1s..10m", o.duration)
 	case o.idle < 2 || o.idle > 20000:
@@ -346,6 +353,16 @@ func targets(rep *Report, o *opts) []Target {
 		if o.rooms < 1000 || o.rate < 5 {
 			t.Caveat = "lighter load than the target's"
 		}
+		if o.typing == typingBursts {
+			t.Name = "keystroke→peer p99 vs bare relay, timed typists in bursts"
+			t.Goal = "≤ 3× relay p99, 200 rooms, timed typists in bursts"
+			t.Got = fmt.Sprintf("%.2f× (hush %.2f ms, relay %.2f ms; %d rooms, %g keys/s in the others)",
+				l.P99Ratio, l.Hush.Latency.P99, l.Relay.Latency.P99, o.rooms, o.rate)
+			t.Caveat = ""
+			if o.rooms < 200 || o.rate < 5 {
+				t.Caveat = "lighter load than the target's"
+			}
+		}
 		ts = append(ts, t)
 	}
 	if i := rep.Idle; i != nil {
@@ -449,7 +466,7 @@ func printReport(w io.Writer, r *Report) {
 		if b == nil {
 			b = &LatencyRun{}
 		}
-		row(fmt.Sprintf("LATENCY (%d rooms × %g keys/s, %d timed)", l.Hush.Rooms, l.Hush.Rate, l.Hush.Measured), "hush", "relay", "ratio")
+		row(fmt.Sprintf("LATENCY (%d rooms × %g keys/s, %d timed, typing %s)", l.Hush.Rooms, l.Hush.Rate, l.Hush.Measured, l.Hush.Typing), "hush", "relay", "ratio")
 		pair("keystroke→peer p50 (ms)", l.Hush.Latency.P50, b.Latency.P50, true)
 		pair("keystroke→peer p90 (ms)", l.Hush.Latency.P90, b.Latency.P90, true)
 		pair("keystroke→peer p99 (ms)", l.Hush.Latency.P99, b.Latency.P99, true)

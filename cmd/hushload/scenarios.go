@@ -277,6 +277,7 @@ type LatencyRun struct {
 	Rooms           int     `json:"rooms"`
 	Measured        int     `json:"measured_rooms"`
 	Rate            float64 `json:"keys_per_sec_per_room"`
+	Typing          string  `json:"timed_typing"` // steady, or bursts (timed typists only)
 	Seconds         float64 `json:"seconds"`
 	Keys            int64   `json:"keys"`
 	KeysPerSec      float64 `json:"keys_per_sec"`
@@ -307,7 +308,7 @@ func runLatency(l launcher, o *opts) (*LatencyRun, error) {
 	}
 	defer srv.stop()
 	measured := min(o.measure, o.rooms)
-	run := &LatencyRun{Server: l.kind, Rooms: o.rooms, Measured: measured, Rate: o.rate}
+	run := &LatencyRun{Server: l.kind, Rooms: o.rooms, Measured: measured, Rate: o.rate, Typing: o.typing}
 	base := mustSample(srv.pid)
 	setup := time.Now()
 	progress("%s: opening %d rooms (%d decoded)", l.kind, o.rooms, measured)
@@ -385,10 +386,12 @@ func runLatency(l launcher, o *opts) (*LatencyRun, error) {
 	period := time.Duration(float64(time.Second) / o.rate)
 	for i, p := range pairs {
 		var tr *tracker
+		gap := gaps(typingSteady, period, 0)
 		if i < measured {
 			tr = trackers[i]
+			gap = gaps(o.typing, period, uint64(i))
 		}
-		wg.Go(func() { typeLoop(p.a, tr, period, start, deadline, &keys, &errs) })
+		wg.Go(func() { typeLoop(p.a, tr, gap, start, deadline, &keys, &errs) })
 	}
 	if fade != nil {
 		wg.Go(func() {
@@ -467,11 +470,48 @@ func runLatency(l launcher, o *opts) (*LatencyRun, error) {
 	return run, nil
 }
 
-// typeLoop types one key every period from a random offset after start until
-// deadline. A typist that falls behind by a whole period skips ahead rather
-// than bursting.
-func typeLoop(t *term, tr *tracker, period time.Duration, start, deadline time.Time, keys, errs *atomic.Int64) {
-	next := start.Add(rand.N(period))
+// Typing patterns for -typing. Background typists always type steadily.
+const (
+	typingSteady = "steady" // one key every 1/-rate seconds
+	typingBursts = "bursts" // short words typed fast, short pauses between
+)
+
+// Bursts: words of burstMinWord to burstMaxWord keys, burstKeyGap apart
+// (a few ms, as a fast typist's fingers roll), separated by burstPause.
+const (
+	burstMinWord   = 2
+	burstMaxWord   = 5
+	burstKeyGapMin = 5 * time.Millisecond
+	burstKeyGapMax = 15 * time.Millisecond
+	burstPauseMin  = 20 * time.Millisecond
+	burstPauseMax  = 60 * time.Millisecond
+)
+
+// gaps returns how long a typist waits before each key: period each time
+// when steady; for bursts, the gaps of words and pauses drawn from a
+// generator seeded with seed, so a run can be repeated.
+func gaps(typing string, period time.Duration, seed uint64) func() time.Duration {
+	if typing != typingBursts {
+		return func() time.Duration { return period }
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6875736821))
+	left := 0 // keys left in the word being typed
+	return func() time.Duration {
+		if left > 0 {
+			left--
+			return burstKeyGapMin + time.Duration(rng.Int64N(int64(burstKeyGapMax-burstKeyGapMin)+1))
+		}
+		left = burstMinWord + rng.IntN(burstMaxWord-burstMinWord+1) - 1 // this key starts the word
+		return burstPauseMin + time.Duration(rng.Int64N(int64(burstPauseMax-burstPauseMin)+1))
+	}
+}
+
+// typeLoop types one key after each gap from a random offset after start
+// until deadline. A typist that falls behind by more than a gap skips
+// ahead rather than bursting.
+func typeLoop(t *term, tr *tracker, gap func() time.Duration, start, deadline time.Time, keys, errs *atomic.Int64) {
+	d := gap()
+	next := start.Add(rand.N(d))
 	for i := 0; next.Before(deadline); i++ {
 		time.Sleep(time.Until(next))
 		var c byte
@@ -485,8 +525,9 @@ func typeLoop(t *term, tr *tracker, period time.Duration, start, deadline time.T
 			return
 		}
 		keys.Add(1)
-		next = next.Add(period)
-		if now := time.Now(); now.Sub(next) > period {
+		d = gap()
+		next = next.Add(d)
+		if now := time.Now(); now.Sub(next) > d {
 			next = now
 		}
 	}
