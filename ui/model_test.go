@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +23,20 @@ type fakeSeat struct {
 	typed  strings.Builder
 	breaks int
 	err    error
+	onType func() // called as each key reaches the room
 }
 
-func (f *fakeSeat) Code() string                          { return "k7dm2q9xwpq" }
-func (f *fakeSeat) Seats() int                            { return 8 }
-func (f *fakeSeat) Self() rooms.Peer                      { return rooms.Peer{Member: rooms.Member{Name: "me-you"}, ID: 1} }
-func (f *fakeSeat) Others() []rooms.Peer                  { return f.others }
-func (f *fakeSeat) Type(text string) error                { f.typed.WriteString(text); return nil }
+func (f *fakeSeat) Code() string         { return "k7dm2q9xwpq" }
+func (f *fakeSeat) Seats() int           { return 8 }
+func (f *fakeSeat) Self() rooms.Peer     { return rooms.Peer{Member: rooms.Member{Name: "me-you"}, ID: 1} }
+func (f *fakeSeat) Others() []rooms.Peer { return f.others }
+func (f *fakeSeat) Type(text string) error {
+	if f.onType != nil {
+		f.onType()
+	}
+	f.typed.WriteString(text)
+	return nil
+}
 func (f *fakeSeat) Newline() error                        { f.breaks++; return nil }
 func (f *fakeSeat) Leave()                                {}
 func (f *fakeSeat) Err() error                            { return f.err }
@@ -322,5 +332,44 @@ func TestInviteAndWebLink(t *testing.T) {
 	}
 	if !strings.Contains(ansi.Strip(m.View().Content), "Ctrl+y again: web link") {
 		t.Fatalf("no word on what ctrl+y copies next:\n%s", ansi.Strip(m.View().Content))
+	}
+}
+
+// Keys already waiting when Run could draw are taken first, and one frame
+// is drawn for all of them: a key never waits behind the frame of the key
+// before it, to reach the room or to be echoed. The keys are queued before
+// Run starts: every one reaches the room before Run hands the Screen its
+// first frame (drawing after each message, the first key would find one
+// frame shown, the second two, and so on).
+func TestRunTakesWaitingKeysBeforeDrawing(t *testing.T) {
+	m, seat, _ := newTestModel(t, 40, 10)
+	screen := NewScreen(io.Discard, 0, nil)
+	shows := func() int {
+		screen.mu.Lock()
+		defer screen.mu.Unlock()
+		return screen.shows
+	}
+	var before []int // frames shown as each key reached the room
+	seat.onType = func() { before = append(before, shows()) }
+	in := make(chan tea.Msg, 8)
+	for _, r := range "abcde" {
+		in <- tea.KeyPressMsg{Code: r, Text: string(r)}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx, in, screen) }()
+	for deadline := time.Now().Add(5 * time.Second); shows() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no frame drawn")
+		}
+	}
+	cancel()
+	<-done
+	screen.Close("", time.Second)
+	if seat.typed.String() != "abcde" {
+		t.Fatalf("the room got %q", seat.typed.String())
+	}
+	if fmt.Sprint(before) != "[0 0 0 0 0]" {
+		t.Fatalf("frames shown before each key reached the room: %v, want none before any", before)
 	}
 }

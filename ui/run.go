@@ -11,6 +11,10 @@ import (
 	"github.com/hush-chat/hush/rooms"
 )
 
+// maxBatch bounds the messages Run takes, already waiting, before it
+// draws the frame they changed.
+const maxBatch = 32
+
 // Run drives the model on screen until it quits or ctx ends. It keeps
 // tea.Program's contract — messages in, Update, commands run off the loop
 // and their messages fed back, tea.Quit ends it — without its
@@ -66,48 +70,73 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	if cmd := m.Init(); cmd != nil {
 		run(cmd)
 	}
+	batch := 0 // messages taken since the last frame
 	for {
-		if m.dirty {
-			m.dirty = false
-			f := screen.Blank()
-			m.draw(f, m.now())
-			screen.Show(f)
-		}
 		var msg tea.Msg
 		var cmd tea.Cmd
-		select {
-		case <-ctx.Done():
-			return
-		case msg = <-in:
-		case <-ready:
-			// Straight to the model: wrapped in a message, every drain
-			// would allocate.
-			events = m.cfg.Seat.Drain(events[:0])
-			cmd = m.events(events, m.now())
-			clear(events) // let what was typed go
-		case <-timer.C:
-			armed = time.Time{}
-			msg = tick{}
-		case msg = <-results:
-			switch msg := msg.(type) {
-			case tea.QuitMsg:
-				return
-			case tea.BatchMsg:
-				for _, c := range msg {
-					if c != nil {
-						run(c)
-					}
+		if m.dirty {
+			// What is already waiting goes first, then one frame for all
+			// of it: a key never waits behind the frame of the one before
+			// it (for its echo, or to reach the room), and a burst costs
+			// one frame, not one a key. At most maxBatch messages are
+			// taken before a frame, so a flood cannot starve the screen.
+			got := batch < maxBatch
+			if got {
+				select {
+				case <-ctx.Done():
+					return
+				case msg = <-in:
+				case <-ready:
+					events = m.cfg.Seat.Drain(events[:0])
+					cmd = m.events(events, m.now())
+					clear(events)
+				default:
+					got = false
 				}
+			}
+			if !got {
+				m.dirty, batch = false, 0
+				f := screen.Blank()
+				m.draw(f, m.now())
+				screen.Show(f)
 				continue
-			case Bell:
-				screen.Raw("\a")
-				continue
-			case Clipboard:
-				screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(msg)) + "\a")
-				continue
-			case AskBackground:
-				screen.Raw(ansi.RequestBackgroundColor)
-				continue
+			}
+			batch++
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case msg = <-in:
+			case <-ready:
+				// Straight to the model: wrapped in a message, every drain
+				// would allocate.
+				events = m.cfg.Seat.Drain(events[:0])
+				cmd = m.events(events, m.now())
+				clear(events) // let what was typed go
+			case <-timer.C:
+				armed = time.Time{}
+				msg = tick{}
+			case msg = <-results:
+				switch msg := msg.(type) {
+				case tea.QuitMsg:
+					return
+				case tea.BatchMsg:
+					for _, c := range msg {
+						if c != nil {
+							run(c)
+						}
+					}
+					continue
+				case Bell:
+					screen.Raw("\a")
+					continue
+				case Clipboard:
+					screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(msg)) + "\a")
+					continue
+				case AskBackground:
+					screen.Raw(ansi.RequestBackgroundColor)
+					continue
+				}
 			}
 		}
 		if msg != nil {

@@ -296,6 +296,7 @@ type Screen struct {
 
 	mu      sync.Mutex
 	next    *Frame
+	shows   int      // frames handed to Show
 	spare   []*Frame // frames done with, to be filled again
 	raw     []byte
 	closing bool
@@ -357,6 +358,7 @@ func (s *Screen) Show(f *Frame) {
 		s.recycle(s.next)
 	}
 	s.next = f
+	s.shows++
 	s.mu.Unlock()
 	s.poke()
 }
