@@ -469,7 +469,10 @@ func (s *Screen) paint(f *Frame) (old *Frame) {
 		s.at = termState{penSet: true}
 	}
 	for i := range f.rows {
+		r := &f.rows[i]
 		switch {
+		case full && r.h1 == r.h0 && r.g1 == r.g0:
+			// Blank on a cleared screen already.
 		case full:
 			s.rewrite(f, i)
 		case f.sameRow(old, i):
