@@ -393,3 +393,20 @@ func BenchmarkKeyLife(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFirstFrame is what a new session costs the UI before its first
+// frame reaches the terminal: the model, its fader, and the first frame
+// drawn and painted whole (alone in a room, 80×24, 256 colours).
+func BenchmarkFirstFrame(b *testing.B) {
+	seat := &benchSeat{self: rooms.Peer{Member: rooms.Member{Name: "amber-otter", Guest: true}, ID: 1}}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var sent int
+	b.ReportAllocs()
+	for b.Loop() {
+		m := New(Config{Seat: seat, Speaker: speak.New(seat, speak.Config{}), Invite: "ssh -p 2222 k7mn2pqrst@localhost",
+			Linger: benchLinger, Profile: colorprofile.ANSI256, Width: 80, Height: 24})
+		m.now = func() time.Time { return now }
+		sent += drawAndPaint(&Screen{w: io.Discard}, m, now)
+	}
+	b.ReportMetric(float64(sent)/float64(b.N), "bytes/frame")
+}
