@@ -131,7 +131,7 @@ func (r *benchRoom) peerLane(b *testing.B) *lane {
 func (r *benchRoom) typing(b *testing.B) {
 	l := r.peerLane(b)
 	for i := 24; i >= 0; i-- {
-		l.add(string(rune('a'+i%26)), r.now.Add(-time.Duration(i)*200*time.Millisecond))
+		l.add(string(rune('a'+i%26)), r.m.clock(r.now.Add(-time.Duration(i)*200*time.Millisecond)))
 	}
 	r.m.dirty = true
 	r.flush()
@@ -152,8 +152,8 @@ func BenchmarkFrameAfterKey(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				r.now = r.now.Add(200 * time.Millisecond)
-				l.add(letters[i%26], r.now)
-				l.compact(r.now.Add(-benchLinger), 78)
+				l.add(letters[i%26], r.m.clock(r.now))
+				l.compact(r.m.clock(r.now.Add(-benchLinger)), 78)
 				r.m.draw(&f, r.now)
 			}
 		})
@@ -260,7 +260,7 @@ func BenchmarkPaintOneLine(b *testing.B) {
 	r := newBenchRoom(b, colorprofile.ANSI256)
 	r.typing(b)
 	before := r.m.frame(r.now)
-	r.peerLane(b).add("z", r.now)
+	r.peerLane(b).add("z", r.m.clock(r.now))
 	after := r.m.frame(r.now)
 	changed := 0
 	for i, line := range before.Lines() {
@@ -308,7 +308,7 @@ func BenchmarkFadeStep(b *testing.B) {
 			}
 			for _, l := range lanes {
 				for j := range n {
-					l.add(string(rune('a'+j%26)), base.Add(-bright-time.Duration(j%6)*FadeStep))
+					l.add(string(rune('a'+j%26)), r.m.clock(base.Add(-bright-time.Duration(j%6)*FadeStep)))
 				}
 			}
 			r.m.dirty = true

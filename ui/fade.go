@@ -141,8 +141,8 @@ func toRGBA(c color.Color) color.RGBA {
 
 // step returns the shade index for a character typed at `at`, or -1 once
 // it has vanished.
-func (f *fader) step(at, now time.Time) int {
-	age := now.Sub(at)
+func (f *fader) step(at, now stamp) int {
+	age := time.Duration(now - at)
 	switch {
 	case age >= f.linger:
 		return -1
@@ -152,20 +152,21 @@ func (f *fader) step(at, now time.Time) int {
 	return min(1+int((age-f.bright)/f.stepDur), f.steps)
 }
 
-// next returns when a character typed at `at` next changes how it looks.
-func (f *fader) next(at, now time.Time) time.Time {
-	age := now.Sub(at)
+// next returns when a character typed at `at` next changes how it looks,
+// and false once it has vanished.
+func (f *fader) next(at, now stamp) (stamp, bool) {
+	age := time.Duration(now - at)
 	switch {
 	case age < f.bright:
-		return at.Add(f.bright)
+		return at + stamp(f.bright), true
 	case age >= f.linger:
-		return time.Time{}
+		return 0, false
 	}
-	n := at.Add(f.bright + f.stepDur*time.Duration(1+int((age-f.bright)/f.stepDur)))
-	if end := at.Add(f.linger); n.After(end) {
-		return end
+	n := at + stamp(f.bright+f.stepDur*time.Duration(1+int((age-f.bright)/f.stepDur)))
+	if end := at + stamp(f.linger); n > end {
+		return end, true
 	}
-	return n
+	return n, true
 }
 
 func (f *fader) style(colorIdx, step int) string {

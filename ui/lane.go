@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -18,11 +17,16 @@ const maxCells = 2048
 // a unit, but a "word" typed forever without a space still fades in parts.
 const maxWord = 24
 
+// stamp is a moment as nanoseconds since the model's epoch: as cheap to
+// compare and subtract as an integer, and monotonic when the model's clock
+// is (see Model.clock).
+type stamp int64
+
 // cell is one grapheme cluster someone typed, or a line break (g == "").
 type cell struct {
 	g  string
 	w  int
-	at time.Time // the fade clock: when its word last grew
+	at stamp // the fade clock: when its word last grew
 }
 
 // lane is one person's strip of fading text. Characters fade where they
@@ -63,7 +67,7 @@ func newLane(p rooms.Peer, you bool) *lane {
 // cluster before it so a character typed in two keystrokes stays whole. It
 // returns the text it kept after cleaning (which also bounds how far one
 // character can grow).
-func (l *lane) add(text string, now time.Time) string {
+func (l *lane) add(text string, now stamp) string {
 	text = l.guard.Text(text)
 	if text == "" {
 		return ""
@@ -109,7 +113,7 @@ func (l *lane) add(text string, now time.Time) string {
 }
 
 // newline starts a new line in the lane.
-func (l *lane) newline(now time.Time) {
+func (l *lane) newline(now stamp) {
 	l.spansValid = false
 	l.guard.Newline()
 	l.cells = append(l.cells, cell{at: now})
@@ -133,13 +137,13 @@ func (l *lane) drop(n int) {
 }
 
 // vanished reports whether c has faded completely by cut (now - linger).
-func (c cell) vanished(cut time.Time) bool { return !c.at.After(cut) }
+func (c cell) vanished(cut stamp) bool { return c.at <= cut }
 
 // compact drops the rows, at width, that have vanished entirely from the
 // top of the lane. Rows are laid out greedily from the lane's start, so
 // dropping whole rows leaves every other row as it was: nothing still on
 // screen moves. It reports whether anything is left.
-func (l *lane) compact(cut time.Time, width int) bool {
+func (l *lane) compact(cut stamp, width int) bool {
 	spans := l.layout(width)
 	first := len(l.cells)
 	for _, sp := range spans {
@@ -159,7 +163,7 @@ func (l *lane) compact(cut time.Time, width int) bool {
 	return true
 }
 
-func (l *lane) spanVanished(sp span, cut time.Time) bool {
+func (l *lane) spanVanished(sp span, cut stamp) bool {
 	for _, c := range l.cells[sp.s:sp.e] {
 		if !c.vanished(cut) {
 			return false
@@ -170,7 +174,7 @@ func (l *lane) spanVanished(sp span, cut time.Time) bool {
 
 // firstAlive is the oldest cell still showing, if any: clocks never go
 // down along a lane, so it changes first.
-func (l *lane) firstAlive(cut time.Time) (cell, bool) {
+func (l *lane) firstAlive(cut stamp) (cell, bool) {
 	for _, c := range l.cells {
 		if !c.vanished(cut) {
 			return c, true
@@ -229,7 +233,7 @@ func (l *lane) layout(width int) []span {
 
 // rows returns the last n rows of the lane at width, leaving out rows that
 // have vanished entirely from its top.
-func (l *lane) rows(width, n int, cut time.Time) []span {
+func (l *lane) rows(width, n int, cut stamp) []span {
 	if width < 1 || n < 1 {
 		return nil
 	}
@@ -247,7 +251,7 @@ func (l *lane) rows(width, n int, cut time.Time) []span {
 }
 
 // need is how many rows the lane's text takes at width now.
-func (l *lane) need(width int, cut time.Time) int {
+func (l *lane) need(width int, cut stamp) int {
 	return len(l.rows(width, 1<<20, cut))
 }
 

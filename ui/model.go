@@ -90,6 +90,7 @@ type notice struct {
 type Model struct {
 	cfg      Config
 	now      func() time.Time
+	epoch    time.Time // stamps count from here (clock)
 	fade     *fader
 	bg       color.Color // the terminal's background; nil until it says
 	pace     int
@@ -124,7 +125,7 @@ type Model struct {
 
 // New builds the model. Nothing is drawn until Run (or a View).
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: time.Now, phase: rand.N(FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet}
+	m := &Model{cfg: cfg, now: time.Now, epoch: time.Now(), phase: rand.N(FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet}
 	for _, p := range paces {
 		if cfg.Pace == p {
 			m.pace = p
@@ -237,7 +238,7 @@ func (m *Model) events(evs []rooms.Event, now time.Time) tea.Cmd {
 // works out when the screen next changes by itself, after anything that
 // may have changed the frame.
 func (m *Model) settle(now time.Time) {
-	cut := now.Add(-m.fade.linger)
+	cut := m.cutAt(m.clock(now))
 	for _, l := range m.lanes {
 		l.compact(cut, m.textWidth())
 	}
@@ -247,6 +248,13 @@ func (m *Model) settle(now time.Time) {
 	m.dirty = true
 	m.schedule(now)
 }
+
+// clock turns a time into a stamp: nanoseconds since the model's epoch,
+// on the monotonic clock when t has it.
+func (m *Model) clock(t time.Time) stamp { return stamp(t.Sub(m.epoch)) }
+
+// cutAt is the stamp at or before which a character has vanished by now.
+func (m *Model) cutAt(now stamp) stamp { return now - stamp(m.fade.linger) }
 
 // textWidth is the width of a lane's text under its label.
 func (m *Model) textWidth() int { return max(m.width-indent, 1) }
@@ -311,7 +319,7 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		m.typing(now)
 		ok, h := m.cfg.Speaker.Newline(now)
 		if ok {
-			m.you.newline(now)
+			m.you.newline(m.clock(now))
 		}
 		m.hint(h, now)
 	case "backspace", "delete", "left", "right", "up", "down", "home", "end", "pgup", "pgdown", "ctrl+w", "ctrl+u", "ctrl+h":
@@ -323,7 +331,7 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
 			m.typing(now)
 			said, h := m.cfg.Speaker.Type(k.Text, now)
-			m.you.add(said, now)
+			m.you.add(said, m.clock(now))
 			m.hint(h, now)
 		}
 	}
@@ -366,9 +374,9 @@ func (m *Model) open() bool { return len(m.lanes) < m.cfg.Seat.Seats() }
 func (m *Model) echo(said string, now time.Time) {
 	for said != "" {
 		line, rest, broke := strings.Cut(said, "\n")
-		m.you.add(line, now)
+		m.you.add(line, m.clock(now))
 		if broke {
-			m.you.newline(now)
+			m.you.newline(m.clock(now))
 		}
 		said = rest
 	}
@@ -402,11 +410,11 @@ func (m *Model) event(ev rooms.Event, now time.Time) tea.Cmd {
 		m.sayOf(ev.Peer, " left", now)
 	case rooms.Typed:
 		if l := m.lane(ev.Peer.ID); l != nil {
-			l.add(ev.Text, now)
+			l.add(ev.Text, m.clock(now))
 		}
 	case rooms.Newline:
 		if l := m.lane(ev.Peer.ID); l != nil {
-			l.newline(now)
+			l.newline(m.clock(now))
 		}
 	case rooms.Ended:
 		m.farewell = farewellFor(m.cfg.Seat.Err())
@@ -454,11 +462,12 @@ func (m *Model) schedule(now time.Time) {
 			next = t
 		}
 	}
-	cut := now.Add(-m.fade.linger)
+	at := m.clock(now)
+	cut := m.cutAt(at)
 	for _, l := range m.lanes {
 		if c, ok := l.firstAlive(cut); ok {
-			if t := m.fade.next(c.at, now); !t.IsZero() {
-				earlier(t.Add(FadeStep - 1 - m.phase).Truncate(FadeStep).Add(m.phase))
+			if t, ok := m.fade.next(c.at, at); ok {
+				earlier(m.epoch.Add(time.Duration(t)).Add(FadeStep - 1 - m.phase).Truncate(FadeStep).Add(m.phase))
 			}
 		}
 	}

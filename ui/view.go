@@ -55,13 +55,13 @@ func (m *Model) draw(f *Frame, now time.Time) {
 			row++
 		}
 	}
-	cut := now.Add(-m.fade.linger)
-	sizes := m.allocate(lanes, bottom-row, cut)
+	at := m.clock(now)
+	sizes := m.allocate(lanes, bottom-row, m.cutAt(at))
 	for i, l := range lanes {
 		if l.you { // nearest your hands: at the bottom, the gap above it
 			row = bottom - sizes[i]
 		}
-		m.drawLane(f, l, row, sizes[i], w, now)
+		m.drawLane(f, l, row, sizes[i], w, at)
 		row += sizes[i]
 	}
 }
@@ -71,7 +71,7 @@ func (m *Model) draw(f *Frame, now time.Time) {
 // just its name, and rows nobody needs are left as a gap above yours.
 // When text does not fit, the lanes holding most are cut to their newest
 // rows, evenly. In a tiny window every lane gets an equal share.
-func (m *Model) allocate(lanes []*lane, body int, cut time.Time) []int {
+func (m *Model) allocate(lanes []*lane, body int, cut stamp) []int {
 	sizes := grow(&m.sizes, len(lanes))
 	if body < 2*len(lanes) {
 		per, extra := body/len(lanes), body%len(lanes)
@@ -277,13 +277,13 @@ func (m *Model) label(l *lane) string {
 
 // drawLane fills n rows from row with a label and the lane's newest text.
 // With a single row the name goes in front of the text.
-func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
+func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now stamp) {
 	if n < 1 {
 		return
 	}
 	var prefix memoRow
 	pw := indent
-	cut := now.Add(-m.fade.linger)
+	cut := m.cutAt(now)
 	if n == 1 && !l.you && len(l.cells) == 0 {
 		n = 2 // a silent lane is its name line: the label, no text row
 	}
@@ -330,8 +330,8 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now time.Time) {
 // glyphs puts one row of text on row of f from column col0, each character
 // in its shade of fading, and reports how many columns it took. A vanished
 // character, or a space, is a blank: no glyph.
-func (m *Model) glyphs(f *Frame, row int, l *lane, cells []cell, col0, width int, now time.Time) int {
-	cut := now.Add(-m.fade.linger)
+func (m *Model) glyphs(f *Frame, row int, l *lane, cells []cell, col0, width int, now stamp) int {
+	cut := m.cutAt(now)
 	used := 0
 	for _, c := range cells {
 		w := c.w
