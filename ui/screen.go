@@ -123,8 +123,22 @@ var ascii = func() (a [256]byte) {
 	return a
 }()
 
+// A frame keeps its arenas from one use to the next, unless they are
+// large and the last use took under a quarter of them: a big screen full
+// of text gives its memory back once it holds less.
+const (
+	keepGlyphs = 4096     // glyphs, 64 KB
+	keepText   = 16 << 10 // bytes
+)
+
 // reset empties f for a width × height screen, keeping its memory.
 func (f *Frame) reset(width, height int) {
+	if cap(f.glyphs) > keepGlyphs && len(f.glyphs) < cap(f.glyphs)/4 {
+		f.glyphs = nil
+	}
+	if cap(f.text) > keepText && len(f.text) < cap(f.text)/4 {
+		f.text = nil
+	}
 	f.Width, f.CursorRow, f.CursorCol, f.ShowCursor = width, 0, 0, false
 	if cap(f.rows) < height {
 		f.rows = make([]frameRow, height)

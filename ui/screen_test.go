@@ -80,3 +80,30 @@ func TestScreenSlowWriterIsNotAStall(t *testing.T) {
 	default:
 	}
 }
+
+// A frame that once held a screen full of text does not keep that memory
+// once it holds little; an ordinary frame keeps its own from use to use.
+func TestFrameGivesBackABigScreensMemory(t *testing.T) {
+	var f Frame
+	fill := func(n int) {
+		f.reset(500, 200)
+		for i := range n {
+			f.setRow(i/400, "", 0)
+			f.glyph(i/400, i%400, 1, pen{}, "日本"[:3])
+		}
+	}
+	fill(40000)
+	if cap(f.glyphs) < 40000 {
+		t.Fatalf("room for %d glyphs after 40,000", cap(f.glyphs))
+	}
+	fill(100) // still sized from the big frame
+	fill(100)
+	if cap(f.glyphs) > keepGlyphs || cap(f.text) > keepText {
+		t.Fatalf("a frame of 100 glyphs keeps room for %d glyphs, %d bytes", cap(f.glyphs), cap(f.text))
+	}
+	small := cap(f.glyphs)
+	fill(100)
+	if cap(f.glyphs) != small {
+		t.Fatalf("an ordinary frame did not keep its memory: %d, then %d", small, cap(f.glyphs))
+	}
+}
