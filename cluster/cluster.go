@@ -37,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,10 +141,7 @@ type Registry struct {
 	past    map[string]bool     // lease keys this process held before (fenced away)
 	pending map[string]struct{} // rooms whose records may still list seats given up here
 
-	statsMu sync.Mutex
-	members int
-	bySize  map[int]int
-	dropped atomic.Uint64
+	counts rooms.Counts
 
 	n struct {
 		publishErrors, kvErrors, renewals, in, out, nodesLost, fenced atomic.Uint64
@@ -199,7 +195,6 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 		byKey:   make(map[string]*room),
 		past:    make(map[string]bool),
 		pending: make(map[string]struct{}),
-		bySize:  make(map[int]int),
 		life:    life,
 		stop:    stop,
 		inbox:   make(chan *nats.Msg, inboxLen),
@@ -423,15 +418,7 @@ func (r *Registry) opContext(ctx context.Context) (context.Context, context.Canc
 // members seated here, BySize those rooms by how many sit here. Summing
 // Members over nodes gives the cluster's members; summing Rooms counts a
 // room once per node it spans.
-func (r *Registry) Stats() rooms.Stats {
-	r.statsMu.Lock()
-	defer r.statsMu.Unlock()
-	s := rooms.Stats{Members: r.members, BySize: maps.Clone(r.bySize), Dropped: r.dropped.Load()}
-	for _, k := range s.BySize {
-		s.Rooms += k
-	}
-	return s
-}
+func (r *Registry) Stats() rooms.Stats { return r.counts.Stats() }
 
 // Counters returns totals for metrics; it never waits on I/O.
 func (r *Registry) Counters() Counters {
@@ -570,21 +557,6 @@ func (r *Registry) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closed != nil
-}
-
-// resize moves one room from size from to size to in the counts.
-func (r *Registry) resize(from, to int) {
-	r.statsMu.Lock()
-	r.members += to - from
-	if from > 0 {
-		if r.bySize[from]--; r.bySize[from] == 0 {
-			delete(r.bySize, from)
-		}
-	}
-	if to > 0 {
-		r.bySize[to]++
-	}
-	r.statsMu.Unlock()
 }
 
 // short is enough of a room key for logs.

@@ -268,7 +268,7 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 	r.mu.Lock()
 	rm.refs++ // the seat's own hold, let go in drop
 	r.mu.Unlock()
-	r.resize(len(rm.local)-1, len(rm.local))
+	r.counts.Resize(len(rm.local)-1, len(rm.local))
 	arrival := rm.announce(me)
 	rm.mu.Unlock()
 	rm.awaitAcks(ctx, arrival)
@@ -451,7 +451,7 @@ func (rm *room) drop(s *seat, write bool) {
 		return
 	}
 	rm.local = slices.Delete(rm.local, i, i+1)
-	r.resize(len(rm.local)+1, len(rm.local))
+	r.counts.Resize(len(rm.local)+1, len(rm.local))
 	for _, o := range rm.local {
 		o.left(s.self)
 	}
@@ -523,7 +523,7 @@ func (rm *room) write(ctx context.Context, rec record, rev uint64) error {
 
 func (s *seat) push(ev rooms.Event) {
 	if !s.Push(ev) {
-		s.room.reg.dropped.Add(1)
+		s.room.reg.counts.Dropped()
 	}
 }
 

@@ -80,7 +80,20 @@ func startBinary(t *testing.T, bin, dir string, args ...string) *binary {
 func runBinary(t *testing.T, bin, data string) *binary {
 	t.Helper()
 	b := startBinary(t, bin, "", "--data", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0")
+	b.listening(t)
+	return b
+}
+
+// listening waits until b says where it serves SSH and metrics; an exit
+// first fails the test.
+func (b *binary) listening(t *testing.T) {
+	t.Helper()
 	waitUntil(t, "the server to listen", func() (bool, string) {
+		select {
+		case <-b.done:
+			t.Fatalf("hush exited: %v\n%s", b.cmd.ProcessState, b.stderr)
+		default:
+		}
 		out := b.stderr.String()
 		l, m := listenRE.FindStringSubmatch(out), metricsListenRE.FindStringSubmatch(out)
 		if l == nil || m == nil {
@@ -89,7 +102,6 @@ func runBinary(t *testing.T, bin, data string) *binary {
 		b.addr, b.maddr = l[1], m[1]
 		return true, ""
 	})
-	return b
 }
 
 // stop sends SIGTERM and returns the exit code.

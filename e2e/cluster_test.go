@@ -109,20 +109,7 @@ func startNode(t *testing.T, bin, data string, like *binary, nats string, extra 
 	args := append([]string{"--data", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--host", "chat.test", "--nats", nats}, extra...)
 	b := startBinary(t, bin, "", args...)
 	b.data = data
-	waitUntil(t, "the node to listen", func() (bool, string) {
-		select {
-		case <-b.done:
-			t.Fatalf("node exited: %s", b.stderr)
-		default:
-		}
-		out := b.stderr.String()
-		l, m := listenRE.FindStringSubmatch(out), metricsListenRE.FindStringSubmatch(out)
-		if l == nil || m == nil {
-			return false, out
-		}
-		b.addr, b.maddr = l[1], m[1]
-		return true, ""
-	})
+	b.listening(t)
 	return b
 }
 

@@ -3,9 +3,7 @@ package rooms
 import (
 	"context"
 	"fmt"
-	"maps"
 	"sync"
-	"sync/atomic"
 )
 
 // QueueLimit bounds the events waiting for one member. A member whose program
@@ -21,25 +19,19 @@ const codeTries = 8
 // Memory is a Registry held in this process. Rooms vanish when the process
 // does, which is the point.
 type Memory struct {
-	codes   *Codes
-	dropped atomic.Uint64
+	codes  *Codes
+	counts Counts
 
 	// mu guards rooms and closed. It may be taken inside a room's lock
 	// (sit checks closed there), never the other way round.
 	mu     sync.Mutex
 	rooms  map[string]*room
 	closed error // non-nil once Close was called
-
-	// statsMu guards the counts Stats returns. It is taken inside a room's
-	// lock, never the other way round.
-	statsMu sync.Mutex
-	members int
-	bySize  map[int]int
 }
 
 // NewMemory returns an empty registry issuing codes from codes.
 func NewMemory(codes *Codes) *Memory {
-	return &Memory{codes: codes, rooms: make(map[string]*room), bySize: make(map[int]int)}
+	return &Memory{codes: codes, rooms: make(map[string]*room)}
 }
 
 type room struct {
@@ -112,15 +104,7 @@ func (r *Memory) Join(ctx context.Context, code string, m Member) (Seat, error) 
 }
 
 // Stats implements Registry.
-func (r *Memory) Stats() Stats {
-	r.statsMu.Lock()
-	defer r.statsMu.Unlock()
-	s := Stats{Members: r.members, BySize: maps.Clone(r.bySize), Dropped: r.dropped.Load()}
-	for _, k := range s.BySize {
-		s.Rooms += k
-	}
-	return s
-}
+func (r *Memory) Stats() Stats { return r.counts.Stats() }
 
 // Close implements Registry.
 func (r *Memory) Close(cause error) {
@@ -146,21 +130,6 @@ func (r *Memory) Close(cause error) {
 			s.end(cause)
 		}
 	}
-}
-
-// resize moves one room from size from to size to in the counts.
-func (r *Memory) resize(from, to int) {
-	r.statsMu.Lock()
-	r.members += to - from
-	if from > 0 {
-		if r.bySize[from]--; r.bySize[from] == 0 {
-			delete(r.bySize, from)
-		}
-	}
-	if to > 0 {
-		r.bySize[to]++
-	}
-	r.statsMu.Unlock()
 }
 
 func (rm *room) sit(m Member) (Seat, error) {
@@ -191,7 +160,7 @@ func (rm *room) sit(m Member) (Seat, error) {
 		o.push(Event{Kind: Joined, Peer: s.self})
 	}
 	rm.members = append(rm.members, s)
-	rm.reg.resize(len(rm.members)-1, len(rm.members))
+	rm.reg.counts.Resize(len(rm.members)-1, len(rm.members))
 	return s, nil
 }
 
@@ -235,7 +204,7 @@ func (rm *room) remove(s *seat) {
 		rm.mu.Unlock()
 		return
 	}
-	rm.reg.resize(len(rm.members)+1, len(rm.members))
+	rm.reg.counts.Resize(len(rm.members)+1, len(rm.members))
 	for _, o := range rm.members {
 		o.push(Event{Kind: Left, Peer: s.self})
 	}
@@ -253,7 +222,7 @@ func (rm *room) remove(s *seat) {
 
 func (s *seat) push(ev Event) {
 	if !s.Push(ev) {
-		s.room.reg.dropped.Add(1)
+		s.room.reg.counts.Dropped()
 	}
 }
 
