@@ -218,25 +218,7 @@ func TestClusterNATSDownAndBack(t *testing.T) {
 	// NATS comes back empty (its JetStream was in memory): new rooms work
 	// again without restarting hush.
 	startNATS(t, natsBin, n.port)
-	waitWithin(t, 30*time.Second, "a new room on node a after NATS came back", func() (bool, string) {
-		term, err := sshtest.TryDial(t, a.addr, "new", sshtest.Options{})
-		if err != nil {
-			return false, err.Error()
-		}
-		defer term.Close()
-		deadline := time.Now().Add(sshtest.Timeout)
-		for time.Now().Before(deadline) {
-			if strings.Contains(term.Screen(), "Waiting for someone") {
-				return true, ""
-			}
-			select {
-			case <-term.Done():
-				return false, term.Stderr()
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		return false, term.Screen()
-	})
+	waitWithin(t, 30*time.Second, "a new room on node a after NATS came back", func() (bool, string) { return opens(t, a.addr) })
 	bob, code := openRoom(t, b.addr, "new", sshtest.Options{})
 	dave := sshtest.Dial(t, a.addr, code, sshtest.Options{})
 	bob.WaitText("joined")
@@ -316,24 +298,27 @@ func TestClusterSurvivesANATSServer(t *testing.T) {
 	<-servers[0].done
 	bob.Type("one server down")
 	alice.WaitText("one server down")
-	waitWithin(t, 30*time.Second, "a new room with one NATS server down", func() (bool, string) {
-		term, err := sshtest.TryDial(t, b.addr, "new", sshtest.Options{})
-		if err != nil {
-			return false, err.Error()
+	waitWithin(t, 30*time.Second, "a new room with one NATS server down", func() (bool, string) { return opens(t, b.addr) })
+}
+
+// opens reports whether new@addr gets a room now (and says why not).
+func opens(t *testing.T, addr string) (bool, string) {
+	term, err := sshtest.TryDial(t, addr, "new", sshtest.Options{})
+	if err != nil {
+		return false, err.Error()
+	}
+	defer term.Close()
+	for deadline := time.Now().Add(sshtest.Timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(term.Screen(), "Waiting for someone") {
+			return true, ""
 		}
-		defer term.Close()
-		for deadline := time.Now().Add(sshtest.Timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if strings.Contains(term.Screen(), "Waiting for someone") {
-				return true, ""
-			}
-			select {
-			case <-term.Done():
-				return false, term.Stderr()
-			default:
-			}
+		select {
+		case <-term.Done():
+			return false, term.Stderr()
+		default:
 		}
-		return false, term.Screen()
-	})
+	}
+	return false, term.Screen()
 }
 
 // tryNode starts a node and returns it once it listens, or nil if it
