@@ -18,14 +18,14 @@ import (
 // waitLimit bounds every single wait for a screen or a connection.
 const waitLimit = 15 * time.Second
 
-// rawKeep is how much of the start of a session's output a term without an
-// emulator keeps, to read the room code and the header from.
+// rawKeep is how much of the start of a session's output a term keeps, to
+// read the room code (and, without an emulator, the header) from.
 const rawKeep = 16 << 10
 
 // term is one SSH session with a PTY, as a person's terminal would hold it.
-// With an emulator it decodes the screen; without one it only counts bytes
-// (and keeps the first rawKeep of them), which is what background typists
-// use: an x/vt emulator costs far more than a connection.
+// With an emulator it decodes the screen; without one it only counts bytes,
+// which is what background typists use: an x/vt emulator costs far more
+// than a connection. Either way it keeps the first rawKeep bytes.
 type term struct {
 	client *ssh.Client
 	sess   *ssh.Session
@@ -119,7 +119,8 @@ func (t *term) pump(r io.Reader) {
 			t.mu.Lock()
 			if t.emu != nil {
 				_, _ = t.emu.Write(buf[:n])
-			} else if len(t.raw) < rawKeep {
+			}
+			if len(t.raw) < rawKeep {
 				t.raw = append(t.raw, buf[:min(n, rawKeep-len(t.raw))]...)
 			}
 			if t.waiter != nil || t.watch != nil {

@@ -23,9 +23,10 @@ const clockTick = 10 * time.Millisecond
 
 // server is a server under test running as a child process.
 type server struct {
-	kind   string // "hush" or "relay"
+	kind   string // "hush", "relay" or "nats"
 	cmd    *exec.Cmd
-	addr   string
+	addr   string // the first address its log named (see startServer)
+	found  []string
 	pid    int
 	data   string
 	ctl    io.WriteCloser // stdin of a -profile build; nil otherwise
@@ -36,11 +37,19 @@ type server struct {
 // serverLog, if set (-server-log), collects every server's stderr.
 var serverLog string
 
-var listenRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+var (
+	listenRE    = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	webListenRE = regexp.MustCompile(`msg="web listening" addr=(127\.0\.0\.1:\d+)`)
+)
 
-// startServer runs cmd, which must log `msg=listening addr=127.0.0.1:PORT`
-// on stderr, and waits for that line.
-func startServer(kind string, cmd *exec.Cmd, data string, profiled bool) (*server, error) {
+// startServer runs cmd and waits until its stderr has matched every one of
+// wants, in any order (by default listenRE: `msg=listening
+// addr=127.0.0.1:PORT`). The first submatch of each is kept in s.found, in
+// the order of wants; s.addr is the first.
+func startServer(kind string, cmd *exec.Cmd, data string, profiled bool, wants ...*regexp.Regexp) (*server, error) {
+	if len(wants) == 0 {
+		wants = []*regexp.Regexp{listenRE}
+	}
 	var ctl io.WriteCloser
 	if profiled {
 		var err error
@@ -59,7 +68,7 @@ func startServer(kind string, cmd *exec.Cmd, data string, profiled bool) (*serve
 	s := &server{kind: kind, cmd: cmd, pid: cmd.Process.Pid, data: data, ctl: ctl,
 		acks: make(chan struct{}, 16), exited: make(chan struct{})}
 	track(s)
-	found := make(chan string, 1)
+	found := make(chan []string, 1)
 	go func() {
 		// Keep reading stderr for the life of the server: a server blocked
 		// on a full log pipe would measure the pipe, not itself.
@@ -73,6 +82,8 @@ func startServer(kind string, cmd *exec.Cmd, data string, profiled bool) (*serve
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		var head []string
+		got := make([]string, len(wants))
+		left := len(wants)
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
@@ -85,27 +96,33 @@ func startServer(kind string, cmd *exec.Cmd, data string, profiled bool) (*serve
 				if len(head) < 20 {
 					head = append(head, line)
 				}
-				if m := listenRE.FindStringSubmatch(line); m != nil {
-					found <- m[1]
+				for i, re := range wants {
+					if m := re.FindStringSubmatch(line); m != nil && got[i] == "" {
+						got[i] = m[1]
+						left--
+					}
+				}
+				if left == 0 {
+					found <- got
 					sent = true
 				}
 			}
 		}
 		if !sent {
-			found <- "\x00" + strings.Join(head, "\n")
+			found <- []string{"\x00" + strings.Join(head, "\n")}
 		}
 	}()
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	select {
 	case a := <-found:
-		if strings.HasPrefix(a, "\x00") {
+		if strings.HasPrefix(a[0], "\x00") {
 			s.stop()
-			return nil, fmt.Errorf("%s exited before listening:\n%s", kind, a[1:])
+			return nil, fmt.Errorf("%s exited before listening:\n%s", kind, a[0][1:])
 		}
-		s.addr = a
+		s.found, s.addr = a, a[0]
 	case <-time.After(waitLimit):
 		s.stop()
-		return nil, fmt.Errorf("%s did not log its address within %v", kind, waitLimit)
+		return nil, fmt.Errorf("%s did not log its addresses within %v", kind, waitLimit)
 	}
 	return s, nil
 }
@@ -277,7 +294,9 @@ func buildHush(repo, dir string, profile bool) (string, error) {
 var unlimit = []string{"max-conns-per-ip", "max-sessions-per-ip", "conns-per-minute", "wrong-codes-per-minute", "wrong-codes", "server-wrong-codes-per-minute", "max-sessions"}
 
 // serverArgs returns the flags to start bin with: loopback, a fresh data
-// directory, the linger, and every limit in unlimit that bin knows.
+// directory, the linger, every limit in unlimit that bin knows, and the
+// browser front end on a free loopback port when bin has one (its default,
+// 127.0.0.1:8080, would clash between two servers on one machine).
 func serverArgs(bin, data string, linger time.Duration) []string {
 	args := []string{"--listen", "127.0.0.1:0", "--data", data, "--host", "127.0.0.1", "--linger", linger.String()}
 	help, _ := exec.Command(bin, "-h").CombinedOutput()
@@ -285,6 +304,9 @@ func serverArgs(bin, data string, linger time.Duration) []string {
 		if hasFlag(string(help), name) {
 			args = append(args, "--"+name, "0")
 		}
+	}
+	if hasFlag(string(help), "web") {
+		args = append(args, "--web", "127.0.0.1:0")
 	}
 	return args
 }
@@ -309,6 +331,7 @@ type launcher struct {
 	prof  string // -profile directory, hush only
 	extra []string
 	env   []string // extra environment, e.g. GOGC=400
+	web   bool     // wait for hush's browser front end too
 }
 
 // quietWait is how long start waits for other work on the machine to calm
@@ -338,14 +361,39 @@ func waitQuiet() {
 	}
 }
 
-// start runs a fresh server; linger only applies to hush.
+// start runs a fresh server once the machine is quiet; linger only applies
+// to hush.
 func (l launcher) start(linger time.Duration) (*server, error) {
 	if quietWait > 0 {
 		waitQuiet()
 	}
+	return l.startNode(linger, "")
+}
+
+// dataFiles are what every node of a cluster must share (README, "Run
+// several nodes"): copied from the first node's data directory.
+var dataFiles = []string{"salt", "host_ed25519", "host_ed25519.pub"}
+
+// startNode runs a fresh server at once. For hush, like names the data
+// directory of a running node to copy dataFiles from (empty: a fresh one);
+// with l.web it also waits for the browser front end's address
+// (s.found[1]).
+func (l launcher) startNode(linger time.Duration, like string) (*server, error) {
 	data, err := os.MkdirTemp("", "hushload-")
 	if err != nil {
 		return nil, err
+	}
+	if like != "" {
+		for _, f := range dataFiles {
+			b, err := os.ReadFile(filepath.Join(like, f))
+			if err == nil {
+				err = os.WriteFile(filepath.Join(data, f), b, 0o600)
+			}
+			if err != nil {
+				os.RemoveAll(data)
+				return nil, fmt.Errorf("copying the data directory: %w", err)
+			}
+		}
 	}
 	var cmd *exec.Cmd
 	if l.kind == "relay" {
@@ -363,7 +411,11 @@ func (l launcher) start(linger time.Duration) (*server, error) {
 		}
 	}
 	cmd.Env = append(cmd.Env, l.env...)
-	s, err := startServer(l.kind, cmd, data, l.prof != "")
+	wants := []*regexp.Regexp{listenRE}
+	if l.web {
+		wants = append(wants, webListenRE)
+	}
+	s, err := startServer(l.kind, cmd, data, l.prof != "", wants...)
 	if err != nil {
 		os.RemoveAll(data)
 	}

@@ -78,9 +78,19 @@ type pair struct {
 // openPair opens a room as new@ and joins it with the code read off the
 // creator's screen. Only b decodes its screen, and only if decode.
 func openPair(srv *server, o *opts, decode bool, env ...string) (*pair, error) {
-	a, err := dial(srv.addr, "new", o.width, o.height, nil)
+	return openPairOn(srv, srv, o, decode, env...)
+}
+
+// openCreator opens a room as new@ on srv and reads its code off the
+// creator's output; the creator decodes its screen if decode.
+func openCreator(srv *server, o *opts, decode bool) (*term, string, error) {
+	var emu *vt.Emulator
+	if decode {
+		emu = newEmulator(o.width, o.height)
+	}
+	a, err := dial(srv.addr, "new", o.width, o.height, emu)
 	if err != nil {
-		return nil, fmt.Errorf("dial new@: %w", err)
+		return nil, "", fmt.Errorf("dial new@: %w", err)
 	}
 	var code string
 	if _, err := a.wait("the invite", func() bool {
@@ -91,6 +101,16 @@ func openPair(srv *server, o *opts, decode bool, env ...string) (*pair, error) {
 		return false
 	}); err != nil {
 		a.close()
+		return nil, "", err
+	}
+	return a, code, nil
+}
+
+// openPairOn opens a room on srvA and joins it on srvB (another node of the
+// same cluster, or the same server).
+func openPairOn(srvA, srvB *server, o *opts, decode bool, env ...string) (*pair, error) {
+	a, code, err := openCreator(srvA, o, false)
+	if err != nil {
 		return nil, err
 	}
 	var emu *vt.Emulator
@@ -99,7 +119,7 @@ func openPair(srv *server, o *opts, decode bool, env ...string) (*pair, error) {
 		emu = newEmulator(o.width, o.height)
 		row = 0
 	}
-	b, err := dial(srv.addr, code, o.width, o.height, emu, env...)
+	b, err := dial(srvB.addr, code, o.width, o.height, emu, env...)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("dial %s@: %w", code, err)
@@ -113,9 +133,14 @@ func openPair(srv *server, o *opts, decode bool, env ...string) (*pair, error) {
 }
 
 func openPairs(srv *server, o *opts, n int, decode func(i int) bool) ([]*pair, error) {
+	return openPairsOn(srv, srv, o, n, decode)
+}
+
+// openPairsOn opens n rooms on srvA and joins each on srvB.
+func openPairsOn(srvA, srvB *server, o *opts, n int, decode func(i int) bool) ([]*pair, error) {
 	pairs := make([]*pair, n)
 	err := forEach(n, o.dialConc, func(i int) error {
-		p, err := openPair(srv, o, decode(i))
+		p, err := openPairOn(srvA, srvB, o, decode(i))
 		pairs[i] = p
 		return err
 	})
@@ -506,10 +531,16 @@ func gaps(typing string, period time.Duration, seed uint64) func() time.Duration
 	}
 }
 
+// sender is a typist's end of a session: an SSH terminal or a browser's
+// WebSocket.
+type sender interface {
+	send(s string) error
+}
+
 // typeLoop types one key after each gap from a random offset after start
 // until deadline. A typist that falls behind by more than a gap skips
 // ahead rather than bursting.
-func typeLoop(t *term, tr *tracker, gap func() time.Duration, start, deadline time.Time, keys, errs *atomic.Int64) {
+func typeLoop(t sender, tr *tracker, gap func() time.Duration, start, deadline time.Time, keys, errs *atomic.Int64) {
 	d := gap()
 	next := start.Add(rand.N(d))
 	for i := 0; next.Before(deadline); i++ {
