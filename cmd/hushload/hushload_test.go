@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func TestTrackerMatchesNewestCharacter(t *testing.T) {
@@ -153,5 +160,99 @@ func TestHasFlagWholeNames(t *testing.T) {
 		if got := hasFlag(help, name); got != want {
 			t.Errorf("hasFlag(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestFlagsNewScenarios(t *testing.T) {
+	for _, sc := range []string{"web"} {
+		o, err := parseFlags([]string{"-scenario", sc}, discard{})
+		if err != nil || o.scenario != sc {
+			t.Fatalf("-scenario %s: %+v, %v", sc, o, err)
+		}
+	}
+	if o, _ := parseFlags(nil, discard{}); o.scenario != "all" {
+		t.Fatalf("default scenario %q, want all", o.scenario)
+	}
+}
+
+// A tab says hello, is seated, types one frame per key, and matches the
+// peer's typed frames with its tracker, against a stand-in for hush's web
+// front end.
+func TestTabSpeaksTheProtocol(t *testing.T) {
+	hellos := make(chan map[string]string, 1)
+	got := make(chan string, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ws" {
+			http.NotFound(w, r)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		var hello map[string]string
+		_, b, err := c.Read(ctx)
+		if err != nil || json.Unmarshal(b, &hello) != nil {
+			return
+		}
+		hellos <- hello
+		seated := `{"t":"seated","code":"abcd-efgh-ijkl","seats":2,"p":{"id":2,"name":"x"},"others":[{"id":1,"name":"y"}]}`
+		if c.Write(ctx, websocket.MessageText, []byte(seated)) != nil {
+			return
+		}
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var f struct{ T, S string }
+			if json.Unmarshal(b, &f) != nil || f.T != "type" {
+				return
+			}
+			got <- f.S
+			// Its own echo, and the peer typing the same key back.
+			typed, _ := json.Marshal(map[string]any{"t": "typed", "id": 1, "s": f.S})
+			if c.Write(ctx, websocket.MessageText, []byte(`{"t":"own","s":"?"}`)) != nil ||
+				c.Write(ctx, websocket.MessageText, typed) != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	tb, err := dialWeb(strings.TrimPrefix(srv.URL, "http://"), "join", "abcd-efgh-ijkl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.close()
+	if hello := <-hellos; hello["t"] != "hello" || hello["op"] != "join" || hello["code"] != "abcd-efgh-ijkl" {
+		t.Fatalf("hello %v", hello)
+	}
+	if tb.self != 2 || len(tb.others) != 1 || tb.others[0] != 1 {
+		t.Fatalf("seated as %d with %v", tb.self, tb.others)
+	}
+	tr := &tracker{}
+	tb.setWatch(func(f *wsFrame, now time.Time) {
+		if f.T == "typed" && f.ID == 1 && f.S != "" {
+			tr.saw(f.S[len(f.S)-1], now)
+		}
+	})
+	const n = 100 // more than the alphabet: it wraps
+	for range n {
+		if err := tb.send(string(tr.next())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if s := <-got; s != alphabet[i%len(alphabet):i%len(alphabet)+1] {
+			t.Fatalf("key %d arrived as %q", i, s)
+		}
+	}
+	for end := time.Now().Add(5 * time.Second); tr.pending() > 0 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if tr.pending() != 0 || len(tr.lat) != n {
+		t.Fatalf("%d pending, %d timed", tr.pending(), len(tr.lat))
 	}
 }

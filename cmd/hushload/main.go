@@ -3,7 +3,8 @@
 // the other screen, decoded with an x/vt terminal emulator, until each
 // keystroke shows. Every figure is also taken from a bare SSH relay (this
 // same binary re-executed: PTY accepted, bytes copied from one member of a
-// pair to the other, no UI) in the same run, as the baseline.
+// pair to the other, no UI) in the same run, as the baseline; the web
+// scenario compares kinds of room within one run instead.
 //
 // It builds the server from the repository (or takes -server), runs it on
 // 127.0.0.1:0 with a temporary --data, reads its address from the log, and
@@ -29,6 +30,24 @@
 //   - idle: -idle sessions in pairs, left alone for -settle, then server CPU
 //     over -idle-for and RSS per session.
 //
+//   - all: connect, latency and idle, in that order.
+//
+// The web scenario carries its baseline inside one server run instead of
+// the relay (-baseline does not apply to it):
+//
+//   - web: browsers against terminals. The server also serves its browser
+//     front end (--web 127.0.0.1:0); a browser here is one WebSocket
+//     (github.com/coder/websocket) speaking the page's JSON frames. -rooms
+//     rooms of each of three kinds type at once, one typist a room:
+//     ssh→ssh (two SSH sessions, as latency: the baseline), ssh→web (the
+//     SSH creator types, a browser that joined with the code watches its
+//     "typed" frames) and web→ssh (the browser types, its SSH creator
+//     watches the decoded screen). The first -measure rooms of each kind
+//     are timed; the web figures are also given as ratios to ssh→ssh p50
+//     and p99. Also server RSS per browser session (growth while the
+//     browsers joined rooms already opened over SSH, divided by their
+//     count) against per SSH session, and server CPU per key.
+//
 // Examples (docs/PERFORMANCE.md has the figures they gave):
 //
 //	go run ./cmd/hushload -scenario all -rooms 20 -duration 5s
@@ -36,6 +55,7 @@
 //	go run ./cmd/hushload -scenario latency -rooms 200 -typing bursts -duration 10s
 //	go run ./cmd/hushload -scenario idle -idle 10000
 //	go run ./cmd/hushload -scenario latency -rooms 300 -profile /tmp/prof
+//	go run ./cmd/hushload -scenario web -rooms 200 -rate 5 -duration 20s
 package main
 
 import (
@@ -101,6 +121,7 @@ type Report struct {
 		Hush  *ConnectRun `json:"hush"`
 		Relay *ConnectRun `json:"relay,omitempty"`
 	} `json:"connect,omitempty"`
+	Web     *WebRun  `json:"web,omitempty"`
 	Targets []Target `json:"targets"`
 }
 
@@ -175,13 +196,13 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	o := &opts{}
 	fs := flag.NewFlagSet("hushload", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect or all")
-	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each)")
-	fs.IntVar(&o.measure, "measure", 20, "latency: how many of the rooms decode the peer's screen and are timed")
-	fs.Float64Var(&o.rate, "rate", 5, "latency: keys per second typed in each room")
-	fs.StringVar(&o.typing, "typing", typingSteady, "latency: how the timed typists type: steady (one key every 1/-rate s) or bursts (words of 2–5 keys 5–15 ms apart, pauses of 20–60 ms; seeded); the other rooms type steadily")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency: how long each server is typed at")
-	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect: the server's --linger")
+	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect, all (those three) or web")
+	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each); web: rooms of each kind")
+	fs.IntVar(&o.measure, "measure", 20, "latency/web: how many of the rooms (of each kind) are timed; an SSH receiver decodes its screen")
+	fs.Float64Var(&o.rate, "rate", 5, "latency/web: keys per second typed in each room")
+	fs.StringVar(&o.typing, "typing", typingSteady, "latency/web: how the timed typists type: steady (one key every 1/-rate s) or bursts (words of 2–5 keys 5–15 ms apart, pauses of 20–60 ms; seeded); the other rooms type steadily")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency/web: how long each server is typed at")
+	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect/web: the server's --linger")
 	fs.IntVar(&o.idle, "idle", 1000, "idle: sessions to connect (in rooms of two) and leave idle")
 	fs.DurationVar(&o.idleFor, "idle-for", 10*time.Second, "idle: how long to sample CPU over")
 	fs.DurationVar(&o.idleLinger, "idle-linger", time.Second, "idle: the server's --linger, short so text is gone quickly")
@@ -189,7 +210,7 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	fs.IntVar(&o.connect, "connect", 500, "connect: sessions to open as fast as possible")
 	fs.IntVar(&o.conc, "conc", 8, "connect: sessions opening at once")
 	fs.IntVar(&o.first, "first", 50, "connect: sessions opened one at a time to time the first frame")
-	fs.IntVar(&o.dialConc, "dial-conc", 16, "latency/idle: sessions opening at once while setting up")
+	fs.IntVar(&o.dialConc, "dial-conc", 16, "latency/idle/web: sessions opening at once while setting up")
 	fs.IntVar(&o.width, "width", 80, "terminal width")
 	fs.StringVar(&o.colorterm, "fade-colorterm", "truecolor", "latency: COLORTERM the fading room's watcher sends (empty: none, so xterm-256color)")
 	fs.IntVar(&o.height, "height", 24, "terminal height")
@@ -199,7 +220,7 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the hush server, space-separated")
 	fs.StringVar(&o.serverEnv, "server-env", "", "extra environment for both servers, space-separated (e.g. \"GOGC=400 GODEBUG=gctrace=1\")")
 	fs.StringVar(&o.profile, "profile", "", "build hush with a profiling hook (go build -overlay; the repository is not touched) and write CPU and heap profiles of each scenario to this directory; with -server, that binary must already contain the hook")
-	fs.BoolVar(&o.baseline, "baseline", true, "also measure the bare relay")
+	fs.BoolVar(&o.baseline, "baseline", true, "latency/idle/connect: also measure the bare relay (web has its baseline in the same run)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up (and stop the servers) after this long")
@@ -207,8 +228,8 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 		return nil, err
 	}
 	switch {
-	case !strings.Contains(" latency idle connect all ", " "+o.scenario+" "):
-		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect or all", o.scenario)
+	case !strings.Contains(" latency idle connect all web ", " "+o.scenario+" "):
+		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect, all or web", o.scenario)
 	case o.rooms < 1 || o.rooms > 20000:
 		return nil, fmt.Errorf("-rooms %d: want 1..20000", o.rooms)
 	case o.measure < 1 || o.measure > 200:
@@ -268,6 +289,12 @@ func run(o *opts) (*Report, error) {
 	}
 	relay := launcher{kind: "relay", env: env}
 	want := func(s string) bool { return o.scenario == "all" || o.scenario == s }
+
+	if o.scenario == "web" {
+		if rep.Web, err = runWeb(hush, o); err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+	}
 
 	if want("connect") {
 		rep.Connect = &struct {
@@ -404,6 +431,15 @@ func targets(rep *Report, o *opts) []Target {
 			Met:  c.Hush.PerSec >= 500 && c.Hush.Errors == 0,
 		})
 	}
+	if v := rep.Web; v != nil {
+		ts = append(ts, Target{
+			Name:   "server RSS per connected session, browsers",
+			Goal:   "≤ 200 KB",
+			Got:    fmt.Sprintf("%.1f KB (%d browser sessions; SSH: %.1f KB)", v.RSSPerWebSessionKB, v.WebSessions, v.RSSPerSSHSessionKB),
+			Met:    v.RSSPerWebSessionKB <= 200,
+			Caveat: "the goal written for SSH sessions, applied to browsers; from a typing scenario",
+		})
+	}
 	if l := rep.Latency; l != nil && l.Hush.FadeSteps > 0 {
 		ts = append(ts, Target{
 			Name: "fading under load",
@@ -500,6 +536,28 @@ func printReport(w io.Writer, r *Report) {
 		pair("… per 1,000 sessions (%)", i.Hush.CPUPctPer1000, b.CPUPctPer1000, false)
 		pair("bytes sent while idle", float64(i.Hush.BytesSent), float64(b.BytesSent), false)
 		pair("setup (s)", i.Hush.SetupSeconds, b.SetupSeconds, false)
+		row("", "", "", "")
+	}
+	if v := r.Web; v != nil {
+		dir := func(name string, f func(d Direction) any) {
+			row(name, f(v.SSHToSSH), f(v.SSHToWeb), f(v.WebToSSH))
+		}
+		row(fmt.Sprintf("WEB (%d rooms of each kind × %g keys/s, %d timed each, typing %s)", v.Rooms, v.Rate, v.Measured, v.Typing), "ssh→ssh", "ssh→web", "web→ssh")
+		dir("keystroke→peer p50 (ms)", func(d Direction) any { return d.Latency.P50 })
+		dir("keystroke→peer p90 (ms)", func(d Direction) any { return d.Latency.P90 })
+		dir("keystroke→peer p99 (ms)", func(d Direction) any { return d.Latency.P99 })
+		dir("keystroke→peer max (ms)", func(d Direction) any { return d.Latency.Max })
+		row("p50 / ssh→ssh p50", "1×", fmt.Sprintf("%.2f×", v.SSHToWebP50Ratio), fmt.Sprintf("%.2f×", v.WebToSSHP50Ratio))
+		row("p99 / ssh→ssh p99", "1×", fmt.Sprintf("%.2f×", v.SSHToWebP99Ratio), fmt.Sprintf("%.2f×", v.WebToSSHP99Ratio))
+		dir("samples / lost", func(d Direction) any { return fmt.Sprintf("%d / %d", d.Latency.N, d.Lost) })
+		dir("bytes to the peer per key (web: frame payload)", func(d Direction) any { return d.PeerBytesPerKey })
+		row("server RSS per SSH / browser session (KB)", v.RSSPerSSHSessionKB, v.RSSPerWebSessionKB, "")
+		row("keys/s typed (all rooms)", v.KeysPerSec, "", "")
+		row("server CPU (% of one core, all rooms)", v.ServerCPUPct, "", "")
+		row("server CPU per key (µs, all rooms)", v.CPUPerKeyUS, "", "")
+		row("load tool CPU (% of one core)", v.ClientCPUPct, "", "")
+		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), v.MachineBusyPct, "", "")
+		row("… of which other work (noise)", v.OtherBusyPct, "", "")
 		row("", "", "", "")
 	}
 	tw.Flush()
