@@ -164,14 +164,66 @@ func TestHasFlagWholeNames(t *testing.T) {
 }
 
 func TestFlagsNewScenarios(t *testing.T) {
-	for _, sc := range []string{"web"} {
-		o, err := parseFlags([]string{"-scenario", sc}, discard{})
-		if err != nil || o.scenario != sc {
+	for _, sc := range []string{"web", "cluster"} {
+		o, err := parseFlags([]string{"-scenario", sc, "-nats-server", "/x/nats-server"}, discard{})
+		if err != nil || o.scenario != sc || o.natsServer != "/x/nats-server" {
 			t.Fatalf("-scenario %s: %+v, %v", sc, o, err)
 		}
 	}
 	if o, _ := parseFlags(nil, discard{}); o.scenario != "all" {
 		t.Fatalf("default scenario %q, want all", o.scenario)
+	}
+}
+
+// JetStream writes are read off /jsz: the last sequence of each bucket's
+// stream, summed over accounts; other streams do not count.
+func TestKVWritesFromJsz(t *testing.T) {
+	const before = `{"server_id":"X","streams":3,"account_details":[{"name":"$G","id":"$G",
+		"stream_detail":[
+			{"name":"KV_hush_rooms","state":{"messages":4,"last_seq":10}},
+			{"name":"KV_hush_leases","state":{"messages":2,"last_seq":7}},
+			{"name":"ORDERS","state":{"messages":9,"last_seq":900}}]}]}`
+	const after = `{"server_id":"X","streams":4,"account_details":[{"name":"$G","id":"$G",
+		"stream_detail":[
+			{"name":"KV_hush_rooms","state":{"messages":4,"last_seq":13}},
+			{"name":"KV_hush_leases","state":{"messages":2,"last_seq":9}},
+			{"name":"KV_hush_strikes","state":{"messages":1,"last_seq":1}},
+			{"name":"ORDERS","state":{"messages":9,"last_seq":1900}}]}]}`
+	var j0, j1 jsz
+	if err := json.Unmarshal([]byte(before), &j0); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(after), &j1); err != nil {
+		t.Fatal(err)
+	}
+	d, sum := kvWrites(j0.kvSeqs(), j1.kvSeqs())
+	want := map[string]uint64{"KV_hush_rooms": 3, "KV_hush_leases": 2, "KV_hush_strikes": 1}
+	if sum != 6 || len(d) != len(want) {
+		t.Fatalf("writes %v, sum %d; want %v, 6", d, sum, want)
+	}
+	for k, v := range want {
+		if d[k] != v {
+			t.Fatalf("writes %v, want %v", d, want)
+		}
+	}
+}
+
+// At rest, half the rooms span the nodes and each node holds half the
+// sessions.
+func TestIdleLayoutSpreadsRooms(t *testing.T) {
+	var sessions [2]int
+	cross := 0
+	const rooms = 5000
+	for i := range rooms {
+		x, y := idleLayout(i)
+		sessions[x]++
+		sessions[y]++
+		if x != y {
+			cross++
+		}
+	}
+	if cross != rooms/2 || sessions[0] != rooms || sessions[1] != rooms {
+		t.Fatalf("%d cross rooms, sessions %v", cross, sessions)
 	}
 }
 

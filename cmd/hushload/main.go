@@ -3,8 +3,8 @@
 // the other screen, decoded with an x/vt terminal emulator, until each
 // keystroke shows. Every figure is also taken from a bare SSH relay (this
 // same binary re-executed: PTY accepted, bytes copied from one member of a
-// pair to the other, no UI) in the same run, as the baseline; the web
-// scenario compares kinds of room within one run instead.
+// pair to the other, no UI) in the same run, as the baseline; the web and
+// cluster scenarios compare kinds of room within one run instead.
 //
 // It builds the server from the repository (or takes -server), runs it on
 // 127.0.0.1:0 with a temporary --data, reads its address from the log, and
@@ -32,8 +32,8 @@
 //
 //   - all: connect, latency and idle, in that order.
 //
-// The web scenario carries its baseline inside one server run instead of
-// the relay (-baseline does not apply to it):
+// Two scenarios carry their baseline inside one server run instead of the
+// relay (-baseline does not apply to them):
 //
 //   - web: browsers against terminals. The server also serves its browser
 //     front end (--web 127.0.0.1:0); a browser here is one WebSocket
@@ -48,6 +48,18 @@
 //     browsers joined rooms already opened over SSH, divided by their
 //     count) against per SSH session, and server CPU per key.
 //
+//   - cluster: two hush nodes sharing rooms through a nats-server with
+//     JetStream (built from the module, or -nats-server), node b started
+//     with node a's salt and host key. First at rest: -idle sessions in
+//     rooms of two spread over both nodes (a–a, b–b, a–b, b–a in turn: half
+//     the rooms across), nobody typing, for -idle-for after -settle:
+//     JetStream key-value writes per second (the increase of last_seq of
+//     the KV_hush_* streams, from nats-server's /jsz), RSS per session and
+//     CPU of each node, and of nats-server. Then -rooms rooms on node a and
+//     -rooms rooms from a to b typing at once: keystroke→peer on the same
+//     node against across nodes, CPU per key of all three processes, and
+//     NATS messages per cross-node key.
+//
 // Examples (docs/PERFORMANCE.md has the figures they gave):
 //
 //	go run ./cmd/hushload -scenario all -rooms 20 -duration 5s
@@ -56,9 +68,11 @@
 //	go run ./cmd/hushload -scenario idle -idle 10000
 //	go run ./cmd/hushload -scenario latency -rooms 300 -profile /tmp/prof
 //	go run ./cmd/hushload -scenario web -rooms 200 -rate 5 -duration 20s
+//	go run ./cmd/hushload -scenario cluster -rooms 200 -rate 5 -duration 20s -idle 10000 -idle-for 30s
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -67,6 +81,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -94,6 +109,7 @@ type opts struct {
 	colorterm  string
 	height     int
 	server     string
+	natsServer string
 	serverArgs string
 	serverEnv  string
 	profile    string
@@ -121,8 +137,9 @@ type Report struct {
 		Hush  *ConnectRun `json:"hush"`
 		Relay *ConnectRun `json:"relay,omitempty"`
 	} `json:"connect,omitempty"`
-	Web     *WebRun  `json:"web,omitempty"`
-	Targets []Target `json:"targets"`
+	Web     *WebRun     `json:"web,omitempty"`
+	Cluster *ClusterRun `json:"cluster,omitempty"`
+	Targets []Target    `json:"targets"`
 }
 
 // Machine is where the figures come from.
@@ -196,31 +213,32 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	o := &opts{}
 	fs := flag.NewFlagSet("hushload", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect, all (those three) or web")
-	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each); web: rooms of each kind")
-	fs.IntVar(&o.measure, "measure", 20, "latency/web: how many of the rooms (of each kind) are timed; an SSH receiver decodes its screen")
-	fs.Float64Var(&o.rate, "rate", 5, "latency/web: keys per second typed in each room")
-	fs.StringVar(&o.typing, "typing", typingSteady, "latency/web: how the timed typists type: steady (one key every 1/-rate s) or bursts (words of 2–5 keys 5–15 ms apart, pauses of 20–60 ms; seeded); the other rooms type steadily")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency/web: how long each server is typed at")
-	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect/web: the server's --linger")
-	fs.IntVar(&o.idle, "idle", 1000, "idle: sessions to connect (in rooms of two) and leave idle")
-	fs.DurationVar(&o.idleFor, "idle-for", 10*time.Second, "idle: how long to sample CPU over")
+	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect, all (those three), web or cluster")
+	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each); web, cluster: rooms of each kind")
+	fs.IntVar(&o.measure, "measure", 20, "latency/web/cluster: how many of the rooms (of each kind) are timed; an SSH receiver decodes its screen")
+	fs.Float64Var(&o.rate, "rate", 5, "latency/web/cluster: keys per second typed in each room")
+	fs.StringVar(&o.typing, "typing", typingSteady, "latency/web/cluster: how the timed typists type: steady (one key every 1/-rate s) or bursts (words of 2–5 keys 5–15 ms apart, pauses of 20–60 ms; seeded); the other rooms type steadily")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency/web/cluster: how long each server is typed at")
+	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect/web/cluster: the server's --linger")
+	fs.IntVar(&o.idle, "idle", 1000, "idle: sessions to connect (in rooms of two) and leave idle; cluster: the same, spread over both nodes, half the rooms across them")
+	fs.DurationVar(&o.idleFor, "idle-for", 10*time.Second, "idle/cluster: how long to sample CPU (and, cluster, JetStream writes) over")
 	fs.DurationVar(&o.idleLinger, "idle-linger", time.Second, "idle: the server's --linger, short so text is gone quickly")
-	fs.DurationVar(&o.settle, "settle", 6*time.Second, "idle: wait after connecting for notices and text to fade (4s notice + linger)")
+	fs.DurationVar(&o.settle, "settle", 6*time.Second, "idle/cluster: wait after connecting for notices and text to fade (4s notice + linger)")
 	fs.IntVar(&o.connect, "connect", 500, "connect: sessions to open as fast as possible")
 	fs.IntVar(&o.conc, "conc", 8, "connect: sessions opening at once")
 	fs.IntVar(&o.first, "first", 50, "connect: sessions opened one at a time to time the first frame")
-	fs.IntVar(&o.dialConc, "dial-conc", 16, "latency/idle/web: sessions opening at once while setting up")
+	fs.IntVar(&o.dialConc, "dial-conc", 16, "latency/idle/web/cluster: sessions opening at once while setting up")
 	fs.IntVar(&o.width, "width", 80, "terminal width")
 	fs.StringVar(&o.colorterm, "fade-colorterm", "truecolor", "latency: COLORTERM the fading room's watcher sends (empty: none, so xterm-256color)")
 	fs.IntVar(&o.height, "height", 24, "terminal height")
 	fs.StringVar(&o.server, "server", "", "hush server binary (default: go build the repository into a temp dir)")
+	fs.StringVar(&o.natsServer, "nats-server", "", "cluster: nats-server binary (default: go build github.com/nats-io/nats-server/v2, the version go.mod names, into a temp dir)")
 	fs.DurationVar(&quietWait, "quiet-wait", 30*time.Second, "before starting each server, wait up to this long for the machine to be idle (other work skews figures); 0 skips")
 	fs.StringVar(&serverLog, "server-log", "", "append the servers' stderr to this file (e.g. with GODEBUG=gctrace=1 in the environment)")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra flags for the hush server, space-separated")
 	fs.StringVar(&o.serverEnv, "server-env", "", "extra environment for both servers, space-separated (e.g. \"GOGC=400 GODEBUG=gctrace=1\")")
-	fs.StringVar(&o.profile, "profile", "", "build hush with a profiling hook (go build -overlay; the repository is not touched) and write CPU and heap profiles of each scenario to this directory; with -server, that binary must already contain the hook")
-	fs.BoolVar(&o.baseline, "baseline", true, "latency/idle/connect: also measure the bare relay (web has its baseline in the same run)")
+	fs.StringVar(&o.profile, "profile", "", "build hush with a profiling hook (go build -overlay; the repository is not touched) and write CPU and heap profiles of each scenario (not cluster) to this directory; with -server, that binary must already contain the hook")
+	fs.BoolVar(&o.baseline, "baseline", true, "latency/idle/connect: also measure the bare relay (web and cluster have their baselines in the same run)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up (and stop the servers) after this long")
@@ -228,8 +246,8 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 		return nil, err
 	}
 	switch {
-	case !strings.Contains(" latency idle connect all web ", " "+o.scenario+" "):
-		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect, all or web", o.scenario)
+	case !strings.Contains(" latency idle connect all web cluster ", " "+o.scenario+" "):
+		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect, all, web or cluster", o.scenario)
 	case o.rooms < 1 || o.rooms > 20000:
 		return nil, fmt.Errorf("-rooms %d: want 1..20000", o.rooms)
 	case o.measure < 1 || o.measure > 200:
@@ -293,6 +311,30 @@ func run(o *opts) (*Report, error) {
 	if o.scenario == "web" {
 		if rep.Web, err = runWeb(hush, o); err != nil {
 			return nil, fmt.Errorf("web: %w", err)
+		}
+	}
+	if o.scenario == "cluster" {
+		natsd := o.natsServer
+		if natsd == "" {
+			repo, err := findRepo()
+			if err != nil {
+				return nil, err
+			}
+			dir, err := os.MkdirTemp("", "hushload-nats-bin-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			progress("building nats-server")
+			if natsd, err = buildNATS(repo, dir); err != nil {
+				return nil, err
+			}
+		}
+		if o.profile != "" {
+			progress("-profile: the cluster scenario is not profiled")
+		}
+		if rep.Cluster, err = runCluster(hush, natsd, o); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
 		}
 	}
 
@@ -440,6 +482,36 @@ func targets(rep *Report, o *opts) []Target {
 			Caveat: "the goal written for SSH sessions, applied to browsers; from a typing scenario",
 		})
 	}
+	if c := rep.Cluster; c != nil && c.Latency != nil {
+		l := c.Latency
+		ts = append(ts, Target{
+			Name: "cross-node keystroke→peer p99 vs same-node",
+			Goal: "≤ 1.5× same-node p99",
+			Got: fmt.Sprintf("%.2f× (cross %.2f ms, same %.2f ms; %d rooms of each × %g keys/s)",
+				l.P99Ratio, l.Cross.Latency.P99, l.Same.Latency.P99, l.Rooms, l.Rate),
+			Met: l.P99Ratio > 0 && l.P99Ratio <= 1.5,
+		})
+	}
+	if c := rep.Cluster; c != nil && c.Idle != nil {
+		i := c.Idle
+		t := Target{
+			Name: "JetStream KV writes at rest, 10,000 sessions on 2 nodes",
+			Goal: "< 100/s",
+			Got:  fmt.Sprintf("%.2f/s (%d sessions over %.0fs)", i.KVWritesPerSec, i.Sessions, i.Seconds),
+			Met:  i.KVWritesPerSec < 100,
+		}
+		if i.Sessions < 10000 {
+			t.Caveat = "fewer sessions than the target's: measure with -idle 10000"
+		}
+		ts = append(ts, t)
+		worst := slices.MaxFunc(i.Nodes, func(a, b NodeIdle) int { return cmp.Compare(a.RSSPerSessionKB, b.RSSPerSessionKB) })
+		ts = append(ts, Target{
+			Name: "server RSS per connected session, NATS registry",
+			Goal: "≤ 200 KB",
+			Got:  fmt.Sprintf("%.1f KB on node %s, the higher (a %.1f, b %.1f; %d sessions)", worst.RSSPerSessionKB, worst.Name, i.Nodes[0].RSSPerSessionKB, i.Nodes[1].RSSPerSessionKB, i.Sessions),
+			Met:  worst.RSSPerSessionKB <= 200,
+		})
+	}
 	if l := rep.Latency; l != nil && l.Hush.FadeSteps > 0 {
 		ts = append(ts, Target{
 			Name: "fading under load",
@@ -558,6 +630,47 @@ func printReport(w io.Writer, r *Report) {
 		row("load tool CPU (% of one core)", v.ClientCPUPct, "", "")
 		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), v.MachineBusyPct, "", "")
 		row("… of which other work (noise)", v.OtherBusyPct, "", "")
+		row("", "", "", "")
+	}
+	if c := r.Cluster; c != nil && c.Latency != nil {
+		l := c.Latency
+		dir := func(name string, f func(d Direction) float64) {
+			row(name, f(l.Same), f(l.Cross), fmt.Sprintf("%.2f×", ratio(f(l.Cross), f(l.Same))))
+		}
+		row(fmt.Sprintf("CLUSTER, TYPING (%d rooms of each kind × %g keys/s, %d timed each, typing %s)", l.Rooms, l.Rate, l.Measured, l.Typing), "same node", "cross node", "ratio")
+		dir("keystroke→peer p50 (ms)", func(d Direction) float64 { return d.Latency.P50 })
+		dir("keystroke→peer p90 (ms)", func(d Direction) float64 { return d.Latency.P90 })
+		dir("keystroke→peer p99 (ms)", func(d Direction) float64 { return d.Latency.P99 })
+		dir("keystroke→peer max (ms)", func(d Direction) float64 { return d.Latency.Max })
+		row("samples / lost", fmt.Sprintf("%d / %d", l.Same.Latency.N, l.Same.Lost), fmt.Sprintf("%d / %d", l.Cross.Latency.N, l.Cross.Lost), "")
+		dir("bytes to the peer per key", func(d Direction) float64 { return d.PeerBytesPerKey })
+		row("", "node a", "node b", "nats")
+		row("CPU (% of one core)", l.NodeACPUPct, l.NodeBCPUPct, l.NATSCPUPct)
+		row("CPU per key, all three (µs)", l.CPUPerKeyUS, "", "")
+		row("NATS messages in per cross-node key", l.NATSMsgsInPerCrossKey, "", "")
+		row("JetStream KV writes/s while typing", l.KVWritesPerSec, "", "")
+		row("keys/s typed (all rooms)", l.KeysPerSec, "", "")
+		row("load tool CPU (% of one core)", l.ClientCPUPct, "", "")
+		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), l.MachineBusyPct, "", "")
+		row("… of which other work (noise)", l.OtherBusyPct, "", "")
+		row("", "", "", "")
+	}
+	if c := r.Cluster; c != nil && c.Idle != nil {
+		i := c.Idle
+		nodes := func(name string, f func(n NodeIdle) any) {
+			row(name, f(i.Nodes[0]), f(i.Nodes[1]), f(i.NATS))
+		}
+		row(fmt.Sprintf("CLUSTER, AT REST (%d sessions, %d of %d rooms across nodes, %.0fs)", i.Sessions, i.CrossRooms, i.SameRooms+i.CrossRooms, i.Seconds), "node a", "node b", "nats")
+		nodes("sessions", func(n NodeIdle) any { return n.Sessions })
+		nodes("RSS (MB)", func(n NodeIdle) any { return float64(n.RSSKB) / 1024 })
+		nodes("RSS per session (KB; nats: per session of both)", func(n NodeIdle) any { return n.RSSPerSessionKB })
+		nodes("CPU at rest (% of one core)", func(n NodeIdle) any { return n.CPUPct })
+		row("JetStream KV writes/s", i.KVWritesPerSec, "", "")
+		for _, name := range kvStreams {
+			row("… "+name+" (writes)", float64(i.KVWrites[name]), "", "")
+		}
+		row("bytes sent to clients at rest", float64(i.BytesSent), "", "")
+		row("setup (s)", i.SetupSeconds, "", "")
 		row("", "", "", "")
 	}
 	tw.Flush()
