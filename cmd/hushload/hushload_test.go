@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,5 +308,107 @@ func TestTabSpeaksTheProtocol(t *testing.T) {
 	}
 	if tr.pending() != 0 || len(tr.lat) != n {
 		t.Fatalf("%d pending, %d timed", tr.pending(), len(tr.lat))
+	}
+}
+
+// Binaries for the smoke tests, built once (linking takes seconds on two
+// cores).
+var smokeBin struct {
+	once        sync.Once
+	dir         string
+	hush, natsd string
+	err         error
+}
+
+func smokeBinaries(t *testing.T) (hush, natsd string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds hush and nats-server and runs them")
+	}
+	smokeBin.once.Do(func() {
+		repo, err := findRepo()
+		if err != nil {
+			smokeBin.err = err
+			return
+		}
+		if smokeBin.dir, smokeBin.err = os.MkdirTemp("", "hushload-test-bin-"); smokeBin.err != nil {
+			return
+		}
+		if smokeBin.hush, smokeBin.err = buildHush(repo, smokeBin.dir, false); smokeBin.err != nil {
+			return
+		}
+		smokeBin.natsd, smokeBin.err = buildNATS(repo, smokeBin.dir)
+	})
+	if smokeBin.err != nil {
+		t.Fatal(smokeBin.err)
+	}
+	return smokeBin.hush, smokeBin.natsd
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if smokeBin.dir != "" {
+		os.RemoveAll(smokeBin.dir)
+	}
+	os.Exit(code)
+}
+
+// smoke runs one scenario briefly with real servers and returns its report.
+func smoke(t *testing.T, args ...string) *Report {
+	t.Helper()
+	hush, natsd := smokeBinaries(t)
+	args = append([]string{"-server", hush, "-nats-server", natsd, "-quiet-wait", "0", "-q",
+		"-rooms", "2", "-measure", "2", "-rate", "20", "-duration", "1s"}, args...)
+	o, err := parseFlags(args, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet.Store(true)
+	defer func() { quietWait = 30 * time.Second }()
+	rep, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printReport(&b, rep)
+	t.Log("\n" + b.String())
+	return rep
+}
+
+// Browsers and terminals type at each other through one real server; every
+// direction has its samples and nothing is lost.
+func TestSmokeWeb(t *testing.T) {
+	rep := smoke(t, "-scenario", "web")
+	v := rep.Web
+	for name, d := range map[string]Direction{"ssh→ssh": v.SSHToSSH, "ssh→web": v.SSHToWeb, "web→ssh": v.WebToSSH} {
+		if d.Latency.N < 20 || d.Lost != 0 || d.PeerBytesPerKey <= 0 {
+			t.Errorf("%s: %+v", name, d)
+		}
+	}
+	if v.WebToSSHP99Ratio <= 0 || v.SSHToWebP99Ratio <= 0 || v.SendErrors != 0 {
+		t.Errorf("ratios %v %v, %d send errors", v.WebToSSHP99Ratio, v.SSHToWebP99Ratio, v.SendErrors)
+	}
+}
+
+// Two real nodes on a real nats-server: rooms on one node and across both
+// are timed, and at rest the buckets take the lease renewals and little
+// else.
+func TestSmokeCluster(t *testing.T) {
+	rep := smoke(t, "-scenario", "cluster", "-idle", "8", "-settle", "0s", "-idle-for", "1s")
+	c := rep.Cluster
+	for name, d := range map[string]Direction{"same": c.Latency.Same, "cross": c.Latency.Cross} {
+		if d.Latency.N < 20 || d.Lost != 0 {
+			t.Errorf("%s node: %+v", name, d)
+		}
+	}
+	if c.Latency.NATSMsgsInPerCrossKey < 1 {
+		t.Errorf("%.2f NATS messages per cross-node key, want at least one", c.Latency.NATSMsgsInPerCrossKey)
+	}
+	i := c.Idle
+	if i.Sessions != 8 || i.CrossRooms != 2 || i.Nodes[0].Sessions != 4 || i.Nodes[1].Sessions != 4 {
+		t.Errorf("idle layout: %+v", i)
+	}
+	if i.KVWritesPerSec >= 100 {
+		t.Errorf("%.1f KV writes/s at rest", i.KVWritesPerSec)
 	}
 }
