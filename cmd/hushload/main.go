@@ -664,7 +664,7 @@ func printReport(w io.Writer, r *Report) {
 		nodes("sessions", func(n NodeIdle) any { return n.Sessions })
 		nodes("RSS (MB)", func(n NodeIdle) any { return float64(n.RSSKB) / 1024 })
 		nodes("RSS per session (KB; nats: per session of both)", func(n NodeIdle) any { return n.RSSPerSessionKB })
-		nodes("CPU at rest (% of one core)", func(n NodeIdle) any { return n.CPUPct })
+		nodes(fmt.Sprintf("CPU at rest (%% of one core, resolution %.3f%%)", i.CPUResolutionPct), func(n NodeIdle) any { return n.CPUPct })
 		row("JetStream KV writes/s", i.KVWritesPerSec, "", "")
 		for _, name := range kvStreams {
 			row("… "+name+" (writes)", float64(i.KVWrites[name]), "", "")
