@@ -104,7 +104,7 @@ func (r *benchRoom) flush() int {
 // bytes the writer would send.
 func drawAndPaint(scr *Screen, m *Model, now time.Time) int {
 	f := scr.Blank()
-	m.draw(f, now)
+	m.draw(f, m.drawAt(now))
 	scr.Show(f)
 	scr.mu.Lock()
 	f, scr.next = scr.next, nil

@@ -451,6 +451,18 @@ func (m *Model) sayOf(p rooms.Peer, text string, now time.Time) {
 	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color, until: now.Add(noticeFor)}
 }
 
+// drawAt is the moment a frame drawn now shows: now, or the next step of
+// the fade when it is due within half a step. A key and the fade step just
+// after it then cost the terminal one frame instead of two; the fade runs
+// at most half a step early, and the tick at that step finds nothing left
+// to write.
+func (m *Model) drawAt(now time.Time) time.Time {
+	if !m.wake.IsZero() && m.wake.After(now) && m.wake.Sub(now) <= FadeStep/2 {
+		return m.wake
+	}
+	return now
+}
+
 // schedule works out when the screen next changes by itself, and leaves
 // it at zero when nothing fades: an idle room does no work. Fade steps snap
 // to one grid, so several fading lanes wake the screen once, not each; each

@@ -373,3 +373,62 @@ func TestRunTakesWaitingKeysBeforeDrawing(t *testing.T) {
 		t.Fatalf("frames shown before each key reached the room: %v, want none before any", before)
 	}
 }
+
+// A frame drawn just before a fade step shows that step: the key and the
+// step cost one frame, and the tick at the step finds nothing to write. A
+// key further from the step leaves the step its own frame.
+func TestFrameTakesTheFadeStepDueNext(t *testing.T) {
+	open := func() *fadeRoom {
+		m, seat, clk := newTestModel(t, 40, 10)
+		m.phase = 0
+		r := &fadeRoom{m: m, seat: seat, clk: clk, scr: &Screen{w: io.Discard}} // painted here, no writer
+		m.Update(Events{{Kind: rooms.Typed, Peer: seat.others[0], Text: "hello"}})
+		r.paint()
+		return r
+	}
+	for _, before := range []time.Duration{30 * time.Millisecond, FadeStep/2 + 20*time.Millisecond} {
+		// alone fades untouched: it tells which step changes the screen.
+		alone, r := open(), open()
+		for i := 0; ; i++ {
+			if i > 100 || alone.m.wake.IsZero() {
+				t.Fatal("no fade step changed the screen")
+			}
+			step := alone.m.wake
+			alone.clk.t = step
+			alone.m.Update(tick{})
+			if alone.paint() > 0 && i > 0 {
+				// r gets a new word just before this step.
+				r.clk.t = step.Add(-before)
+				r.m.Update(Events{{Kind: rooms.Typed, Peer: r.seat.others[0], Text: " x"}})
+				if r.paint() == 0 {
+					t.Fatal("the key was not drawn")
+				}
+				r.clk.t = step
+				r.m.Update(tick{})
+				n, merged := r.paint(), before <= FadeStep/2
+				if (n == 0) != merged {
+					t.Errorf("key %v before a step: the step wrote %d bytes of its own, want merged %v", before, n, merged)
+				}
+				break
+			}
+			r.clk.t = step
+			r.m.Update(tick{})
+			r.paint()
+		}
+	}
+}
+
+// fadeRoom is a model on a test clock whose frames are painted as Run
+// would paint them.
+type fadeRoom struct {
+	m    *Model
+	seat *fakeSeat
+	clk  *clock
+	scr  *Screen
+}
+
+// paint draws and paints the model now and returns the bytes written.
+func (r *fadeRoom) paint() int {
+	r.m.dirty = false
+	return drawAndPaint(r.scr, r.m, r.clk.t)
+}

@@ -97,7 +97,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			if !got {
 				m.dirty, batch = false, 0
 				f := screen.Blank()
-				m.draw(f, m.now())
+				m.draw(f, m.drawAt(m.now()))
 				screen.Show(f)
 				continue
 			}
