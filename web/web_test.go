@@ -444,3 +444,16 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// A tab whose person types nothing is warned, then let go, as on SSH.
+func TestIdleTabIsLetGo(t *testing.T) {
+	s := serve(t, func(c *web.Config) { c.IdleTimeout = time.Second })
+	a := s.open(t, map[string]any{"t": "hello", "op": "new"})
+	a.next("seated")
+	if f := a.next("note"); !strings.Contains(f.S, "lets you go in") {
+		t.Fatalf("warning: %q", f.S)
+	}
+	if f := a.next("ended"); !strings.Contains(f.S, "typed nothing for 1s") {
+		t.Fatalf("ended: %q", f.S)
+	}
+}
