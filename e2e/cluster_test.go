@@ -195,6 +195,9 @@ func TestClusterNATSDownAndBack(t *testing.T) {
 	if code := healthz(a.maddr); code != http.StatusOK {
 		t.Fatalf("healthz %d with NATS up", code)
 	}
+	waitMetrics(t, a.maddr, metric{name: "hush_cluster_connected", want: 1},
+		metric{name: "hush_cluster_lease_renewals_total", want: 1, atLeast: true},
+		metric{name: "hush_cluster_kv_errors_total", want: 0})
 
 	n.cmd.Process.Signal(syscall.SIGTERM)
 	<-n.done
@@ -214,6 +217,7 @@ func TestClusterNATSDownAndBack(t *testing.T) {
 		code := healthz(a.maddr)
 		return code == http.StatusServiceUnavailable, fmt.Sprint(code)
 	})
+	waitMetrics(t, a.maddr, metric{name: "hush_cluster_connected", want: 0})
 
 	// NATS comes back empty (its JetStream was in memory): new rooms work
 	// again without restarting hush.
