@@ -104,6 +104,12 @@ func TestRefusals(t *testing.T) {
 	// config is common): the request fails, the person still gets a room.
 	var out logBuffer
 	sess.Stdout = &out
+	// Stdin stays open, as a person's terminal does: without it x/crypto
+	// sends EOF at once, and EOF ends a session (it may before its first
+	// frame is drawn).
+	stdin, typing := io.Pipe()
+	defer typing.Close()
+	sess.Stdin = stdin
 	if err := agent.RequestAgentForwarding(sess); err == nil {
 		t.Error("agent forwarding was accepted")
 	}
