@@ -326,13 +326,10 @@ func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.S
 	if seats < 1 {
 		return nil, fmt.Errorf("cluster: %d seats", seats)
 	}
-	if err := ctx.Err(); err != nil {
+	ctx, cancel, err := r.begin(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := r.ready(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := r.opContext(ctx)
 	defer cancel()
 	for range codeTries {
 		code, err := r.cfg.Codes.New()
@@ -355,13 +352,10 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	ctx, cancel, err := r.begin(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := r.ready(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := r.opContext(ctx)
 	defer cancel()
 	rm := r.acquire(r.key(code))
 	defer r.release(rm)
@@ -388,10 +382,17 @@ func (r *Registry) dispatch() {
 	}
 }
 
-// opContext bounds one Open or Join: by the caller's context, by
-// opTimeout, and by the connection: a call under way when NATS drops
-// gives up at once instead of waiting out its time.
-func (r *Registry) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// begin starts one Open or Join, unless the caller gave up or this node
+// cannot write now, and bounds it: by the caller's context, by opTimeout,
+// and by the connection: a call under way when NATS drops gives up at once
+// instead of waiting out its time.
+func (r *Registry) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if err := r.ready(); err != nil {
+		return nil, nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	changed := r.nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	if r.nc.Status() != nats.CONNECTED {
@@ -410,7 +411,7 @@ func (r *Registry) opContext(ctx context.Context) (context.Context, context.Canc
 		cancel()
 		<-done
 		r.nc.RemoveStatusListener(changed)
-	}
+	}, nil
 }
 
 // Stats implements rooms.Registry for this node's part of the cluster:

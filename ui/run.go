@@ -31,6 +31,14 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	var armed time.Time
 	var events []rooms.Event
 	ready := m.cfg.Seat.Ready()
+	// roomEvents hands the room's events straight to the model: wrapped in
+	// a message, every drain would allocate.
+	roomEvents := func() tea.Cmd {
+		events = m.cfg.Seat.Drain(events[:0])
+		cmd := m.events(events, m.now())
+		clear(events) // let what was typed go
+		return cmd
+	}
 	// Commands run off the loop, one after another in the order Update
 	// returned them, so an effect (the clipboard) is never overtaken by a
 	// later one (quitting). The goroutine that runs them lives only while
@@ -87,9 +95,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 					return
 				case msg = <-in:
 				case <-ready:
-					events = m.cfg.Seat.Drain(events[:0])
-					cmd = m.events(events, m.now())
-					clear(events)
+					cmd = roomEvents()
 				default:
 					got = false
 				}
@@ -108,11 +114,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 				return
 			case msg = <-in:
 			case <-ready:
-				// Straight to the model: wrapped in a message, every drain
-				// would allocate.
-				events = m.cfg.Seat.Drain(events[:0])
-				cmd = m.events(events, m.now())
-				clear(events) // let what was typed go
+				cmd = roomEvents()
 			case <-timer.C:
 				armed = time.Time{}
 				msg = tick{}

@@ -140,14 +140,7 @@ type ClusterRun struct {
 // ClusterLatency is rooms on one node against rooms across both, typed at
 // in the same run.
 type ClusterLatency struct {
-	Rooms      int     `json:"rooms_per_kind"`
-	Measured   int     `json:"measured_rooms_per_kind"`
-	Rate       float64 `json:"keys_per_sec_per_room"`
-	Typing     string  `json:"timed_typing"`
-	Seconds    float64 `json:"seconds"`
-	Keys       int64   `json:"keys"`
-	KeysPerSec float64 `json:"keys_per_sec"`
-	SendErrors int64   `json:"send_errors"`
+	TypingRun
 	// Same: creator and joiner on node a. Cross: creator on a, joiner
 	// (who watches) on b.
 	Same     Direction `json:"same_node"`
@@ -165,10 +158,23 @@ type ClusterLatency struct {
 	// none).
 	NATSMsgsInPerCrossKey float64 `json:"nats_msgs_in_per_cross_key"`
 	KVWritesPerSec        float64 `json:"kv_writes_per_sec"`
-	ClientCPUPct          float64 `json:"client_cpu_pct_of_core"`
-	MachineBusyPct        float64 `json:"machine_busy_pct_of_core"`
-	OtherBusyPct          float64 `json:"other_busy_pct_of_core"`
-	SetupSeconds          float64 `json:"setup_seconds"`
+}
+
+// TypingRun is what every scenario that types in rooms of several kinds
+// reports besides its latencies: the load, and what the machine spent on it.
+type TypingRun struct {
+	Rooms          int     `json:"rooms_per_kind"`
+	Measured       int     `json:"measured_rooms_per_kind"`
+	Rate           float64 `json:"keys_per_sec_per_room"`
+	Typing         string  `json:"timed_typing"`
+	Seconds        float64 `json:"seconds"`
+	Keys           int64   `json:"keys"`
+	KeysPerSec     float64 `json:"keys_per_sec"`
+	SendErrors     int64   `json:"send_errors"`
+	ClientCPUPct   float64 `json:"client_cpu_pct_of_core"`
+	MachineBusyPct float64 `json:"machine_busy_pct_of_core"`
+	OtherBusyPct   float64 `json:"other_busy_pct_of_core"`
+	SetupSeconds   float64 `json:"setup_seconds"`
 }
 
 // ClusterIdle is the cost at rest: sessions in rooms of two over both
@@ -360,7 +366,7 @@ func waitKVQuiet(monitor string, limit time.Duration) {
 
 func clusterLatency(a, b, ns *server, monitor string, o *opts) (*ClusterLatency, error) {
 	R, m := o.rooms, min(o.measure, o.rooms)
-	run := &ClusterLatency{Rooms: R, Measured: m, Rate: o.rate, Typing: o.typing}
+	run := &ClusterLatency{TypingRun: TypingRun{Rooms: R, Measured: m, Rate: o.rate, Typing: o.typing}}
 	setup := time.Now()
 	progress("cluster: opening %d rooms on node a and %d from a to b (%d of each decoded)", R, R, m)
 	decode := func(i int) bool { return i < m }

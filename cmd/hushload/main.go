@@ -541,6 +541,14 @@ func printReport(w io.Writer, r *Report) {
 		}
 		fmt.Fprintln(tw)
 	}
+	// spent closes a typing table: the load, and what the machine spent.
+	spent := func(t TypingRun) {
+		row("keys/s typed (all rooms)", t.KeysPerSec, "", "")
+		row("load tool CPU (% of one core)", t.ClientCPUPct, "", "")
+		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), t.MachineBusyPct, "", "")
+		row("… of which other work (noise)", t.OtherBusyPct, "", "")
+		row("", "", "", "")
+	}
 	noRelay := false
 	pair := func(name string, h, b float64, withRatio bool) {
 		switch {
@@ -624,13 +632,9 @@ func printReport(w io.Writer, r *Report) {
 		dir("samples / lost", func(d Direction) any { return fmt.Sprintf("%d / %d", d.Latency.N, d.Lost) })
 		dir("bytes to the peer per key (web: frame payload)", func(d Direction) any { return d.PeerBytesPerKey })
 		row("server RSS per SSH / browser session (KB)", v.RSSPerSSHSessionKB, v.RSSPerWebSessionKB, "")
-		row("keys/s typed (all rooms)", v.KeysPerSec, "", "")
 		row("server CPU (% of one core, all rooms)", v.ServerCPUPct, "", "")
 		row("server CPU per key (µs, all rooms)", v.CPUPerKeyUS, "", "")
-		row("load tool CPU (% of one core)", v.ClientCPUPct, "", "")
-		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), v.MachineBusyPct, "", "")
-		row("… of which other work (noise)", v.OtherBusyPct, "", "")
-		row("", "", "", "")
+		spent(v.TypingRun)
 	}
 	if c := r.Cluster; c != nil && c.Latency != nil {
 		l := c.Latency
@@ -649,11 +653,7 @@ func printReport(w io.Writer, r *Report) {
 		row("CPU per key, all three (µs)", l.CPUPerKeyUS, "", "")
 		row("NATS messages in per cross-node key", l.NATSMsgsInPerCrossKey, "", "")
 		row("JetStream KV writes/s while typing", l.KVWritesPerSec, "", "")
-		row("keys/s typed (all rooms)", l.KeysPerSec, "", "")
-		row("load tool CPU (% of one core)", l.ClientCPUPct, "", "")
-		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), l.MachineBusyPct, "", "")
-		row("… of which other work (noise)", l.OtherBusyPct, "", "")
-		row("", "", "", "")
+		spent(l.TypingRun)
 	}
 	if c := r.Cluster; c != nil && c.Idle != nil {
 		i := c.Idle

@@ -9,16 +9,8 @@ import (
 // server: SSH↔SSH rooms (the baseline) and rooms an SSH session opened and
 // a browser's WebSocket joined, typed at in one direction or the other.
 type WebRun struct {
-	Server   string  `json:"server"`
-	Rooms    int     `json:"rooms_per_kind"`
-	Measured int     `json:"measured_rooms_per_kind"`
-	Rate     float64 `json:"keys_per_sec_per_room"`
-	Typing   string  `json:"timed_typing"`
-	Seconds  float64 `json:"seconds"`
-	Keys     int64   `json:"keys"`
-
-	KeysPerSec float64 `json:"keys_per_sec"`
-	SendErrors int64   `json:"send_errors"`
+	Server string `json:"server"`
+	TypingRun
 	// SSHToSSH is the baseline: an SSH typist, an SSH peer's decoded screen.
 	SSHToSSH Direction `json:"ssh_to_ssh"`
 	// SSHToWeb: an SSH typist (the room's creator), a browser's typed frames.
@@ -41,10 +33,6 @@ type WebRun struct {
 	RSSPerWebSessionKB float64 `json:"rss_per_web_session_kb"`
 	ServerCPUPct       float64 `json:"server_cpu_pct_of_core"`
 	CPUPerKeyUS        float64 `json:"server_cpu_us_per_key"`
-	ClientCPUPct       float64 `json:"client_cpu_pct_of_core"`
-	MachineBusyPct     float64 `json:"machine_busy_pct_of_core"`
-	OtherBusyPct       float64 `json:"other_busy_pct_of_core"`
-	SetupSeconds       float64 `json:"setup_seconds"`
 }
 
 // runWeb opens o.rooms rooms of each kind on one server, all typed at
@@ -65,7 +53,7 @@ func runWeb(l launcher, o *opts) (*WebRun, error) {
 	defer srv.stop()
 	webAddr := srv.found[1]
 	R, m := o.rooms, min(o.measure, o.rooms)
-	run := &WebRun{Server: l.kind, Rooms: R, Measured: m, Rate: o.rate, Typing: o.typing,
+	run := &WebRun{Server: l.kind, TypingRun: TypingRun{Rooms: R, Measured: m, Rate: o.rate, Typing: o.typing},
 		SSHSessions: 2*R + 2*R, WebSessions: 2 * R}
 	base := mustSample(srv.pid)
 	setup := time.Now()
