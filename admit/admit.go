@@ -126,6 +126,13 @@ func (g *Gate) Connect(addr net.Addr) *Conn {
 // Close gives the connection's place back.
 func (c *Conn) Close() { c.release() }
 
+// Over reports whether the connection is over its address's limits: it
+// is to be told why and let go, whatever it asks for.
+func (c *Conn) Over() bool { return c.refused }
+
+// Key is the address the connection is counted under.
+func (c *Conn) Key() string { return c.key }
+
 // Pass is one admitted session. Done must be called when it ends.
 type Pass struct {
 	g       *Gate

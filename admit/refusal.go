@@ -93,8 +93,12 @@ func (r *Refusal) Error() string {
 	case Unavailable:
 		return "Rooms cannot be reached right now. Try again in a moment."
 	}
-	return "Something went wrong on the server. Try again in a moment."
+	return Unexpected
 }
+
+// Unexpected is what a person is told when something went wrong that has
+// no sentence of its own.
+const Unexpected = "Something went wrong on the server. Try again in a moment."
 
 func (r *Refusal) Unwrap() error { return r.Err }
 

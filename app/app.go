@@ -22,11 +22,12 @@ import (
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/session"
 	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 // App is a running server.
 type App struct {
-	gate    *admit.Gate
+	hub     *talk.Hub
 	ssh     *session.Server
 	web     *webFront    // nil without --web
 	nats    *natsCluster // nil without --nats
@@ -107,26 +108,35 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if mx != nil {
 		mm = mx.m
 	}
-	wf, err := startWeb(cfg, gate, sshPort, mm, log)
+	wf, err := listenWeb(cfg)
 	if err != nil {
 		ln.Close()
 		gate.Shutdown()
 		nc.close()
 		return nil, err
 	}
+	hub := talk.NewHub(talk.Config{
+		Gate:        gate,
+		Speak:       speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},
+		Linger:      cfg.Linger,
+		IdleTimeout: cfg.IdleTimeout,
+		Invite:      func(user string) string { return session.Invite(cfg.Host, sshPort, user) },
+		Link:        wf.link(cfg.Host),
+		Log:         log,
+	})
+	if err := wf.serve(cfg, hub, mm, log); err != nil {
+		ln.Close()
+		hub.Shutdown()
+		nc.close()
+		return nil, err
+	}
 	srv, err := session.New(session.Config{
 		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),
-		Host:             cfg.Host,
-		Port:             sshPort,
-		Link:             wf.link(cfg.Host),
-		Linger:           cfg.Linger,
+		Hub:              hub,
 		MaxGroup:         cfg.MaxGroup,
-		Gate:             gate,
-		Speak:            speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},
 		Log:              log,
 		StallTimeout:     cfg.Stall,
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		IdleTimeout:      cfg.IdleTimeout,
 		Metrics:          mx.hooks(),
 	})
 	if err == nil {
@@ -134,12 +144,12 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	}
 	if err != nil {
 		ln.Close()
+		hub.Shutdown()
 		_ = wf.shutdown(context.Background())
-		gate.Shutdown()
 		nc.close()
 		return nil, err
 	}
-	a := &App{gate: gate, ssh: srv, web: wf, nats: nc, ln: ln, served: make(chan error, 1), metrics: mx}
+	a := &App{hub: hub, ssh: srv, web: wf, nats: nc, ln: ln, served: make(chan error, 1), metrics: mx}
 	mx.setHealthy(true)
 	go func() {
 		err := srv.Serve(ln)
@@ -153,7 +163,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // Sessions is how many sessions (SSH and web) are admitted now.
-func (a *App) Sessions() int { return a.gate.Sessions() }
+func (a *App) Sessions() int { return a.hub.Sessions() }
 
 // WebAddr is where the browser page is served, "" without --web.
 func (a *App) WebAddr() string { return a.web.addr() }
@@ -169,7 +179,7 @@ func (a *App) Served() <-chan error { return a.served }
 // connection by the time ctx ends.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.metrics.setHealthy(false) // stop sending new people here while the rest say goodbye
-	a.gate.Shutdown()
+	a.hub.Shutdown()
 	webDone := make(chan error, 1)
 	go func() { webDone <- a.web.shutdown(ctx) }()
 	err := errors.Join(a.ssh.Shutdown(ctx), <-webDone)

@@ -10,10 +10,8 @@ import (
 	"net/netip"
 	"net/url"
 
-	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/metrics"
-	"github.com/hush-chat/hush/session"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 	"github.com/hush-chat/hush/web"
 )
 
@@ -62,34 +60,13 @@ func loopbackHost(h string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// startWeb listens for browsers when --web is set.
-func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, log *slog.Logger) (*webFront, error) {
+// listenWeb listens for browsers when --web is set; serve starts serving
+// once the conversation layer, which needs the listener's links, exists.
+func listenWeb(cfg Config) (*webFront, error) {
 	if cfg.Web == "" {
 		return nil, nil
 	}
 	if err := checkWeb(cfg); err != nil {
-		return nil, err
-	}
-	trusted, _ := parsePrefixes(cfg.WebTrustedProxies)
-	wc := web.Config{
-		Gate:           gate,
-		Speak:          speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},
-		Linger:         cfg.Linger,
-		MaxGroup:       cfg.MaxGroup,
-		Log:            log,
-		URL:            cfg.WebURL,
-		SSH:            func(code string) string { return session.Invite(cfg.Host, sshPort, code) },
-		TLS:            cfg.WebTLSCert != "",
-		TrustedProxies: trusted,
-		StallTimeout:   cfg.Stall,
-		HelloTimeout:   cfg.HandshakeTimeout,
-		IdleTimeout:    cfg.IdleTimeout,
-	}
-	if mx != nil {
-		wc.Metrics = mx
-	}
-	srv, err := web.New(wc)
-	if err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Web)
@@ -104,9 +81,35 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
 	}
-	w := &webFront{srv: srv, ln: ln, url: cfg.WebURL, served: make(chan error, 1)}
-	go func() { w.served <- srv.Serve(ln) }()
-	return w, nil
+	return &webFront{ln: ln, url: cfg.WebURL, served: make(chan error, 1)}, nil
+}
+
+// serve serves the page and its sockets on the listener.
+func (w *webFront) serve(cfg Config, hub *talk.Hub, mx *metrics.Metrics, log *slog.Logger) error {
+	if w == nil {
+		return nil
+	}
+	trusted, _ := parsePrefixes(cfg.WebTrustedProxies)
+	wc := web.Config{
+		Hub:            hub,
+		Log:            log,
+		URL:            cfg.WebURL,
+		TLS:            cfg.WebTLSCert != "",
+		TrustedProxies: trusted,
+		StallTimeout:   cfg.Stall,
+		HelloTimeout:   cfg.HandshakeTimeout,
+	}
+	if mx != nil {
+		wc.Metrics = mx
+	}
+	srv, err := web.New(wc)
+	if err != nil {
+		w.ln.Close()
+		return err
+	}
+	w.srv = srv
+	go func() { w.served <- srv.Serve(w.ln) }()
+	return nil
 }
 
 // link makes the page address for a room, as the SSH side shows it.
@@ -128,6 +131,9 @@ func (w *webFront) addr() string {
 func (w *webFront) shutdown(ctx context.Context) error {
 	if w == nil {
 		return nil
+	}
+	if w.srv == nil { // listening, never served
+		return w.ln.Close()
 	}
 	err := w.srv.Shutdown(ctx)
 	if serr := <-w.served; serr != nil {

@@ -4,12 +4,11 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
-	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/limits"
+	"github.com/hush-chat/hush/talk"
 )
 
 // sendBuffer bounds what the kernel holds for one client. Without a bound
@@ -24,7 +23,7 @@ type admitKey struct{}
 // just over is let through to be told why (see route). Every other one
 // gets a guard for its requests and sessions.
 func (s *Server) connect(ctx ssh.Context, conn net.Conn) net.Conn {
-	c := s.gate.Connect(conn.RemoteAddr())
+	c := s.hub.Connect(conn.RemoteAddr())
 	if c == nil {
 		return nil
 	}
@@ -65,7 +64,7 @@ func (c *releasingConn) Close() error {
 	return c.Conn.Close()
 }
 
-func gateConn(sess ssh.Session) *admit.Conn { return guardOf(sess.Context()).gate }
+func gateConn(sess ssh.Session) *talk.Conn { return guardOf(sess.Context()).gate }
 
 // Typed input: pastes spend the burst; a flood beyond the rate is read
 // more slowly, so the client is held back by the channel's flow control
@@ -75,69 +74,29 @@ const (
 	inputBurst = 256 << 10 // bytes
 )
 
-// input reads what the client types: it stamps every read, so a session
-// can tell when nobody has typed for a while (one timer per session, no
-// goroutine while it waits), and it paces a flood.
-type input struct {
+// pacedReader reads what the client types: it tells the conversation on
+// every read, so it can tell when nobody has typed for a while, and it
+// paces a flood.
+type pacedReader struct {
 	r      io.Reader
-	last   atomic.Int64 // unix nanoseconds of the last read
-	t      *time.Timer
+	touch  func(time.Time)
 	budget limits.Bucket
 }
 
-func newInput(r io.Reader) *input {
-	in := &input{r: r, budget: limits.NewBucket(inputRate, inputBurst)}
-	in.last.Store(time.Now().UnixNano())
-	return in
+func newPacedReader(r io.Reader, touch func(time.Time)) *pacedReader {
+	return &pacedReader{r: r, touch: touch, budget: limits.NewBucket(inputRate, inputBurst)}
 }
 
-// idleWarning is how long before letting someone go they are warned.
-const idleWarning = time.Minute
-
-// idle calls expired once nothing has been read for d (d <= 0: never), and
-// warn first, with the time left, a minute before (or halfway, for a short d).
-// Reading anything in between starts the count again.
-func (in *input) idle(d time.Duration, warn func(left time.Duration), expired func()) {
-	if d <= 0 {
-		return
-	}
-	early := min(idleWarning, d/2)
-	warned := false
-	in.t = time.AfterFunc(time.Hour, func() {
-		quiet := time.Since(time.Unix(0, in.last.Load()))
-		switch {
-		case quiet < d-early:
-			warned = false
-			in.t.Reset(d - early - quiet)
-		case quiet < d && !warned:
-			warned = true
-			warn(d - quiet)
-			in.t.Reset(d - quiet)
-		case quiet < d:
-			in.t.Reset(d - quiet)
-		default:
-			expired()
-		}
-	})
-	in.t.Reset(d - early)
-}
-
-func (in *input) Read(p []byte) (int, error) {
+func (in *pacedReader) Read(p []byte) (int, error) {
 	n, err := in.r.Read(p)
 	if n > 0 {
 		now := time.Now()
-		in.last.Store(now.UnixNano())
+		in.touch(now)
 		if got := in.budget.Take(n, now); got < n {
 			time.Sleep(time.Duration(n-got) * time.Second / inputRate)
 		}
 	}
 	return n, err
-}
-
-func (in *input) stop() {
-	if in.t != nil {
-		in.t.Stop()
-	}
 }
 
 // hangUp closes the whole connection: a client that stopped reading would

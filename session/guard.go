@@ -10,8 +10,8 @@ import (
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/limits"
+	"github.com/hush-chat/hush/talk"
 )
 
 // What one connection may ask of the server. A chat needs few of anything:
@@ -51,7 +51,7 @@ const agentRequest = "auth-agent-req@openssh.com"
 type guard struct {
 	s    *Server
 	conn net.Conn
-	gate *admit.Conn
+	gate *talk.Conn
 
 	mu       sync.Mutex
 	sessions int
@@ -67,7 +67,7 @@ type guard struct {
 	probing *time.Timer
 }
 
-func newGuard(s *Server, conn net.Conn, gate *admit.Conn) *guard {
+func newGuard(s *Server, conn net.Conn, gate *talk.Conn) *guard {
 	g := &guard{s: s, conn: conn, gate: gate, requests: limits.NewBucket(requestRate, requestBurst), done: make(chan struct{})}
 	g.idle = time.AfterFunc(time.Hour, g.idleOut)
 	g.idle.Stop()
@@ -95,7 +95,7 @@ func (g *guard) idleOut() {
 	if !idle {
 		return
 	}
-	g.s.log.Info("closed idle connection", "remote", admit.Key(g.conn.RemoteAddr()), "reason", "no session")
+	g.s.log.Info("closed idle connection", "remote", talk.Key(g.conn.RemoteAddr()), "reason", "no session")
 	g.s.cfg.Metrics.IdleClosed()
 	_ = g.conn.Close()
 }
@@ -142,7 +142,7 @@ func (g *guard) refuseChannel(ch gossh.NewChannel, reason gossh.RejectionReason,
 	over := g.refused == maxRefusedChannels
 	g.mu.Unlock()
 	if over {
-		g.s.log.Warn("closed connection", "remote", admit.Key(g.conn.RemoteAddr()), "reason", "too many refused channels")
+		g.s.log.Warn("closed connection", "remote", talk.Key(g.conn.RemoteAddr()), "reason", "too many refused channels")
 		_ = g.conn.Close()
 	}
 }
@@ -188,7 +188,7 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc goss
 	g.ssh = conn
 	g.mu.Unlock()
 	if !g.openSession() {
-		s.gate.Refused(admit.TooManyChannels)
+		s.hub.Refused(talk.TooManyChannels)
 		g.refuseChannel(nc, gossh.ResourceShortage, "hush allows 4 sessions on one connection")
 		return
 	}
@@ -198,7 +198,7 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc goss
 
 // otherChannel refuses every other channel type (port forwarding).
 func (s *Server) otherChannel(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
-	s.gate.Refused(admit.BadRequest)
+	s.hub.Refused(talk.BadRequest)
 	guardOf(ctx).refuseChannel(nc, gossh.Prohibited, "hush does not forward ports")
 }
 
@@ -321,7 +321,7 @@ func (g *guard) probe() {
 		}
 	case <-g.done:
 	case <-t.C:
-		g.s.log.Warn("client stopped reading, hanging up", "remote", admit.Key(g.conn.RemoteAddr()))
+		g.s.log.Warn("client stopped reading, hanging up", "remote", talk.Key(g.conn.RemoteAddr()))
 		g.s.cfg.Metrics.SlowDropped()
 		_ = g.conn.Close()
 	}

@@ -3,11 +3,11 @@ package session
 import (
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/talk"
 )
 
 // Metrics is told what happens on the SSH side so it can be counted;
-// refusals and seats are counted by the gate. Config.Metrics nil counts
+// refusals and seats are counted by the conversation layer. Config.Metrics nil counts
 // nothing. Methods must be safe for concurrent use and must not block.
 // Nothing passed identifies a room or a person.
 type Metrics interface {
@@ -44,7 +44,7 @@ func (s *Server) badRequest(mw wish.Middleware) wish.Middleware {
 				next(sess)
 			})(sess)
 			if !passed {
-				s.gate.Refused(admit.BadRequest)
+				s.hub.Refused(talk.BadRequest)
 			}
 		}
 	}
@@ -52,6 +52,6 @@ func (s *Server) badRequest(mw wish.Middleware) wish.Middleware {
 
 // badSubsystem counts a refused subsystem request, then refuses it.
 func (s *Server) badSubsystem(sess ssh.Session) {
-	s.gate.Refused(admit.BadRequest)
+	s.hub.Refused(talk.BadRequest)
 	refuseSubsystem(sess)
 }

@@ -8,14 +8,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	"github.com/charmbracelet/colorprofile"
-	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 	"github.com/hush-chat/hush/ui"
 )
 
 // runRoom runs one person's UI until they leave, the connection drops or
 // their seat ends (the server shutting down ends every seat).
-func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
+func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 	pty, windows, _ := sess.Pty()
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	ctx, cancel := context.WithCancel(sess.Context())
@@ -25,18 +24,14 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 	// stopped reading (kernel buffers can hide that from a blocked write
 	// for minutes); a write blocked for the stall timeout hangs up too.
 	screen := ui.NewScreen(guardOf(sess.Context()).output(sess), s.cfg.StallTimeout, func() {
-		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", rooms.Tag(seat.Code()))
+		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", conv.Tag())
 		s.cfg.Metrics.SlowDropped()
 		cancel()
 		hangUp(sess)
 	})
 	pace, quiet := preferences(env)
 	model := ui.New(ui.Config{
-		Seat:    seat,
-		Speaker: speak.New(seat, s.cfg.Speak),
-		Invite:  s.invite(rooms.Grouped(seat.Code())),
-		Link:    s.link(rooms.Grouped(seat.Code())),
-		Linger:  s.cfg.Linger,
+		Conv:    conv,
 		Profile: colorprofile.Env(env),
 		Width:   pty.Window.Width,
 		Height:  pty.Window.Height,
@@ -52,9 +47,7 @@ func (s *Server) runRoom(sess ssh.Session, seat rooms.Seat) {
 		case <-ctx.Done():
 		}
 	}
-	in := newInput(sess)
-	in.idle(s.cfg.IdleTimeout, func(left time.Duration) { deliver(ui.IdleSoon(left)) }, func() { deliver(ui.Idle(s.cfg.IdleTimeout)) })
-	defer in.stop()
+	in := newPacedReader(sess, conv.Touch)
 	go func() {
 		// Input ends when the client closes the session channel or sends
 		// EOF on it: the session ends with it, whatever the connection

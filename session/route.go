@@ -3,74 +3,50 @@ package session
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	"github.com/hush-chat/hush/admit"
-	"github.com/hush-chat/hush/names"
-	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 )
 
-// route reads the SSH user name: "new" and "group" open a room, a code joins
-// one, anything else gets the welcome. The gate decides whether any of it
-// happens.
+// route reads where the SSH user name asks to go ("new", "group", a code)
+// and takes the session there; anything else gets the welcome.
 func (s *Server) route(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		pass, err := gateConn(sess).Enter()
+		if err := gateConn(sess).Refusal("ssh"); err != nil {
+			s.refuse(sess, err)
+			return
+		}
+		where, ok := talk.Route(sess.User())
+		if !ok {
+			s.welcome(sess)
+			return
+		}
+		var key []byte
+		if pk := sess.PublicKey(); pk != nil {
+			key = pk.Marshal()
+		}
+		conv, err := gateConn(sess).Enter(sess.Context(), where, talk.Identify(key), "ssh")
 		if err != nil {
 			s.refuse(sess, err)
 			return
 		}
-		defer pass.Done()
-		user := strings.ToLower(sess.User())
-		who := identify(sess)
-		var seat rooms.Seat
-		op := admit.OpJoin
-		switch user {
-		case "new":
-			op = admit.OpNew
-			seat, err = pass.Open(sess.Context(), op, who)
-		case "group":
-			op = admit.OpGroup
-			seat, err = pass.Open(sess.Context(), op, who)
-		default:
-			if !rooms.LooksLikeCode(user) {
-				s.welcome(sess)
-				return
-			}
-			seat, err = pass.Join(sess.Context(), user, who)
-		}
-		if err != nil {
-			s.refuse(sess, err)
-			return
-		}
-		defer seat.Leave()
-		s.log.Info("seated", "remote", remoteIP(sess), "room", rooms.Tag(seat.Code()), "op", op.String())
-		s.runRoom(sess, seat)
+		defer conv.Close()
+		s.runRoom(sess, conv)
 		next(sess)
 	}
 }
 
 // refuse tells someone in one line why they cannot get in, and exits 1.
 func (s *Server) refuse(sess ssh.Session, err error) {
-	msg, reason := "Something went wrong on the server. Try again in a moment.", admit.Other
-	if r, ok := errors.AsType[*admit.Refusal](err); ok {
-		msg, reason = r.Error(), r.Reason
-		if r.StartOwn() {
-			msg += " Start your own: " + s.invite("new")
+	msg := talk.Unexpected
+	if r, ok := errors.AsType[*talk.Refusal](err); ok {
+		msg = r.Text
+		if r.StartOwn {
+			msg += " Start your own: " + s.hub.Invite("new")
 		}
 	}
-	s.log.Info("refused", "remote", remoteIP(sess), "reason", reason.String())
 	wish.Fatalln(sess, msg)
-}
-
-func identify(sess ssh.Session) rooms.Member {
-	if pk := sess.PublicKey(); pk != nil {
-		handle, badge := names.FromKey(pk.Marshal())
-		return rooms.Member{Name: handle, Badge: badge}
-	}
-	return rooms.Member{Name: names.Guest(), Guest: true}
 }
 
 func (s *Server) welcome(sess ssh.Session) {
@@ -80,6 +56,6 @@ func (s *Server) welcome(sess ssh.Session) {
   %-36s join a room someone shared with you
 Every key you press shows up on the other screen as you type it,
 then fades away after a few seconds. Nothing is kept.
-`, s.invite("new"), s.invite("group"), s.cfg.MaxGroup, s.invite("CODE"))
+`, s.hub.Invite("new"), s.hub.Invite("group"), s.cfg.MaxGroup, s.hub.Invite("CODE"))
 	_, _ = fmt.Fprint(sess, text)
 }

@@ -1,8 +1,8 @@
-// Package session is the SSH front end: it accepts connections, asks the
-// gate (package admit) who may come in, routes each session by its user
-// name to a room, and runs that person's terminal UI on the channel. The
-// rules themselves live in admit, speak and rooms; this package only
-// speaks SSH.
+// Package session is the SSH front end: it accepts connections, reads
+// where each session asks to go from its user name, and runs that
+// person's terminal UI (package ui) on the channel. Who gets in, what
+// typing may do and what every sentence says belong to the conversation
+// layer (package talk); this package only speaks SSH.
 package session
 
 import (
@@ -12,56 +12,42 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/hush-chat/hush/admit"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 // Config is what the SSH front end needs to know.
 type Config struct {
 	HostKeyPath string
-	Host        string // name[:port] shown in invite lines
-	Port        int    // port shown in invite lines when Host has none
-	// Link, if set, makes the web page address for a room, shown under
-	// the ssh command.
-	Link     func(code string) string
-	Linger   time.Duration
-	MaxGroup int // seats in a group room, for the welcome text
-	Gate     *admit.Gate
-	Speak    speak.Config
-	Log      *slog.Logger
+	Hub         *talk.Hub
+	MaxGroup    int // seats in a group room, for the welcome text
+	Log         *slog.Logger
 	// StallTimeout is how long one write to a client may block before the
 	// client is taken to have stopped reading and is hung up on.
 	StallTimeout     time.Duration
 	HandshakeTimeout time.Duration // to finish the SSH handshake
-	IdleTimeout      time.Duration // a person who types nothing for this long is let go; 0 never
 	// Metrics, if set, is told what happens (see Metrics).
 	Metrics Metrics
 }
 
 // Server is a hush SSH server.
 type Server struct {
-	cfg  Config
-	ssh  *ssh.Server
-	log  *slog.Logger
-	gate *admit.Gate
-
-	mu      sync.Mutex
-	closing bool
-	wg      sync.WaitGroup // sessions being served
+	cfg Config
+	ssh *ssh.Server
+	log *slog.Logger
+	hub *talk.Hub
 }
 
 // New builds a server; call Serve to start it.
 func New(cfg Config) (*Server, error) {
 	switch {
-	case cfg.Gate == nil:
-		return nil, errors.New("session: no gate")
+	case cfg.Hub == nil:
+		return nil, errors.New("session: no hub")
 	case cfg.StallTimeout <= 0:
 		return nil, errors.New("session: no stall timeout")
 	}
@@ -71,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, gate: cfg.Gate}
+	s := &Server{cfg: cfg, log: cfg.Log, hub: cfg.Hub}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		// Everyone is let in: a key gives a stable handle, no key makes a guest.
@@ -110,19 +96,11 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown waits for every session to say goodbye (the gate's Shutdown
+// Shutdown waits for every session to say goodbye (the hub's Shutdown
 // has ended their seats), then closes every connection, by the time ctx
 // ends at the latest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.hub.Wait(ctx)
 	return s.ssh.Close()
 }
 
@@ -131,15 +109,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // it counts as done, so a shutdown never cuts a session off without one.
 func (s *Server) track(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			wish.Fatalln(sess, (&admit.Refusal{Reason: admit.ShuttingDown}).Error())
+		release, ok := s.hub.Hold()
+		if !ok {
+			wish.Fatalln(sess, talk.Refuse(talk.ShuttingDown).Text)
 			return
 		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		defer s.wg.Done()
+		defer release()
 		s.cfg.Metrics.SessionStarted()
 		defer s.cfg.Metrics.SessionEnded()
 		start := time.Now()
@@ -149,17 +124,6 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 		s.log.Info("session end", "remote", remoteIP(sess), "duration", time.Since(start).Round(time.Millisecond))
 	}
 }
-
-// link is the web page that joins the room with code, "" without one.
-func (s *Server) link(code string) string {
-	if s.cfg.Link == nil {
-		return ""
-	}
-	return s.cfg.Link(code)
-}
-
-// invite is the command that joins the room with code (or "new", "group").
-func (s *Server) invite(user string) string { return Invite(s.cfg.Host, s.cfg.Port, user) }
 
 // Invite is the ssh command that connects as user to a server shown as
 // host (name[:port], the port wins over port) listening on port: -p is
@@ -175,6 +139,6 @@ func Invite(host string, port int, user string) string {
 	return fmt.Sprintf("ssh %s@%s", user, host)
 }
 
-// remoteIP is the address a session is logged under: the same key the
-// gate counts its connection by.
-func remoteIP(sess ssh.Session) string { return admit.Key(sess.RemoteAddr()) }
+// remoteIP is the address a session is logged under: the same key its
+// connection is counted by.
+func remoteIP(sess ssh.Session) string { return talk.Key(sess.RemoteAddr()) }

@@ -18,6 +18,7 @@ import (
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -38,7 +39,7 @@ func (c *counter) count(r admit.Reason) int {
 type testServer struct {
 	*Server
 	addr string
-	gate *admit.Gate
+	hub  *talk.Hub
 	obs  *counter
 }
 
@@ -51,25 +52,30 @@ func serve(t *testing.T, tweak func(*Config, *admit.Config)) *testServer {
 		t.Fatal(err)
 	}
 	gcfg := admit.Config{MaxGroup: 3, PerAddress: limits.Config{Fails: 100, FailsPerHour: 100, Lockout: time.Minute}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := Config{
 		HostKeyPath:  filepath.Join(t.TempDir(), "host_ed25519"),
-		Host:         "chat.test",
-		Linger:       2 * time.Second,
 		MaxGroup:     3,
-		Speak:        speak.Config{KeysPerSecond: 100, KeyBurst: 1000, MaxPaste: 100},
-		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:          log,
 		StallTimeout: 5 * time.Second,
 	}
 	if tweak != nil {
 		tweak(&cfg, &gcfg)
 	}
 	obs := &counter{refused: map[admit.Reason]int{}}
-	cfg.Gate = admit.New(rooms.NewMemory(codes), gcfg, obs)
+	gate := admit.New(rooms.NewMemory(codes), gcfg, obs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg.Hub = talk.NewHub(talk.Config{
+		Gate:   gate,
+		Speak:  speak.Config{KeysPerSecond: 100, KeyBurst: 1000, MaxPaste: 100},
+		Linger: 2 * time.Second,
+		Invite: func(user string) string { return Invite("chat.test", port, user) },
+		Log:    log,
+	})
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -79,13 +85,13 @@ func serve(t *testing.T, tweak func(*Config, *admit.Config)) *testServer {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		cfg.Gate.Shutdown()
+		cfg.Hub.Shutdown()
 		_ = srv.Shutdown(ctx)
 		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &testServer{Server: srv, addr: ln.Addr().String(), gate: cfg.Gate, obs: obs}
+	return &testServer{Server: srv, addr: ln.Addr().String(), hub: cfg.Hub, obs: obs}
 }
 
 // code reads the room code off the invite line on term's screen.
@@ -166,7 +172,7 @@ func TestShutdownSaysGoodbyeWithAStatus(t *testing.T) {
 		alice := sshtest.Dial(t, s.addr, "new", sshtest.Options{})
 		bob := sshtest.Dial(t, s.addr, code(t, alice), sshtest.Options{})
 		bob.WaitText("2 of 2 here")
-		s.gate.Shutdown()
+		s.hub.Shutdown()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := s.Shutdown(ctx); err != nil {
 			t.Fatal(err)

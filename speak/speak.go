@@ -6,6 +6,7 @@
 package speak
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -52,8 +53,13 @@ type Speaker struct {
 	seat     rooms.Seat
 	maxPaste int
 	keys     limits.Bucket
-	guard    clean.Stream
-	slowed   time.Time // when SlowDown was last given
+	filter   clean.Stream // the text filter, which remembers the line so far
+	slowed   time.Time    // when SlowDown was last given
+	// A paste that arrives in pieces (a page sends them below its frame
+	// limit) is held here until its last piece, never past MaxPaste.
+	piece    strings.Builder
+	pieces   int // runes held
+	pieceCut bool
 }
 
 // New returns a Speaker for seat.
@@ -73,7 +79,7 @@ func (s *Speaker) Type(text string, now time.Time) (said string, h Hint) {
 			text = string([]rune(text)[:got])
 		}
 	}
-	text = s.guard.Text(text)
+	text = s.filter.Text(text)
 	if text == "" || s.seat.Type(text) != nil {
 		return "", h // a seat that ended says why through its Ended event
 	}
@@ -86,8 +92,31 @@ func (s *Speaker) Newline(now time.Time) (ok bool, h Hint) {
 	if s.allow(1, now, &h) < 1 {
 		return false, h
 	}
-	s.guard.Newline()
+	s.filter.Newline()
 	return s.seat.Newline() == nil, h
+}
+
+// Piece takes one piece of a paste that arrives in several; more says
+// another follows. The pieces count as one paste: nothing is sent until
+// the last, and no more than MaxPaste runes are ever held.
+func (s *Speaker) Piece(text string, more bool, now time.Time) (said string, h Hint) {
+	if n := utf8.RuneCountInString(text); s.maxPaste > 0 && s.pieces+n > s.maxPaste {
+		text = string([]rune(text)[:max(s.maxPaste-s.pieces, 0)])
+		s.pieceCut = true
+	}
+	s.pieces += utf8.RuneCountInString(text)
+	s.piece.WriteString(text)
+	if more {
+		return "", None
+	}
+	content, cut := s.piece.String(), s.pieceCut
+	s.piece.Reset()
+	s.pieces, s.pieceCut = 0, false
+	said, h = s.Paste(content, now)
+	if cut {
+		h = max(h, PasteCut)
+	}
+	return said, h
 }
 
 // Paste sends pasted text: cut to MaxPaste runes, lines broken where the

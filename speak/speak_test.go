@@ -132,3 +132,25 @@ func BenchmarkType(b *testing.B) {
 		}
 	}
 }
+
+// A paste that arrives in pieces is one paste: nothing reaches the room
+// before the last piece, and no more than MaxPaste runes are held or sent.
+func TestPieces(t *testing.T) {
+	seat, heard := pair(t)
+	s := speak.New(seat, speak.Config{MaxPaste: 8})
+	for _, p := range []string{"one\n", "two", "three", "four"} {
+		if said, _ := s.Piece(p, true, t0); said != "" {
+			t.Fatalf("piece %q was sent before the last", p)
+		}
+	}
+	said, h := s.Piece("", false, t0)
+	if said != "one\ntwot" || h != speak.PasteCut {
+		t.Fatalf("said %q, hint %v", said, h)
+	}
+	if got := heard(); got != "one⏎twot" {
+		t.Fatalf("the room heard %q", got)
+	}
+	if said, h := s.Piece("again", false, t0); said != "again" || h != speak.None {
+		t.Fatalf("the next paste starts afresh: said %q, hint %v", said, h)
+	}
+}

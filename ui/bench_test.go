@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 // These benchmarks time what the server does for one person's screen: lay
@@ -38,7 +38,7 @@ func (s *benchSeat) Ready() <-chan struct{}                { return nil }
 func (s *benchSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
 func (s *benchSeat) peer() rooms.Peer                      { return s.others[0] }
 func (s *benchSeat) typed(t string) Events {
-	return Events{{Kind: rooms.Typed, Peer: s.peer(), Text: t}}
+	return Events{{Kind: talk.Typed, Peer: s.peer(), Text: t}}
 }
 
 const benchLinger = 5 * time.Second
@@ -51,6 +51,13 @@ var letters = func() (l [26]string) {
 	}
 	return l
 }()
+
+// benchConv is a conversation on seat, as a hub with the benchmarks'
+// linger makes one.
+func benchConv(seat rooms.Seat) *talk.Conv {
+	hub := talk.NewHub(talk.Config{Linger: benchLinger, Invite: func(user string) string { return "ssh -p 2222 " + user + "@localhost" }})
+	return hub.Sit(seat)
+}
 
 // benchRoom is a two-person room at 80×24 as an xterm-256color client sees
 // it. Its Screen is not started: the benchmark lays out and paints frames
@@ -73,16 +80,8 @@ func newBenchRoom(b *testing.B, profile colorprofile.Profile) *benchRoom {
 		scr: &Screen{w: io.Discard},
 		now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
 	}
-	r.m = New(Config{
-		Seat:    r.seat,
-		Invite:  "ssh -p 2222 k7mn2pqrst@localhost",
-		Linger:  benchLinger,
-		Profile: profile,
-		Width:   80,
-		Height:  24,
-	})
+	r.m = New(Config{Conv: benchConv(r.seat), Profile: profile, Width: 80, Height: 24})
 	r.m.now = func() time.Time { return r.now }
-	r.m.cfg.Speaker = speak.New(r.seat, speak.Config{})
 	r.flush()
 	return r
 }
@@ -205,11 +204,11 @@ func BenchmarkPeerPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	m := New(Config{Seat: viewer, Speaker: speak.New(viewer, speak.Config{}), Invite: "ssh -p 2222 x@localhost",
-		Linger: benchLinger, Profile: colorprofile.ANSI256, Width: 80, Height: 24})
+	conv := benchConv(viewer)
+	m := New(Config{Conv: conv, Profile: colorprofile.ANSI256, Width: 80, Height: 24})
 	m.now = func() time.Time { return now }
 	scr := &Screen{w: io.Discard}
-	events := viewer.Drain(nil)
+	events := conv.Drain(nil)
 	m.events(events, now)
 	drawAndPaint(scr, m, now)
 	var sent int
@@ -219,7 +218,7 @@ func BenchmarkPeerPath(b *testing.B) {
 		if err := typist.Type(letters[i%26]); err != nil {
 			b.Fatal(err)
 		}
-		events = viewer.Drain(events[:0])
+		events = conv.Drain(events[:0])
 		m.events(events, now)
 		clear(events)
 		sent += drawAndPaint(scr, m, now)
@@ -299,7 +298,7 @@ func BenchmarkFadeStep(b *testing.B) {
 			base := r.now
 			// Every character is past its bright phase and spread over six
 			// shades; ten steps from base, none has vanished yet.
-			bright := time.Duration(float64(benchLinger) * brightShare)
+			bright := time.Duration(float64(benchLinger) * talk.BrightShare)
 			lanes := []*lane{r.peerLane(b)}
 			n := 25
 			if full {
@@ -308,7 +307,7 @@ func BenchmarkFadeStep(b *testing.B) {
 			}
 			for _, l := range lanes {
 				for j := range n {
-					l.add(string(rune('a'+j%26)), r.m.clock(base.Add(-bright-time.Duration(j%6)*FadeStep)))
+					l.add(string(rune('a'+j%26)), r.m.clock(base.Add(-bright-time.Duration(j%6)*talk.FadeStep)))
 				}
 			}
 			r.m.dirty = true
@@ -316,7 +315,7 @@ func BenchmarkFadeStep(b *testing.B) {
 			var sent int
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				r.now = base.Add(time.Duration(i%10) * FadeStep)
+				r.now = base.Add(time.Duration(i%10) * talk.FadeStep)
 				r.m.Update(tick{})
 				sent += r.flush()
 			}
@@ -330,7 +329,7 @@ func BenchmarkFadeStep(b *testing.B) {
 // to the viewer, wrapped once.
 var typed = func() (msgs [94]Events) {
 	for i := range msgs {
-		msgs[i] = Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2, Color: 1, Member: rooms.Member{Name: "teal-heron"}}, Text: string(rune('!' + i))}}
+		msgs[i] = Events{{Kind: talk.Typed, Peer: rooms.Peer{ID: 2, Color: 1, Member: rooms.Member{Name: "teal-heron"}}, Text: string(rune('!' + i))}}
 	}
 	return msgs
 }()
@@ -403,8 +402,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 	var sent int
 	b.ReportAllocs()
 	for b.Loop() {
-		m := New(Config{Seat: seat, Speaker: speak.New(seat, speak.Config{}), Invite: "ssh -p 2222 k7mn2pqrst@localhost",
-			Linger: benchLinger, Profile: colorprofile.ANSI256, Width: 80, Height: 24})
+		m := New(Config{Conv: benchConv(seat), Profile: colorprofile.ANSI256, Width: 80, Height: 24})
 		m.now = func() time.Time { return now }
 		sent += drawAndPaint(&Screen{w: io.Discard}, m, now)
 	}

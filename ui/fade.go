@@ -7,20 +7,12 @@ import (
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 )
-
-// FadeStep is how often a fading character changes shade: ten steps a
-// second looks smooth and costs nothing while nothing fades.
-const FadeStep = 100 * time.Millisecond
 
 // maxShades bounds the fade table: a long --linger fades in longer steps,
 // not in more of them.
 const maxShades = 24
-
-// brightShare is the part of the linger spent at full brightness; the rest is
-// the fade. The original app used 2.5 s bright and 1 s of fade.
-const brightShare = 0.7
 
 // The lane colours, one set per kind of background, each colour in the
 // same order (sky, amber, leaf, rose, lilac, teal, straw, coral). WCAG
@@ -30,15 +22,15 @@ const brightShare = 0.7
 //   - unsure, for a terminal that does not say what its background is:
 //     about 4.6:1 on black and on white alike.
 var (
-	onDark = [rooms.Palette]color.RGBA{
+	onDark = [talk.Palette]color.RGBA{
 		{0x7a, 0xc7, 0xff, 0xff}, {0xff, 0xb8, 0x6c, 0xff}, {0x9d, 0xe0, 0x8a, 0xff}, {0xff, 0x8f, 0xc7, 0xff},
 		{0xc3, 0xa6, 0xff, 0xff}, {0x6c, 0xe0, 0xd0, 0xff}, {0xf1, 0xe0, 0x7a, 0xff}, {0xff, 0x8a, 0x80, 0xff},
 	}
-	onLight = [rooms.Palette]color.RGBA{
+	onLight = [talk.Palette]color.RGBA{
 		{0x0b, 0x5f, 0xa5, 0xff}, {0x9a, 0x4d, 0x00, 0xff}, {0x2b, 0x7a, 0x2b, 0xff}, {0xb0, 0x30, 0x6a, 0xff},
 		{0x6a, 0x3f, 0xb5, 0xff}, {0x00, 0x79, 0x6b, 0xff}, {0x7a, 0x62, 0x00, 0xff}, {0xc0, 0x39, 0x2b, 0xff},
 	}
-	unsure = [rooms.Palette]color.RGBA{
+	unsure = [talk.Palette]color.RGBA{
 		{0x30, 0x78, 0xc0, 0xff}, {0xa1, 0x69, 0x28, 0xff}, {0x1d, 0x88, 0x07, 0xff}, {0xce, 0x3b, 0x85, 0xff},
 		{0x92, 0x4c, 0xf6, 0xff}, {0x21, 0x83, 0x76, 0xff}, {0x8a, 0x74, 0x07, 0xff}, {0xce, 0x47, 0x3b, 0xff},
 	}
@@ -53,21 +45,19 @@ type fader struct {
 	linger  time.Duration
 	bright  time.Duration
 	steps   int
-	stepDur time.Duration // how long one shade lasts: FadeStep, longer for a long linger
+	stepDur time.Duration // how long one shade lasts: a step, longer for a long linger
 	// styles[color][step] is the SGR prefix for that shade; step 0 is
 	// bright. pens[color][step] is the same shade as a pen, for glyphs.
-	styles [rooms.Palette][]string
-	pens   [rooms.Palette][]pen
+	styles [talk.Palette][]string
+	pens   [talk.Palette][]pen
 }
 
 // newFader fades over linger toward bg, the terminal's background (nil
 // when it has not said).
 func newFader(linger time.Duration, p colorprofile.Profile, bg color.Color) *fader {
-	if linger < 2*FadeStep {
-		linger = 2 * FadeStep
-	}
-	bright := time.Duration(float64(linger) * brightShare)
-	stepDur := max(FadeStep, (linger-bright)/maxShades)
+	sched := talk.Schedule(linger)
+	linger, bright := sched.Linger, sched.Bright
+	stepDur := max(sched.Step, (linger-bright)/maxShades)
 	steps := max(int((linger-bright)/stepDur), 1)
 	f := &fader{linger: linger, bright: bright, steps: steps, stepDur: stepDur}
 	palette, end := unsure, unsureEnd
@@ -170,9 +160,9 @@ func (f *fader) next(at, now stamp) (stamp, bool) {
 }
 
 func (f *fader) style(colorIdx, step int) string {
-	return f.styles[colorIdx%rooms.Palette][step]
+	return f.styles[colorIdx%talk.Palette][step]
 }
 
 func (f *fader) pen(colorIdx, step int) pen {
-	return f.pens[colorIdx%rooms.Palette][step]
+	return f.pens[colorIdx%talk.Palette][step]
 }

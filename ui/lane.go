@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hush-chat/hush/clean"
-	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 	"github.com/rivo/uniseg"
 )
 
@@ -33,11 +33,11 @@ type cell struct {
 // stand: a vanished one leaves a blank, and the text moves only when a
 // whole row has vanished (it is then dropped) or when a new row needs room.
 type lane struct {
-	peer  rooms.Peer
-	you   bool
-	cells []cell
-	word  int // first cell of the word being typed; -1 between words
-	guard clean.Stream
+	peer   talk.Peer
+	you    bool
+	cells  []cell
+	word   int          // first cell of the word being typed; -1 between words
+	filter clean.Stream // the text filter, checked again before a terminal
 	// The last layout, kept until the cells or the width change: a frame
 	// asks for it several times (compact, need, rows).
 	spans      []span
@@ -52,14 +52,12 @@ type span struct {
 	broke bool
 }
 
-// maxName bounds a name on screen.
-const maxName = 40
-
-// newLane makes a lane for p. Names are made by the server, not typed, but
-// they are cleaned here anyway: nothing reaches a terminal unfiltered.
-func newLane(p rooms.Peer, you bool) *lane {
-	p.Name = clean.Name(p.Name, maxName)
-	p.Badge = clean.Name(p.Badge, maxName)
+// newLane makes a lane for p. The conversation cleaned the name already;
+// it is checked again here, as every glyph is at drawing time: nothing
+// reaches a terminal unfiltered, whatever let it in.
+func newLane(p talk.Peer, you bool) *lane {
+	p.Name = clean.Name(p.Name, talk.MaxName)
+	p.Badge = clean.Name(p.Badge, talk.MaxName)
 	return &lane{peer: p, you: you, word: -1}
 }
 
@@ -68,7 +66,7 @@ func newLane(p rooms.Peer, you bool) *lane {
 // returns the text it kept after cleaning (which also bounds how far one
 // character can grow).
 func (l *lane) add(text string, now stamp) string {
-	text = l.guard.Text(text)
+	text = l.filter.Text(text)
 	if text == "" {
 		return ""
 	}
@@ -115,7 +113,7 @@ func (l *lane) add(text string, now stamp) string {
 // newline starts a new line in the lane.
 func (l *lane) newline(now stamp) {
 	l.spansValid = false
-	l.guard.Newline()
+	l.filter.Newline()
 	l.cells = append(l.cells, cell{at: now})
 	l.word = -1
 	l.trim()
@@ -154,7 +152,7 @@ func (l *lane) compact(cut stamp, width int) bool {
 	}
 	if first == len(l.cells) {
 		l.cells, l.word, l.spansValid = nil, -1, false
-		l.guard.Newline()
+		l.filter.Newline()
 		return false
 	}
 	if first > 0 {

@@ -6,8 +6,6 @@
 package ui
 
 import (
-	"errors"
-	"fmt"
 	"image/color"
 	"math/rand/v2"
 	"strings"
@@ -15,20 +13,14 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
-	"github.com/hush-chat/hush/clean"
-	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 // Config is everything a Model needs from outside.
 type Config struct {
-	Seat rooms.Seat
-	// Speaker is how typing enters the room: it holds the rules (cleaning,
-	// key budget, paste cap) that every front end shares.
-	Speaker *speak.Speaker
-	Invite  string // the command that joins this room
-	Link    string // the web page that joins it; empty without one
-	Linger  time.Duration
+	// Conv is the conversation: where typing goes through the rules every
+	// front end shares, and where what happens in the room comes from.
+	Conv    *talk.Conv
 	Profile colorprofile.Profile
 	Width   int
 	Height  int
@@ -39,14 +31,8 @@ type Config struct {
 	Quiet bool
 }
 
-// Events carries what happened in the room since the last Events.
-type Events []rooms.Event
-
-// Idle tells the model its person has typed nothing for this long.
-type Idle time.Duration
-
-// IdleSoon warns that Idle will come after this long unless they type.
-type IdleSoon time.Duration
+// Events carries what happened in the conversation since the last Events.
+type Events []talk.Event
 
 // Background is the terminal's answer to the background colour query.
 type Background struct{ color.Color }
@@ -125,7 +111,7 @@ type Model struct {
 
 // New builds the model. Nothing is drawn until Run (or a View).
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: time.Now, epoch: time.Now(), phase: rand.N(FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet}
+	m := &Model{cfg: cfg, now: time.Now, epoch: time.Now(), phase: rand.N(talk.FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet}
 	for _, p := range paces {
 		if cfg.Pace == p {
 			m.pace = p
@@ -133,18 +119,18 @@ func New(cfg Config) *Model {
 	}
 	m.width, m.height = clampSize(cfg.Width, cfg.Height)
 	m.refade()
-	for _, p := range cfg.Seat.Others() {
+	for _, p := range cfg.Conv.Others() {
 		m.lanes = append(m.lanes, newLane(p, false))
 	}
-	m.you = newLane(cfg.Seat.Self(), true)
+	m.you = newLane(cfg.Conv.Self(), true)
 	m.lanes = append(m.lanes, m.you)
-	m.farewell = "You left the room. Nothing was kept.\r\n"
+	m.farewell = talk.LeftText + "\r\n"
 	return m
 }
 
 // refade builds the fader for this screen's pace and background.
 func (m *Model) refade() {
-	m.fade = newFader(m.cfg.Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
+	m.fade = newFader(m.cfg.Conv.Fade().Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
 	m.memo.reset()
 	m.invite.lines, m.helpRows.lines = nil, nil
 }
@@ -193,9 +179,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.key(msg, now)
 	case tea.PasteMsg:
 		m.typing(now)
-		said, h := m.cfg.Speaker.Paste(msg.Content, now)
+		said, hint := m.cfg.Conv.Paste(msg.Content, false, now)
 		m.echo(said, now)
-		m.hint(h, now)
+		m.hint(hint, now)
 	case tea.WindowSizeMsg:
 		m.width, m.height = clampSize(msg.Width, msg.Height)
 	case Background:
@@ -206,12 +192,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.refade()
 	case Events:
 		return m, m.events(msg, now)
-	case IdleSoon:
-		m.idling = true
-		m.notice = notice{text: fmt.Sprintf("You have typed nothing for a while: hush lets you go in %v unless you type.", time.Duration(msg).Round(time.Second)), color: -1, until: now.Add(time.Duration(msg))}
-	case Idle:
-		m.farewell = fmt.Sprintf("You typed nothing for %v, so hush let you go. Nothing was kept.\r\n", time.Duration(msg))
-		return m, tea.Quit
 	case tick:
 	default:
 		return m, nil
@@ -223,7 +203,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // events applies what happened in the room, as Update does for Events:
 // Run calls it with the seat's events as they are, without wrapping them
 // in a message.
-func (m *Model) events(evs []rooms.Event, now time.Time) tea.Cmd {
+func (m *Model) events(evs []talk.Event, now time.Time) tea.Cmd {
 	var cmd tea.Cmd
 	for _, ev := range evs {
 		if c := m.event(ev, now); c != nil {
@@ -283,14 +263,15 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 			return nil
 		}
 		// With a web link, Ctrl+Y alternates: the ssh command, then the link.
-		what, text := "Invite", m.cfg.Invite
-		if m.cfg.Link != "" && m.copied%2 == 1 {
-			what, text = "Web link", m.cfg.Link
+		invite, link := m.cfg.Conv.Invite(), m.cfg.Conv.Link()
+		what, text := "Invite", invite
+		if link != "" && m.copied%2 == 1 {
+			what, text = "Web link", link
 		}
 		m.copied++
 		msg := what + " copied to your clipboard"
 		switch {
-		case m.cfg.Link == "":
+		case link == "":
 			msg += " (if your terminal allows it)."
 		case what == "Invite":
 			msg += ". Ctrl+y again: web link."
@@ -317,11 +298,11 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		}
 	case "enter":
 		m.typing(now)
-		ok, h := m.cfg.Speaker.Newline(now)
+		ok, hint := m.cfg.Conv.Newline(now)
 		if ok {
 			m.you.newline(m.clock(now))
 		}
-		m.hint(h, now)
+		m.hint(hint, now)
 	case "backspace", "delete", "left", "right", "up", "down", "home", "end", "pgup", "pgdown", "ctrl+w", "ctrl+u", "ctrl+h":
 		if !m.warned {
 			m.warned = true
@@ -330,9 +311,9 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 	default:
 		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
 			m.typing(now)
-			said, h := m.cfg.Speaker.Type(k.Text, now)
+			said, hint := m.cfg.Conv.Type(k.Text, now)
 			m.you.add(said, m.clock(now))
-			m.hint(h, now)
+			m.hint(hint, now)
 		}
 	}
 	return nil
@@ -357,18 +338,21 @@ func (m *Model) typing(now time.Time) {
 	}
 }
 
-// leave quits with a goodbye that says how to come back while others
-// keep the room open.
+// leave quits with the conversation's goodbye, which says how to come
+// back while others keep the room open.
 func (m *Model) leave() tea.Cmd {
-	m.farewell = "You left the room. Nothing was kept.\r\n"
-	if len(m.lanes) > 1 {
-		m.farewell += "It is still open; to come back: " + m.cfg.Invite + "\r\n"
-	}
+	m.farewell = lines(m.cfg.Conv.Leave)
 	return tea.Quit
 }
 
+// lines is words for the normal screen after the program ends: each line
+// ended as a terminal wants it.
+func lines(words func() string) string {
+	return strings.ReplaceAll(words(), "\n", "\r\n") + "\r\n"
+}
+
 // open reports whether the room has a free seat.
-func (m *Model) open() bool { return len(m.lanes) < m.cfg.Seat.Seats() }
+func (m *Model) open() bool { return len(m.lanes) < m.cfg.Conv.Seats() }
 
 // echo shows in your own lane what the Speaker let into the room.
 func (m *Model) echo(said string, now time.Time) {
@@ -382,56 +366,47 @@ func (m *Model) echo(said string, now time.Time) {
 	}
 }
 
-func (m *Model) hint(h speak.Hint, now time.Time) {
-	if h != speak.None {
-		m.say(h.String(), -1, now)
+func (m *Model) hint(hint string, now time.Time) {
+	if hint != "" {
+		m.say(hint, -1, now)
 	}
 }
 
-// event applies one thing that happened in the room; it may return an
-// effect (the bell when someone arrives, quitting when the seat ended).
-func (m *Model) event(ev rooms.Event, now time.Time) tea.Cmd {
+// event applies one thing that happened in the conversation; it may
+// return an effect (the bell when someone arrives, quitting at the end).
+func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 	switch ev.Kind {
-	case rooms.Joined:
+	case talk.Joined:
 		l := newLane(ev.Peer, false)
 		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
 		m.sayOf(l.peer, " joined", now)
 		if !m.quiet {
 			return bell
 		}
-	case rooms.Left:
+	case talk.Left:
 		for i, l := range m.lanes {
 			if !l.you && l.peer.ID == ev.Peer.ID {
 				m.lanes = append(m.lanes[:i], m.lanes[i+1:]...)
 				break
 			}
 		}
-		ev.Peer.Name = clean.Name(ev.Peer.Name, maxName)
-		m.sayOf(ev.Peer, " left", now)
-	case rooms.Typed:
+		m.sayOf(newLane(ev.Peer, false).peer, " left", now)
+	case talk.Typed:
 		if l := m.lane(ev.Peer.ID); l != nil {
 			l.add(ev.Text, m.clock(now))
 		}
-	case rooms.Newline:
+	case talk.Newline:
 		if l := m.lane(ev.Peer.ID); l != nil {
 			l.newline(m.clock(now))
 		}
-	case rooms.Ended:
-		m.farewell = farewellFor(m.cfg.Seat.Err())
+	case talk.Warned:
+		m.idling = true
+		m.notice = notice{text: ev.Text, color: -1, until: now.Add(ev.Wait)}
+	case talk.Ended:
+		m.farewell = lines(func() string { return ev.Text })
 		return tea.Quit
 	}
 	return nil
-}
-
-// farewellFor says why a seat ended, when the person did not leave it.
-func farewellFor(err error) string {
-	switch {
-	case errors.Is(err, rooms.ErrClosed):
-		return "The hush server is restarting. Nothing was kept; start a new room in a moment.\r\n"
-	case errors.Is(err, rooms.ErrLost):
-		return "The room was lost: the server could no longer reach it. Nothing was kept.\r\n"
-	}
-	return "The room ended. Nothing was kept.\r\n"
 }
 
 func (m *Model) lane(id int) *lane {
@@ -447,7 +422,7 @@ func (m *Model) say(text string, color int, now time.Time) {
 	m.notice = notice{text: text, color: color, until: now.Add(noticeFor)}
 }
 
-func (m *Model) sayOf(p rooms.Peer, text string, now time.Time) {
+func (m *Model) sayOf(p talk.Peer, text string, now time.Time) {
 	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color, until: now.Add(noticeFor)}
 }
 
@@ -457,7 +432,7 @@ func (m *Model) sayOf(p rooms.Peer, text string, now time.Time) {
 // at most half a step early, and the tick at that step finds nothing left
 // to write.
 func (m *Model) drawAt(now time.Time) time.Time {
-	if !m.wake.IsZero() && m.wake.After(now) && m.wake.Sub(now) <= FadeStep/2 {
+	if !m.wake.IsZero() && m.wake.After(now) && m.wake.Sub(now) <= talk.FadeStep/2 {
 		return m.wake
 	}
 	return now
@@ -479,7 +454,7 @@ func (m *Model) schedule(now time.Time) {
 	for _, l := range m.lanes {
 		if c, ok := l.firstAlive(cut); ok {
 			if t, ok := m.fade.next(c.at, at); ok {
-				earlier(m.epoch.Add(time.Duration(t)).Add(FadeStep - 1 - m.phase).Truncate(FadeStep).Add(m.phase))
+				earlier(m.epoch.Add(time.Duration(t)).Add(talk.FadeStep - 1 - m.phase).Truncate(talk.FadeStep).Add(m.phase))
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 // fakeSeat records what the model sends to the room.
@@ -51,9 +52,9 @@ func newTestModel(t testing.TB, w, h int) (*Model, *fakeSeat, *clock) {
 	t.Helper()
 	seat := &fakeSeat{others: []rooms.Peer{{Member: rooms.Member{Name: "them-other"}, ID: 2, Color: 1}}}
 	c := &clock{t: time.Unix(1e9, 0)}
-	sp := speak.New(seat, speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200})
-	m := New(Config{Seat: seat, Speaker: sp, Invite: "ssh k7dm2q9xwpq@host", Linger: 5 * time.Second, Profile: colorprofile.TrueColor,
-		Width: w, Height: h})
+	hub := talk.NewHub(talk.Config{Speak: speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200}, Linger: 5 * time.Second,
+		Invite: func(user string) string { return "ssh " + user + "@host" }})
+	m := New(Config{Conv: hub.Sit(seat), Profile: colorprofile.TrueColor, Width: w, Height: h})
 	m.now = c.now
 	return m, seat, c
 }
@@ -116,7 +117,7 @@ func TestFramesFitEverySize(t *testing.T) {
 	for _, size := range [][2]int{{20, 5}, {1, 1}, {0, 0}, {300, 100}, {5, 30}, {80, 3}, {100000, 100000}} {
 		m, _, _ := newTestModel(t, size[0], size[1])
 		m.Update(tea.PasteMsg{Content: strings.Repeat("日本👩‍💻e\u0301 ", 20) + "\nsecond line"})
-		m.Update(Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2}, Text: strings.Repeat("wide字", 40)}})
+		m.Update(Events{{Kind: talk.Typed, Peer: rooms.Peer{ID: 2}, Text: strings.Repeat("wide字", 40)}})
 		checkFrame(t, m)
 	}
 }
@@ -143,11 +144,11 @@ func FuzzModel(f *testing.F) {
 				c.t = c.t.Add(time.Duration(op) * 37 * time.Millisecond)
 				m.Update(tick{})
 			case 4:
-				m.Update(Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2}, Text: text}})
+				m.Update(Events{{Kind: talk.Typed, Peer: rooms.Peer{ID: 2}, Text: text}})
 			case 5:
-				m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: int(op), Member: rooms.Member{Name: text}}}})
+				m.Update(Events{{Kind: talk.Joined, Peer: rooms.Peer{ID: int(op), Member: rooms.Member{Name: text}}}})
 			case 6:
-				m.Update(Events{{Kind: rooms.Left, Peer: rooms.Peer{ID: int(op)}}, {Kind: rooms.Newline, Peer: rooms.Peer{ID: 2}}})
+				m.Update(Events{{Kind: talk.Left, Peer: rooms.Peer{ID: int(op)}}, {Kind: talk.Newline, Peer: rooms.Peer{ID: 2}}})
 			case 7:
 				m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 			}
@@ -214,11 +215,11 @@ func runCmd(cmd tea.Cmd) tea.Msg {
 }
 
 func TestEffectsAreCommands(t *testing.T) {
-	m, seat, _ := newTestModel(t, 80, 24)
-	if _, cmd := m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: 3, Member: rooms.Member{Name: "new-one"}}}}); runCmd(cmd) != (Bell{}) {
+	m, _, _ := newTestModel(t, 80, 24)
+	if _, cmd := m.Update(Events{{Kind: talk.Joined, Peer: rooms.Peer{ID: 3, Member: rooms.Member{Name: "new-one"}}}}); runCmd(cmd) != (Bell{}) {
 		t.Fatalf("a join rang no bell: %v", runCmd(cmd))
 	}
-	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}); runCmd(cmd) != Clipboard("ssh k7dm2q9xwpq@host") {
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}); runCmd(cmd) != Clipboard("ssh k7dm-2q9x-wpq@host") {
 		t.Fatalf("ctrl+y copied %v", runCmd(cmd))
 	}
 	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"}); cmd != nil {
@@ -237,13 +238,12 @@ func TestEffectsAreCommands(t *testing.T) {
 	if _, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEscape}); runCmd(cmd) != (tea.QuitMsg{}) {
 		t.Fatal("esc twice does not quit")
 	}
-	if !strings.Contains(m.Farewell(), "to come back: ssh k7dm2q9xwpq@host") {
+	if !strings.Contains(m.Farewell(), "to come back: ssh k7dm-2q9x-wpq@host") {
 		t.Fatalf("the goodbye does not say how to come back: %q", m.Farewell())
 	}
 
-	// A seat the server ended quits with words that say why.
-	seat.err = rooms.ErrClosed
-	if _, cmd := m.Update(Events{{Kind: rooms.Ended}}); runCmd(cmd) != (tea.QuitMsg{}) {
+	// A conversation that ended quits with words that say why.
+	if _, cmd := m.Update(Events{{Kind: talk.Ended, Text: "The hush server is restarting."}}); runCmd(cmd) != (tea.QuitMsg{}) {
 		t.Fatal("an ended seat does not quit")
 	}
 	if !strings.Contains(m.Farewell(), "restarting") {
@@ -284,10 +284,10 @@ func TestGrowingCharacterIsBoundedAndFades(t *testing.T) {
 	m, _, c := newTestModel(t, 80, 24)
 	peer := rooms.Peer{ID: 2}
 	start := c.t
-	m.Update(Events{{Kind: rooms.Typed, Peer: peer, Text: "👩"}})
+	m.Update(Events{{Kind: talk.Typed, Peer: peer, Text: "👩"}})
 	for range 60 {
 		c.t = c.t.Add(70 * time.Millisecond)
-		m.Update(Events{{Kind: rooms.Typed, Peer: peer, Text: "\u200d👩"}})
+		m.Update(Events{{Kind: talk.Typed, Peer: peer, Text: "\u200d👩"}})
 	}
 	l := m.lane(2)
 	if len(l.cells) < 10 {
@@ -316,16 +316,16 @@ func keyF1() tea.KeyPressMsg            { return tea.KeyPressMsg{Code: tea.KeyF1
 // With a web link, the waiting panel shows it under the ssh command, and
 // Ctrl+Y copies the command, then the link, then the command again.
 func TestInviteAndWebLink(t *testing.T) {
-	seat := &fakeSeat{}
-	sp := speak.New(seat, speak.Config{})
-	m := New(Config{Seat: seat, Speaker: sp, Invite: "ssh k7dm-2q9x-wpq2@host", Link: "https://host/k7dm-2q9x-wpq2",
-		Linger: 5 * time.Second, Profile: colorprofile.TrueColor, Width: 80, Height: 24})
+	hub := talk.NewHub(talk.Config{Linger: 5 * time.Second,
+		Invite: func(user string) string { return "ssh " + user + "@host" },
+		Link:   func(code string) string { return "https://host/" + code }})
+	m := New(Config{Conv: hub.Sit(&fakeSeat{}), Profile: colorprofile.TrueColor, Width: 80, Height: 24})
 	view := ansi.Strip(m.View().Content)
-	cmd, link := strings.Index(view, "ssh k7dm-2q9x-wpq2@host"), strings.Index(view, "https://host/k7dm-2q9x-wpq2")
+	cmd, link := strings.Index(view, "ssh k7dm-2q9x-wpq@host"), strings.Index(view, "https://host/k7dm-2q9x-wpq")
 	if cmd < 0 || link < cmd {
 		t.Fatalf("want the command, then the link:\n%s", view)
 	}
-	for i, want := range []string{"ssh k7dm-2q9x-wpq2@host", "https://host/k7dm-2q9x-wpq2", "ssh k7dm-2q9x-wpq2@host"} {
+	for i, want := range []string{"ssh k7dm-2q9x-wpq@host", "https://host/k7dm-2q9x-wpq", "ssh k7dm-2q9x-wpq@host"} {
 		if _, c := m.Update(tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}); runCmd(c) != Clipboard(want) {
 			t.Fatalf("ctrl+y #%d copied %v, want %q", i+1, runCmd(c), want)
 		}
@@ -382,11 +382,11 @@ func TestFrameTakesTheFadeStepDueNext(t *testing.T) {
 		m, seat, clk := newTestModel(t, 40, 10)
 		m.phase = 0
 		r := &fadeRoom{m: m, seat: seat, clk: clk, scr: &Screen{w: io.Discard}} // painted here, no writer
-		m.Update(Events{{Kind: rooms.Typed, Peer: seat.others[0], Text: "hello"}})
+		m.Update(Events{{Kind: talk.Typed, Peer: seat.others[0], Text: "hello"}})
 		r.paint()
 		return r
 	}
-	for _, before := range []time.Duration{30 * time.Millisecond, FadeStep/2 + 20*time.Millisecond} {
+	for _, before := range []time.Duration{30 * time.Millisecond, talk.FadeStep/2 + 20*time.Millisecond} {
 		// alone fades untouched: it tells which step changes the screen.
 		alone, r := open(), open()
 		for i := 0; ; i++ {
@@ -399,13 +399,13 @@ func TestFrameTakesTheFadeStepDueNext(t *testing.T) {
 			if alone.paint() > 0 && i > 0 {
 				// r gets a new word just before this step.
 				r.clk.t = step.Add(-before)
-				r.m.Update(Events{{Kind: rooms.Typed, Peer: r.seat.others[0], Text: " x"}})
+				r.m.Update(Events{{Kind: talk.Typed, Peer: r.seat.others[0], Text: " x"}})
 				if r.paint() == 0 {
 					t.Fatal("the key was not drawn")
 				}
 				r.clk.t = step
 				r.m.Update(tick{})
-				n, merged := r.paint(), before <= FadeStep/2
+				n, merged := r.paint(), before <= talk.FadeStep/2
 				if (n == 0) != merged {
 					t.Errorf("key %v before a step: the step wrote %d bytes of its own, want merged %v", before, n, merged)
 				}

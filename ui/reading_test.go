@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 )
 
 var cuf = regexp.MustCompile(`\x1b\[(\d+)C`)
@@ -43,7 +44,7 @@ func find(lines []string, s string) (int, int) {
 func typeAt(m *Model, c *clock, text string, step time.Duration) {
 	for _, r := range text {
 		c.t = c.t.Add(step)
-		m.Update(Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2, Color: 1}, Text: string(r)}})
+		m.Update(Events{{Kind: talk.Typed, Peer: rooms.Peer{ID: 2, Color: 1}, Text: string(r)}})
 	}
 }
 
@@ -136,7 +137,7 @@ func TestFadesTowardTheBackground(t *testing.T) {
 		la, lb := luminance(a), luminance(b)
 		return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 	}
-	for i := range rooms.Palette {
+	for i := range talk.Palette {
 		if c := contrast(onLight[i], color.RGBA{0xff, 0xff, 0xff, 0xff}); c < 4.5 {
 			t.Errorf("light palette %d: %.1f:1 on white", i, c)
 		}
@@ -178,16 +179,16 @@ func TestGroupLanesSizedByWhatTheyHold(t *testing.T) {
 	m, seat, c := newTestModel(t, 80, 24)
 	for id := 3; id <= 5; id++ {
 		seat.others = append(seat.others, rooms.Peer{ID: id})
-		m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: id, Member: rooms.Member{Name: "silent-" + strconv.Itoa(id)}}}})
+		m.Update(Events{{Kind: talk.Joined, Peer: rooms.Peer{ID: id, Member: rooms.Member{Name: "silent-" + strconv.Itoa(id)}}}})
 	}
 	var paste strings.Builder
 	for i := range 12 {
 		paste.WriteString("line " + strconv.Itoa(i) + "\n")
 	}
 	c.t = c.t.Add(time.Millisecond)
-	m.Update(Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2}, Text: "start"}})
+	m.Update(Events{{Kind: talk.Typed, Peer: rooms.Peer{ID: 2}, Text: "start"}})
 	for _, l := range strings.Split(strings.TrimSpace(paste.String()), "\n") {
-		m.Update(Events{{Kind: rooms.Newline, Peer: rooms.Peer{ID: 2}}, {Kind: rooms.Typed, Peer: rooms.Peer{ID: 2}, Text: l}})
+		m.Update(Events{{Kind: talk.Newline, Peer: rooms.Peer{ID: 2}}, {Kind: talk.Typed, Peer: rooms.Peer{ID: 2}, Text: l}})
 	}
 	lines := plain(m.Frame())
 	shown := 0
@@ -210,10 +211,10 @@ func TestFooterKeepsTheInviteWhole(t *testing.T) {
 	for _, w := range []int{30, 45, 60, 100} {
 		m, seat, _ := newTestModel(t, w, 24)
 		seat.others = append(seat.others, rooms.Peer{ID: 3})
-		m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: 3, Member: rooms.Member{Name: "x"}}}})
+		m.Update(Events{{Kind: talk.Joined, Peer: rooms.Peer{ID: 3, Member: rooms.Member{Name: "x"}}}})
 		m.notice = notice{}
 		status := ansi.Strip(m.Frame().Lines()[23])
-		if strings.Contains(status, "ssh") && !strings.Contains(status, "ssh k7dm2q9xwpq@host") {
+		if strings.Contains(status, "ssh") && !strings.Contains(status, "ssh k7dm-2q9x-wpq@host") {
 			t.Errorf("width %d: invite cut: %q", w, status)
 		}
 		if strings.Contains(status, "…") {
@@ -222,7 +223,6 @@ func TestFooterKeepsTheInviteWhole(t *testing.T) {
 	}
 	// A full room offers nobody an invite.
 	m, _, _ := newTestModel(t, 100, 24)
-	m.cfg.Seat.(*fakeSeat).others = nil
 	m.lanes = m.lanes[:0]
 	for i := range 8 {
 		m.lanes = append(m.lanes, newLane(rooms.Peer{ID: 10 + i}, false))
@@ -235,7 +235,7 @@ func TestFooterKeepsTheInviteWhole(t *testing.T) {
 
 func TestIdleWarningAndOwnPace(t *testing.T) {
 	m, _, c := newTestModel(t, 80, 24)
-	m.Update(IdleSoon(time.Minute))
+	m.Update(Events{{Kind: talk.Warned, Text: "You have typed nothing for a while: hush lets you go in 1m0s unless you type.", Wait: time.Minute}})
 	if !strings.Contains(strings.Join(plain(m.Frame()), "\n"), "lets you go in 1m0s") {
 		t.Fatalf("no idle warning:\n%s", strings.Join(plain(m.Frame()), "\n"))
 	}
@@ -249,7 +249,7 @@ func TestIdleWarningAndOwnPace(t *testing.T) {
 		t.Fatalf("ctrl+f: linger %v, want %v", m.fade.linger, 2*linger)
 	}
 	m.Update(keyCtrl('g'))
-	if _, cmd := m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: 9}}}); cmd != nil {
+	if _, cmd := m.Update(Events{{Kind: talk.Joined, Peer: rooms.Peer{ID: 9}}}); cmd != nil {
 		t.Fatal("the bell rang after ctrl+g turned it off")
 	}
 	m.Update(keyF1())

@@ -3,12 +3,11 @@ package ui
 import (
 	"context"
 	"encoding/base64"
-	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 )
 
 // maxBatch bounds the messages Run takes, already waiting, before it
@@ -20,63 +19,29 @@ const maxBatch = 32
 // and their messages fed back, tea.Quit ends it — without its
 // frame clock: Bubble Tea ticks every program at least once a second even
 // with rendering off, which made 10,000 idle sessions cost 7.6% of a core.
-// Here a session waits on four things only: a message from in (keys,
-// pastes, window sizes, Idle), the room, a command's result, and one timer
-// armed only while something fades. It draws after a message that changed
-// the frame, never on a clock.
+// Here a session waits on five things only: a message from in (keys,
+// pastes, window sizes), the room, the conversation's own notes (idle), a
+// command's result, and one timer armed only while something fades. It
+// draws after a message that changed the frame, never on a clock.
 func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	var armed time.Time
-	var events []rooms.Event
-	ready := m.cfg.Seat.Ready()
+	var events []talk.Event
+	conv := m.cfg.Conv
+	ready, notes := conv.Ready(), conv.Notes()
 	// roomEvents hands the room's events straight to the model: wrapped in
 	// a message, every drain would allocate.
 	roomEvents := func() tea.Cmd {
-		events = m.cfg.Seat.Drain(events[:0])
+		events = conv.Drain(events[:0])
 		cmd := m.events(events, m.now())
 		clear(events) // let what was typed go
 		return cmd
 	}
-	// Commands run off the loop, one after another in the order Update
-	// returned them, so an effect (the clipboard) is never overtaken by a
-	// later one (quitting). The goroutine that runs them lives only while
-	// there are some: a session at rest has none.
-	results := make(chan tea.Msg)
-	var mu sync.Mutex
-	var queue []tea.Cmd
-	running := false
-	drain := func() {
-		for {
-			mu.Lock()
-			if len(queue) == 0 {
-				running = false
-				mu.Unlock()
-				return
-			}
-			cmd := queue[0]
-			queue = queue[1:]
-			mu.Unlock()
-			select {
-			case results <- cmd():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
-	run := func(cmd tea.Cmd) {
-		mu.Lock()
-		queue = append(queue, cmd)
-		start := !running
-		running = true
-		mu.Unlock()
-		if start {
-			go drain()
-		}
-	}
+	cmds := newRunner(ctx)
 	if cmd := m.Init(); cmd != nil {
-		run(cmd)
+		cmds.run(cmd)
 	}
 	batch := 0 // messages taken since the last frame
 	for {
@@ -115,37 +80,23 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			case msg = <-in:
 			case <-ready:
 				cmd = roomEvents()
+			case ev := <-notes:
+				cmd = m.events([]talk.Event{ev}, m.now())
 			case <-timer.C:
 				armed = time.Time{}
 				msg = tick{}
-			case msg = <-results:
-				switch msg := msg.(type) {
-				case tea.QuitMsg:
+			case msg = <-cmds.results:
+				if !cmds.effect(msg, screen) {
 					return
-				case tea.BatchMsg:
-					for _, c := range msg {
-						if c != nil {
-							run(c)
-						}
-					}
-					continue
-				case Bell:
-					screen.Raw("\a")
-					continue
-				case Clipboard:
-					screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(msg)) + "\a")
-					continue
-				case AskBackground:
-					screen.Raw(ansi.RequestBackgroundColor)
-					continue
 				}
+				continue
 			}
 		}
 		if msg != nil {
 			_, cmd = m.Update(msg)
 		}
 		if cmd != nil {
-			run(cmd)
+			cmds.run(cmd)
 		}
 		if !m.wake.Equal(armed) {
 			timer.Stop()
@@ -154,4 +105,26 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			}
 		}
 	}
+}
+
+// effect carries out what a command returned: an effect on the terminal,
+// or more commands. It reports false when the program is to end.
+func (r *runner) effect(msg tea.Msg, screen *Screen) bool {
+	switch msg := msg.(type) {
+	case tea.QuitMsg:
+		return false
+	case tea.BatchMsg:
+		for _, c := range msg {
+			if c != nil {
+				r.run(c)
+			}
+		}
+	case Bell:
+		screen.Raw("\a")
+	case Clipboard:
+		screen.Raw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(msg)) + "\a")
+	case AskBackground:
+		screen.Raw(ansi.RequestBackgroundColor)
+	}
+	return true
 }

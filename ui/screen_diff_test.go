@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
 	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 )
 
 // emulator is a terminal that decodes what a Screen writes.
@@ -69,15 +70,15 @@ func TestScreenDiffsDrawWhatAFullRedrawDraws(t *testing.T) {
 				c.t = c.t.Add(time.Duration(rng.IntN(400)) * time.Millisecond)
 				switch r := rng.IntN(20); {
 				case r < 8:
-					m.Update(Events{{Kind: rooms.Typed, Peer: rooms.Peer{ID: 2, Color: 1}, Text: texts[rng.IntN(len(texts))]}})
+					m.Update(Events{{Kind: talk.Typed, Peer: rooms.Peer{ID: 2, Color: 1}, Text: texts[rng.IntN(len(texts))]}})
 				case r < 12:
 					m.Update(tea.KeyPressMsg{Code: 'x', Text: texts[rng.IntN(len(texts))]})
 				case r < 13:
-					m.Update(Events{{Kind: rooms.Newline, Peer: rooms.Peer{ID: 2}}})
+					m.Update(Events{{Kind: talk.Newline, Peer: rooms.Peer{ID: 2}}})
 				case r < 14 && len(seat.others) < 4:
 					id := 3 + len(seat.others)
 					seat.others = append(seat.others, rooms.Peer{ID: id})
-					m.Update(Events{{Kind: rooms.Joined, Peer: rooms.Peer{ID: id, Color: id, Member: rooms.Member{Name: fmt.Sprint("p", id)}}}})
+					m.Update(Events{{Kind: talk.Joined, Peer: rooms.Peer{ID: id, Color: id, Member: rooms.Member{Name: fmt.Sprint("p", id)}}}})
 				case r < 15 && step%50 == 0:
 					w, h = 20+rng.IntN(40), 5+rng.IntN(15)
 					m.Update(tea.WindowSizeMsg{Width: w, Height: h})
@@ -125,10 +126,10 @@ func TestFadeStepWritesOnlyChangedColours(t *testing.T) {
 		return string(s.buf)
 	}
 	draw()
-	bright := time.Duration(float64(m.fade.linger) * brightShare)
+	bright := time.Duration(float64(m.fade.linger) * talk.BrightShare)
 	var steps []string
 	for {
-		c.t = c.t.Add(FadeStep)
+		c.t = c.t.Add(talk.FadeStep)
 		if c.t.Sub(second) >= bright {
 			break // the second word starts fading too
 		}

@@ -8,7 +8,6 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/hush-chat/hush/clean"
-	"github.com/hush-chat/hush/rooms"
 )
 
 // indent is the gap before a lane's text, under its label.
@@ -136,12 +135,12 @@ func grow(s *[]int, n int) []int {
 }
 
 func (m *Model) header(w, hidden int) string {
-	shown := rooms.Grouped(m.cfg.Seat.Code())
+	shown := m.cfg.Conv.Code()
 	code := m.style(ansi.Style{}.Bold()) + shown + m.style(ansi.Style{}.Faint())
 	if w < 40 { // the code must stay readable in a tiny window
-		return ansi.Truncate(code+fmt.Sprintf(" %d/%d", len(m.lanes), m.cfg.Seat.Seats()), w, "…")
+		return ansi.Truncate(code+fmt.Sprintf(" %d/%d", len(m.lanes), m.cfg.Conv.Seats()), w, "…")
 	}
-	here := fmt.Sprintf("%d of %d here", len(m.lanes), m.cfg.Seat.Seats())
+	here := fmt.Sprintf("%d of %d here", len(m.lanes), m.cfg.Conv.Seats())
 	if hidden > 0 {
 		here += fmt.Sprintf(", %d not shown", hidden)
 	}
@@ -164,7 +163,7 @@ func (m *Model) status(w int) string {
 	if m.open() {
 		hints = append(hints, "ctrl+y copies the invite")
 		if len(m.lanes) > 1 {
-			hints = append(hints, m.cfg.Invite)
+			hints = append(hints, m.cfg.Conv.Invite())
 		}
 	}
 	line, used := "", 0
@@ -195,7 +194,7 @@ func (m *Model) invitePanel(w, room int) []string {
 func (m *Model) makeInvitePanel(w, room int) []string {
 	dim, bold := m.style(ansi.Style{}.Faint()), m.style(ansi.Style{}.Bold())
 	lines := []string{ansi.Truncate(dim+"Waiting for someone to join. Share this:", w, "…")}
-	for rest := m.cfg.Invite; rest != ""; {
+	for rest := m.cfg.Conv.Invite(); rest != ""; {
 		part := ansi.Truncate(rest, w-indent, "")
 		if part == "" {
 			break
@@ -204,9 +203,9 @@ func (m *Model) makeInvitePanel(w, room int) []string {
 		rest = rest[len(part):]
 	}
 	copies := "ctrl+y copies it"
-	if m.cfg.Link != "" {
+	if m.cfg.Conv.Link() != "" {
 		lines = append(lines, ansi.Truncate(dim+"or, for a browser:", w, "…"))
-		lines = append(lines, strings.Repeat(" ", indent)+bold+ansi.Truncate(m.cfg.Link, w-indent, "…"))
+		lines = append(lines, strings.Repeat(" ", indent)+bold+ansi.Truncate(m.cfg.Conv.Link(), w-indent, "…"))
 		copies = "ctrl+y copies one, then the other"
 	}
 	lines = append(lines, ansi.Truncate(dim+copies+" · f1 shows every key", w, "…"), "")

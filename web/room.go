@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
-
-	"github.com/hush-chat/hush/admit"
-	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 // outbox bounds what the reader hands the writer (echoes of one's own
@@ -20,46 +15,46 @@ import (
 // reads; the reader then waits, which slows that browser alone.
 const outbox = 64
 
-// room relays between the seat and the tab until either ends. One
+// room relays between the conversation and the tab until either ends. One
 // goroutine reads the tab and speaks; this one writes everything the tab
 // is sent, so a write that stalls holds up nobody but this tab, and is
 // cut off after the stall timeout.
-func (t *tab) room(ctx context.Context, seat rooms.Seat) {
+func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cfg := t.s.cfg
-	others := make([]peer, 0, len(seat.Others()))
-	for _, p := range seat.Others() {
+	others := make([]peer, 0, len(conv.Others()))
+	for _, p := range conv.Others() {
 		others = append(others, *peerOf(p))
 	}
-	code := rooms.Grouped(seat.Code())
+	fade := conv.Fade()
+	link := conv.Link()
+	if link == "" {
+		link = t.link(conv.Code())
+	}
 	first := outFrame{
-		T: "seated", Code: code, Seats: seat.Seats(), P: peerOf(seat.Self()), Others: others,
-		Linger: cfg.Linger.Milliseconds(), Link: t.link(code), SSH: cfg.SSH(code),
+		T: "seated", Code: conv.Code(), Seats: conv.Seats(), P: peerOf(conv.Self()), Others: others,
+		Linger: fade.Linger.Milliseconds(), Bright: fade.Bright.Milliseconds(), Step: fade.Step.Milliseconds(),
+		Link: link, SSH: conv.Invite(),
 	}
 	if err := t.send(ctx, first); err != nil {
 		return
 	}
-
 	out := make(chan outFrame, outbox)
-	typed := make(chan struct{}, 1) // the reader saw a key: idle starts over
 	readDone := make(chan error, 1)
-	go func() { readDone <- t.listen(ctx, seat, out, typed) }()
-
-	idle := newIdle(cfg.IdleTimeout)
-	defer idle.stop()
-	ping := time.NewTicker(cfg.StallTimeout / 2)
+	go func() { readDone <- t.listen(ctx, conv, out) }()
+	ping := time.NewTicker(t.s.cfg.StallTimeout / 2)
 	defer ping.Stop()
 	flowed := false // output since the last ping
 	var lastPing time.Time
-	events := make([]rooms.Event, 0, 16)
+	events := make([]talk.Event, 0, 16)
 	for {
+		var ev talk.Event
 		select {
 		case <-ctx.Done():
 			return
 		case err := <-readDone:
 			if errors.Is(err, errLeave) {
-				seat.Leave()
+				conv.Leave()
 				t.c.Close(websocket.StatusNormalClosure, "")
 			}
 			return
@@ -68,39 +63,57 @@ func (t *tab) room(ctx context.Context, seat rooms.Seat) {
 				return
 			}
 			flowed = true
-		case <-seat.Ready():
-			events = seat.Drain(events[:0])
+			continue
+		case <-conv.Ready():
+			events = conv.Drain(events[:0])
 			for _, e := range events {
-				if e.Kind == rooms.Ended {
-					t.end(ctx, endWords(seat.Err()))
-					return
-				}
-				if t.send(ctx, eventFrame(e)) != nil {
+				if !t.show(ctx, e) {
 					return
 				}
 			}
 			flowed = true
-		case <-typed:
-			idle.reset()
-		case <-idle.warn:
-			if t.send(ctx, outFrame{T: "note", S: idle.warning()}) != nil {
-				return
-			}
-		case <-idle.done:
-			t.end(ctx, fmt.Sprintf("You typed nothing for %v, so hush let you go. Nothing was kept.", cfg.IdleTimeout))
-			return
+			continue
+		case ev = <-conv.Notes():
 		case now := <-ping.C:
 			// Like SSH's probe: while output flows, ask for an answer, which
 			// a browser gives only once it has read what came before. A tab
 			// nobody speaks to is asked now and then, so a phone that went
 			// away does not hold a seat for ever.
-			if !flowed && now.Sub(lastPing) < restPing {
-				continue
+			if flowed || now.Sub(lastPing) >= restPing {
+				flowed, lastPing = false, now
+				go t.probe(ctx, cancel)
 			}
-			flowed, lastPing = false, now
-			go t.probe(ctx, cancel)
+			continue
+		}
+		if !t.show(ctx, ev) {
+			return
 		}
 	}
+}
+
+// show sends one event; false when the tab is done (the conversation
+// ended, or the tab cannot be written to).
+func (t *tab) show(ctx context.Context, e talk.Event) bool {
+	var f outFrame
+	switch e.Kind {
+	case talk.Joined:
+		f = outFrame{T: "joined", P: peerOf(e.Peer)}
+	case talk.Left:
+		f = outFrame{T: "left", ID: e.Peer.ID}
+	case talk.Typed:
+		f = outFrame{T: "typed", ID: e.Peer.ID, S: e.Text}
+	case talk.Newline:
+		f = outFrame{T: "nl", ID: e.Peer.ID}
+	case talk.Warned:
+		f = outFrame{T: "note", S: e.Text}
+	case talk.Ended:
+		_ = t.send(ctx, outFrame{T: "ended", S: e.Text})
+		t.c.Close(websocket.StatusNormalClosure, "")
+		return false
+	default:
+		return true
+	}
+	return t.send(ctx, f) == nil
 }
 
 // restPing is how often a quiet tab is asked whether it is still there.
@@ -136,57 +149,19 @@ func (t *tab) stalled(drop context.CancelFunc) {
 	_ = t.c.CloseNow()
 }
 
-// end says why the seat ended and closes.
-func (t *tab) end(ctx context.Context, why string) {
-	_ = t.send(ctx, outFrame{T: "ended", S: why})
-	t.c.Close(websocket.StatusNormalClosure, "")
-}
-
-func endWords(err error) string {
-	switch {
-	case errors.Is(err, rooms.ErrClosed):
-		return (&admit.Refusal{Reason: admit.ShuttingDown}).Error()
-	case errors.Is(err, rooms.ErrLost):
-		return "The room was lost: this server can no longer reach the others. Start a new one."
-	}
-	return "The room has ended. Nothing was kept."
-}
-
-func eventFrame(e rooms.Event) outFrame {
-	switch e.Kind {
-	case rooms.Joined:
-		return outFrame{T: "joined", P: peerOf(e.Peer)}
-	case rooms.Left:
-		return outFrame{T: "left", ID: e.Peer.ID}
-	case rooms.Typed:
-		return outFrame{T: "typed", ID: e.Peer.ID, S: e.Text}
-	case rooms.Newline:
-		return outFrame{T: "nl", ID: e.Peer.ID}
-	}
-	return outFrame{T: "noop"}
-}
-
 // errLeave is the tab asking to leave.
 var errLeave = errors.New("left")
 
 // listen reads the tab and speaks for it until it leaves or goes away.
-// Everything it types goes through a speak.Speaker: cleaned, within the
-// key budget and the paste cap, exactly as for SSH.
-func (t *tab) listen(ctx context.Context, seat rooms.Seat, out chan<- outFrame, typed chan<- struct{}) error {
-	sp := speak.New(seat, t.s.cfg.Speak)
-	var paste strings.Builder // pieces of one paste, at most MaxPaste runes
-	pasted, cut := 0, false
-	reply := func(said string, h speak.Hint) error {
-		if said != "" {
-			select {
-			case out <- outFrame{T: "own", S: said}:
-			case <-ctx.Done():
-				return ctx.Err()
+// Everything it types goes through the conversation, exactly as for SSH.
+func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame) error {
+	reply := func(said, hint string) error {
+		for _, f := range [2]outFrame{{T: "own", S: said}, {T: "hint", S: hint}} {
+			if f.S == "" {
+				continue
 			}
-		}
-		if h != speak.None {
 			select {
-			case out <- outFrame{T: "hint", S: h.String()}:
+			case out <- f:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -198,41 +173,21 @@ func (t *tab) listen(ctx context.Context, seat rooms.Seat, out chan<- outFrame, 
 		if err != nil {
 			return err
 		}
-		select {
-		case typed <- struct{}{}:
-		default:
-		}
 		now := time.Now()
+		conv.Touch(now)
 		switch f.T {
 		case "type":
-			said, h := sp.Type(f.S, now)
-			err = reply(said, h)
+			err = reply(conv.Type(f.S, now))
 		case "nl":
-			if ok, h := sp.Newline(now); ok {
-				err = reply("\n", h)
-			} else {
-				err = reply("", h)
+			ok, hint := conv.Newline(now)
+			said := ""
+			if ok {
+				said = "\n"
 			}
+			err = reply(said, hint)
 		case "paste":
-			// The page sends a paste in pieces; it counts as one paste,
-			// and no more than the cap is ever held.
-			limit := t.s.cfg.Speak.MaxPaste
-			if n := utf8.RuneCountInString(f.S); limit > 0 && pasted+n > limit {
-				f.S = string([]rune(f.S)[:max(limit-pasted, 0)])
-				cut = true
-			}
-			pasted += utf8.RuneCountInString(f.S)
-			paste.WriteString(f.S)
-			if f.More {
-				continue
-			}
-			said, h := sp.Paste(paste.String(), now)
-			if cut {
-				h = max(h, speak.PasteCut)
-			}
-			paste.Reset()
-			pasted, cut = 0, false
-			err = reply(said, h)
+			// The page sends a paste in pieces; they count as one paste.
+			err = reply(conv.Paste(f.S, f.More, now))
 		case "leave":
 			return errLeave
 		default:

@@ -10,9 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/hush-chat/hush/admit"
-	"github.com/hush-chat/hush/names"
-	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/talk"
 )
 
 // The protocol: small JSON frames, one per message. The browser's first
@@ -53,26 +51,29 @@ type outFrame struct {
 	Code   string `json:"code,omitempty"`
 	Seats  int    `json:"seats,omitempty"`
 	Others []peer `json:"others,omitempty"`
-	Linger int64  `json:"linger,omitempty"` // milliseconds
+	Linger int64  `json:"linger,omitempty"` // the fade schedule, in milliseconds
+	Bright int64  `json:"bright,omitempty"`
+	Step   int64  `json:"step,omitempty"`
 	Link   string `json:"link,omitempty"`
 	SSH    string `json:"ssh,omitempty"`
 }
 
-func peerOf(p rooms.Peer) *peer {
+func peerOf(p talk.Peer) *peer {
 	return &peer{ID: p.ID, Name: p.Name, Color: p.Color, Guest: p.Guest, Badge: p.Badge}
 }
 
 // socket serves one tab: admission, then the room until either side ends.
 func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
-	if !s.enter() {
-		http.Error(w, (&admit.Refusal{Reason: admit.ShuttingDown}).Error(), http.StatusServiceUnavailable)
+	release, ok := s.hub.Hold()
+	if !ok {
+		http.Error(w, talk.Refuse(talk.ShuttingDown).Text, http.StatusServiceUnavailable)
 		return
 	}
-	defer s.wg.Done()
+	defer release()
 	addr := s.clientAddr(r)
-	conn := s.cfg.Gate.Connect(addr)
+	conn := s.hub.Connect(addr)
 	if conn == nil {
-		http.Error(w, (&admit.Refusal{Reason: admit.TooManyConns}).Error(), http.StatusTooManyRequests)
+		http.Error(w, talk.Refuse(talk.TooManyConns).Text, http.StatusTooManyRequests)
 		return
 	}
 	defer conn.Close()
@@ -80,8 +81,8 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// visitor's browser to open rooms.
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.origins})
 	if err != nil {
-		s.cfg.Gate.Refused(admit.BadRequest)
-		s.log.Info("web refused", "remote", admit.Key(addr), "reason", "origin")
+		s.hub.Refused(talk.BadRequest)
+		s.log.Info("web refused", "remote", talk.Key(addr), "reason", "origin")
 		return
 	}
 	defer c.CloseNow()
@@ -90,7 +91,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	// r.Context() must not be used after the upgrade.
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
-	t := &tab{s: s, c: c, remote: admit.Key(addr), link: link}
+	t := &tab{s: s, c: c, remote: talk.Key(addr), link: link}
 	t.serve(ctx, conn)
 }
 
@@ -102,58 +103,47 @@ type tab struct {
 	link   func(code string) string
 }
 
-func (t *tab) serve(ctx context.Context, conn *admit.Conn) {
+// places are where a hello may ask to go.
+var places = map[string]talk.Where{"new": talk.New, "group": talk.Group}
+
+func (t *tab) serve(ctx context.Context, conn *talk.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, t.s.cfg.HelloTimeout)
 	hello, err := t.read(hctx)
 	cancel()
 	if err != nil || hello.T != "hello" {
-		t.s.cfg.Gate.Refused(admit.BadRequest)
+		t.s.hub.Refused(talk.BadRequest)
 		t.c.Close(websocket.StatusPolicyViolation, "say hello first")
 		return
 	}
-	pass, err := conn.Enter()
-	if err != nil {
-		t.refuse(ctx, err)
-		return
+	where, ok := places[hello.Op]
+	if hello.Op == "join" {
+		where, ok = talk.Join(hello.Code), true
 	}
-	defer pass.Done()
-	who := rooms.Member{Name: names.Guest(), Guest: true}
-	var seat rooms.Seat
-	op := admit.OpJoin
-	switch hello.Op {
-	case "new":
-		op = admit.OpNew
-		seat, err = pass.Open(ctx, op, who)
-	case "group":
-		op = admit.OpGroup
-		seat, err = pass.Open(ctx, op, who)
-	case "join":
-		seat, err = pass.Join(ctx, hello.Code, who)
-	default:
-		t.s.cfg.Gate.Refused(admit.BadRequest)
+	if !ok {
+		t.s.hub.Refused(talk.BadRequest)
 		t.c.Close(websocket.StatusPolicyViolation, "unknown op")
 		return
 	}
+	conv, err := conn.Enter(ctx, where, talk.Identify(nil), "web")
 	if err != nil {
 		t.refuse(ctx, err)
 		return
 	}
-	defer seat.Leave()
+	defer conv.Close()
 	t.s.cfg.Metrics.WebSessionStarted()
 	defer t.s.cfg.Metrics.WebSessionEnded()
 	start := time.Now()
-	t.s.log.Info("web seated", "remote", t.remote, "room", rooms.Tag(seat.Code()), "op", op.String())
-	t.room(ctx, seat)
+	t.room(ctx, conv)
 	t.s.log.Info("web session end", "remote", t.remote, "duration", time.Since(start).Round(time.Millisecond))
 }
 
 // refuse says why in the same words as SSH, then closes.
 func (t *tab) refuse(ctx context.Context, err error) {
-	f := outFrame{T: "refused", S: "Something went wrong on the server. Try again in a moment.", Reason: admit.Other.String()}
-	if r, ok := errors.AsType[*admit.Refusal](err); ok {
-		f.S, f.Reason, f.Own = r.Error(), r.Reason.String(), r.StartOwn()
+	r, ok := errors.AsType[*talk.Refusal](err)
+	if !ok {
+		r = &talk.Refusal{Text: talk.Unexpected, Reason: talk.Other}
 	}
-	t.s.log.Info("web refused", "remote", t.remote, "reason", f.Reason)
+	f := outFrame{T: "refused", S: r.Text, Reason: r.Reason.String(), Own: r.StartOwn}
 	wctx, cancel := context.WithTimeout(ctx, t.s.cfg.StallTimeout)
 	defer cancel()
 	_ = t.write(wctx, f)

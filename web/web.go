@@ -1,7 +1,9 @@
 // Package web is the browser front end: a page at /CODE and a WebSocket
 // per tab that speaks to the same rooms as SSH. Every rule (who gets in,
-// how fast one may type, what text may enter a room) comes from packages
-// admit and speak, so a browser gets exactly what a terminal gets.
+// how fast one may type, what text may enter a room, what each sentence
+// says) comes from the conversation layer (package talk), so a browser
+// gets exactly what a terminal gets; this package speaks HTTP, WebSocket
+// and JSON, and serves the page.
 package web
 
 import (
@@ -15,12 +17,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/hush-chat/hush/admit"
-	"github.com/hush-chat/hush/rooms"
-	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 )
 
 //go:embed static
@@ -28,16 +27,11 @@ var static embed.FS
 
 // Config is what the web front end needs to know.
 type Config struct {
-	Gate     *admit.Gate
-	Speak    speak.Config
-	Linger   time.Duration
-	MaxGroup int
-	Log      *slog.Logger
+	Hub *talk.Hub
+	Log *slog.Logger
 	// URL is the public base URL links are made from, e.g.
 	// https://chat.example.org. Empty: links use the request's own host.
 	URL string
-	// SSH makes the ssh command that joins a room, shown beside the link.
-	SSH func(code string) string
 	// TLS says the page is served over TLS here (adds HSTS).
 	TLS bool
 	// TrustedProxies may name the client in X-Forwarded-For; from any
@@ -48,12 +42,11 @@ type Config struct {
 	StallTimeout time.Duration
 	// HelloTimeout bounds the wait for a new socket's first frame.
 	HelloTimeout time.Duration
-	IdleTimeout  time.Duration // 0: never
 	Metrics      Metrics
 }
 
 // Metrics is told what happens on the web side; refusals and seats are
-// counted by the gate. Methods must not block.
+// counted by the conversation layer. Methods must not block.
 type Metrics interface {
 	WebSessionStarted()
 	WebSessionEnded()
@@ -70,23 +63,20 @@ func (noMetrics) SlowDropped()       {}
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	hub     *talk.Hub
 	origins []string
 	http    *http.Server
 
 	// base ends every socket at the end of Shutdown.
 	base   context.Context
 	cancel context.CancelFunc
-
-	mu      sync.Mutex
-	closing bool
-	wg      sync.WaitGroup // sockets being served
 }
 
 // New checks cfg and builds a server; Serve starts it.
 func New(cfg Config) (*Server, error) {
 	switch {
-	case cfg.Gate == nil:
-		return nil, errors.New("web: no gate")
+	case cfg.Hub == nil:
+		return nil, errors.New("web: no hub")
 	case cfg.StallTimeout <= 0:
 		return nil, errors.New("web: no stall timeout")
 	}
@@ -99,10 +89,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HelloTimeout <= 0 {
 		cfg.HelloTimeout = 10 * time.Second
 	}
-	if cfg.SSH == nil {
-		cfg.SSH = func(code string) string { return "ssh " + code + "@localhost" }
-	}
-	s := &Server{cfg: cfg, log: cfg.Log}
+	s := &Server{cfg: cfg, log: cfg.Log, hub: cfg.Hub}
 	if cfg.URL != "" {
 		u, err := url.Parse(cfg.URL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -137,34 +124,12 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Handler is the whole site, for tests that serve it themselves.
-func (s *Server) Handler() http.Handler { return s.http.Handler }
-
-// Shutdown waits for every socket to say goodbye (the gate's Shutdown has
+// Shutdown waits for every socket to say goodbye (the hub's Shutdown has
 // ended their seats), then closes what is left, by the time ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.hub.Wait(ctx)
 	s.cancel()
 	return s.http.Shutdown(ctx)
-}
-
-// enter counts a socket so Shutdown can wait for it; false once closing.
-func (s *Server) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.wg.Add(1)
-	return true
 }
 
 // headers sets what every answer carries: a strict policy (scripts and
@@ -219,7 +184,7 @@ func sanitizeHost(h string) string {
 // and prefetchers load pages too.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if code := r.PathValue("code"); code != "" {
-		if !rooms.LooksLikeCode(code) {
+		if !talk.LooksLikeCode(code) {
 			s.notFound(w)
 			return
 		}

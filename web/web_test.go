@@ -20,6 +20,7 @@ import (
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
 	"github.com/hush-chat/hush/web"
 )
 
@@ -28,7 +29,7 @@ const bound = 10 * time.Second
 
 type site struct {
 	url  string // http://127.0.0.1:PORT
-	gate *admit.Gate
+	hub  *talk.Hub
 	srv  *web.Server
 	drop chan struct{} // one value per browser dropped for not reading
 }
@@ -43,21 +44,35 @@ func (c counter) SlowDropped()     { c.drop <- struct{}{} }
 // port, as app does, with tweak applied to its config.
 func serve(t *testing.T, tweak ...func(*web.Config)) *site {
 	t.Helper()
+	return serveTalk(t, nil, tweak...)
+}
+
+// serveTalk is serve with the conversation's config tweaked too.
+func serveTalk(t *testing.T, tweakTalk func(*talk.Config), tweak ...func(*web.Config)) *site {
+	t.Helper()
 	codes, err := rooms.NewCodes("a test salt, long enough")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gate := admit.New(rooms.NewMemory(codes), admit.Config{PerAddress: limits.Config{Fails: 3, FailsPerHour: 6, Lockout: time.Minute}, MaxGroup: 4}, nil)
-	s := &site{gate: gate, drop: make(chan struct{}, 16)}
+	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
+	tc := talk.Config{
+		Gate:   gate,
+		Speak:  speak.Config{KeysPerSecond: 1000, KeyBurst: 1000, MaxPaste: 300},
+		Linger: 2 * time.Second,
+		Invite: func(code string) string { return "ssh " + code + "@chat.test" },
+		Log:    log,
+	}
+	if tweakTalk != nil {
+		tweakTalk(&tc)
+	}
+	hub := talk.NewHub(tc)
+	s := &site{hub: hub, drop: make(chan struct{}, 16)}
 	cfg := web.Config{
-		Gate:         gate,
-		Speak:        speak.Config{KeysPerSecond: 1000, KeyBurst: 1000, MaxPaste: 300},
-		Linger:       2 * time.Second,
-		MaxGroup:     4,
-		Log:          slog.New(slog.NewTextHandler(testLog{t}, nil)),
+		Hub:          hub,
+		Log:          log,
 		StallTimeout: 2 * time.Second,
 		HelloTimeout: time.Second,
-		SSH:          func(code string) string { return "ssh " + code + "@chat.test" },
 		Metrics:      counter{s.drop},
 	}
 	for _, f := range tweak {
@@ -73,7 +88,7 @@ func serve(t *testing.T, tweak ...func(*web.Config)) *site {
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(ln) }()
 	t.Cleanup(func() {
-		gate.Shutdown()
+		hub.Shutdown()
 		ctx, cancel := context.WithTimeout(context.Background(), bound)
 		defer cancel()
 		if err := s.srv.Shutdown(ctx); err != nil {
@@ -241,7 +256,7 @@ func TestPageAndHeaders(t *testing.T) {
 		}
 	}
 	// Creating a room takes a socket and a frame: no GET opens one.
-	if st := s.gate.Sessions(); st != 0 {
+	if st := s.hub.Sessions(); st != 0 {
 		t.Fatalf("pages opened %d sessions", st)
 	}
 }
@@ -371,7 +386,7 @@ func TestPasteInPiecesIsCut(t *testing.T) {
 // A browser that stops reading is dropped like a stalled SSH reader, and
 // the person typing to it never waits.
 func TestStalledBrowserIsDropped(t *testing.T) {
-	s := serve(t, func(c *web.Config) { c.Speak.KeysPerSecond, c.Speak.KeyBurst = 1e6, 1e6 })
+	s := serveTalk(t, func(c *talk.Config) { c.Speak.KeysPerSecond, c.Speak.KeyBurst = 1e6, 1e6 })
 	a := s.open(t, map[string]any{"t": "hello", "op": "new"})
 	seated := a.next("seated")
 	// The staller's socket takes at most a few KiB before the kernel
@@ -410,7 +425,7 @@ func TestShutdownSaysGoodbye(t *testing.T) {
 	s := serve(t)
 	a := s.open(t, map[string]any{"t": "hello", "op": "new"})
 	a.next("seated")
-	s.gate.Shutdown()
+	s.hub.Shutdown()
 	if f := a.next("ended"); !strings.Contains(f.S, "restarting") {
 		t.Fatalf("ended: %q", f.S)
 	}
@@ -447,7 +462,7 @@ func (l testLog) Write(p []byte) (int, error) {
 
 // A tab whose person types nothing is warned, then let go, as on SSH.
 func TestIdleTabIsLetGo(t *testing.T) {
-	s := serve(t, func(c *web.Config) { c.IdleTimeout = time.Second })
+	s := serveTalk(t, func(c *talk.Config) { c.IdleTimeout = time.Second })
 	a := s.open(t, map[string]any{"t": "hello", "op": "new"})
 	a.next("seated")
 	if f := a.next("note"); !strings.Contains(f.S, "lets you go in") {

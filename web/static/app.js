@@ -14,7 +14,8 @@
     ws: null,
     want: null, // the hello that (re)joins: {op} or {op: 'join', code}
     final: false, // ended, refused or left: no reconnecting
-    linger: 5000,
+    linger: 5000, // the fade schedule comes from the server with "seated"
+    bright: 3500,
     pace: 1,
     seats: 2,
     self: null,
@@ -159,6 +160,7 @@
     st.self = f.p;
     st.seats = f.seats;
     st.linger = f.linger;
+    st.bright = f.bright;
     st.link = f.link;
     st.backoff = 1000;
     st.want = { op: 'join', code: f.code };
@@ -259,9 +261,10 @@
   function fade(lane, el) {
     if (el.fading) el.fading.cancel();
     el.classList.remove('gone');
+    const bright = Math.min(Math.max(st.bright / st.linger, 0), 1); // the share spent at full strength
     const frames = reduced.matches
-      ? [{ opacity: 1 }, { opacity: 1, offset: 0.7 }, { opacity: 0.5, offset: 0.7 }, { opacity: 0.5, offset: 0.999 }, { opacity: 0 }]
-      : [{ opacity: 1 }, { opacity: 1, offset: 0.7 }, { opacity: 0 }];
+      ? [{ opacity: 1 }, { opacity: 1, offset: bright }, { opacity: 0.5, offset: bright }, { opacity: 0.5, offset: 0.999 }, { opacity: 0 }]
+      : [{ opacity: 1 }, { opacity: 1, offset: bright }, { opacity: 0 }];
     const a = el.animate(frames, { duration: st.linger * st.pace, fill: 'forwards' });
     el.fading = a;
     a.onfinish = () => {

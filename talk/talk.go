@@ -1,0 +1,155 @@
+// Package talk is the conversation layer: everything a conversation is,
+// whatever screen shows it. It takes a person through the gate to where
+// they asked to go, carries what they type through the typing rules, turns
+// what happens in the room into events a front end renders, watches for
+// idleness, and words every refusal and goodbye. The SSH front end
+// (session + ui) and the browser front end (web) both stand on it and on
+// nothing below it, so a rule written here reaches every screen at once.
+//
+// It knows no front end: no SSH, no terminal, no HTTP.
+package talk
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/names"
+	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
+)
+
+// Names front ends use from the layers below, so that they need not
+// import those layers themselves.
+type (
+	// Member is a person as others see them.
+	Member = rooms.Member
+	// Peer is a member seated in a room: a lane, with its colour.
+	Peer = rooms.Peer
+	// Reason says why someone was turned away (a metric label).
+	Reason = admit.Reason
+)
+
+// Palette is how many lane colours a room hands out.
+const Palette = rooms.Palette
+
+// Reasons a front end refuses for its own sake.
+const (
+	BadRequest      = admit.BadRequest      // a request hush does not serve
+	TooManyChannels = admit.TooManyChannels // one connection asked for too many sessions
+)
+
+// Config is what every conversation on this server shares.
+type Config struct {
+	Gate        *admit.Gate
+	Speak       speak.Config
+	Linger      time.Duration // how long typed text stays before it has faded
+	IdleTimeout time.Duration // a person who types nothing this long is let go; 0 never
+	// Invite is the ssh command that goes to a place ("new", "group" or a
+	// code, as shown); Link the web page for a room code, nil without one.
+	Invite func(user string) string
+	Link   func(code string) string
+	Log    *slog.Logger
+}
+
+// Hub holds what conversations share, and counts the front ends' sessions
+// so a shutdown can wait for every goodbye. One per process.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	closing bool
+	held    sync.WaitGroup
+}
+
+// NewHub returns a hub for cfg.
+func NewHub(cfg Config) *Hub {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Invite == nil {
+		cfg.Invite = func(user string) string { return "ssh " + user + "@localhost" }
+	}
+	return &Hub{cfg: cfg, log: cfg.Log}
+}
+
+// Fade is the fade schedule every screen follows.
+func (h *Hub) Fade() Fade { return Schedule(h.cfg.Linger) }
+
+// Invite is the ssh command that goes to user ("new", "group", a code).
+func (h *Hub) Invite(user string) string { return h.cfg.Invite(user) }
+
+// Hold counts one front-end session, from its first byte to its last, so
+// that Wait can let it finish. It reports false once the hub is shutting
+// down: the front end then says so and ends.
+func (h *Hub) Hold() (release func(), ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return nil, false
+	}
+	h.held.Add(1)
+	return sync.OnceFunc(h.held.Done), true
+}
+
+// Shutdown refuses every session from now on and ends every seat, so each
+// conversation says goodbye; Wait then waits for the goodbyes.
+func (h *Hub) Shutdown() {
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
+	h.cfg.Gate.Shutdown()
+}
+
+// Wait returns once every held session has ended, or when ctx does.
+func (h *Hub) Wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { h.held.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Sessions is how many sessions are admitted now.
+func (h *Hub) Sessions() int { return h.cfg.Gate.Sessions() }
+
+// Refused counts a refusal a front end made for a reason of its own.
+func (h *Hub) Refused(r Reason) { h.cfg.Gate.Refused(r) }
+
+// Conn is one connection's share of its address's budget.
+type Conn struct {
+	h *Hub
+	c *admit.Conn
+}
+
+// Connect counts a new connection from addr before any protocol work. It
+// returns nil for a connection far over its address's limits: close it at
+// once. Otherwise Close it when the connection ends.
+func (h *Hub) Connect(addr net.Addr) *Conn {
+	c := h.cfg.Gate.Connect(addr)
+	if c == nil {
+		return nil
+	}
+	return &Conn{h: h, c: c}
+}
+
+// Close gives the connection's place back.
+func (c *Conn) Close() { c.c.Close() }
+
+// Key is the address limits count addr under, and logs name it by.
+func Key(addr net.Addr) string { return admit.Key(addr) }
+
+// Identify names a person: by their key's bytes (stable handle and badge),
+// or as a guest when key is nil.
+func Identify(key []byte) Member {
+	if key == nil {
+		return Member{Name: names.Guest(), Guest: true}
+	}
+	handle, badge := names.FromKey(key)
+	return Member{Name: handle, Badge: badge}
+}

@@ -1,0 +1,120 @@
+package talk
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/rooms"
+)
+
+// Where is a place a person asked to go.
+type Where struct {
+	Op   admit.Op
+	Code string // Join: the code as typed
+}
+
+// Places someone can ask for by name.
+var (
+	New   = Where{Op: admit.OpNew}   // a room for two
+	Group = Where{Op: admit.OpGroup} // a room for a group
+)
+
+// Join is the room someone shared, by its code as typed.
+func Join(code string) Where { return Where{Op: admit.OpJoin, Code: code} }
+
+func (w Where) String() string { return w.Op.String() }
+
+// Route reads where a name asks to go: "new", "group", or something shaped
+// like a code. ok is false for anything else: show the welcome.
+func Route(name string) (w Where, ok bool) {
+	switch name = strings.ToLower(name); name {
+	case "new":
+		return New, true
+	case "group":
+		return Group, true
+	}
+	if rooms.LooksLikeCode(name) {
+		return Join(name), true
+	}
+	return Where{}, false
+}
+
+// LooksLikeCode reports whether s is shaped like a room code (it may still
+// name no room).
+func LooksLikeCode(s string) bool { return rooms.LooksLikeCode(s) }
+
+// Enter takes one session on c through the gate to where, as who. via
+// names the front end in logs ("ssh", "web"). The error, if any, is a
+// *Refusal: show its Text.
+func (c *Conn) Enter(ctx context.Context, where Where, who Member, via string) (*Conv, error) {
+	h := c.h
+	pass, err := c.c.Enter()
+	if err != nil {
+		return nil, h.refused(err, via, c.c)
+	}
+	var seat rooms.Seat
+	switch where.Op {
+	case admit.OpNew, admit.OpGroup:
+		seat, err = pass.Open(ctx, where.Op, who)
+	case admit.OpJoin:
+		seat, err = pass.Join(ctx, where.Code, who)
+	default:
+		err = &admit.Refusal{Reason: admit.BadRequest}
+	}
+	if err != nil {
+		pass.Done()
+		return nil, h.refused(err, via, c.c)
+	}
+	conv := h.sit(seat, pass.Done)
+	h.log.Info("seated", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "op", where.String(), "via", via)
+	return conv, nil
+}
+
+// Refusal is why someone cannot get in, in the words to show them.
+type Refusal struct {
+	Text   string
+	Reason Reason
+	// StartOwn: starting a room of one's own would help; the front end
+	// says how (h.Invite("new"), or a button).
+	StartOwn bool
+}
+
+func (r *Refusal) Error() string { return r.Text }
+
+// refused turns the gate's or the registry's error into a Refusal, and
+// logs it (never with what was typed).
+func (h *Hub) refused(err error, via string, c *admit.Conn) *Refusal {
+	r := &Refusal{Text: admit.Unexpected, Reason: admit.Other}
+	if ar, ok := errors.AsType[*admit.Refusal](err); ok {
+		r.Text, r.Reason, r.StartOwn = ar.Error(), ar.Reason, ar.StartOwn()
+	}
+	h.log.Info("refused", "remote", c.Key(), "reason", r.Reason.String(), "via", via)
+	return r
+}
+
+// Refusal is why this connection may go nowhere at all (it is over its
+// address's limits), nil if it may ask. A front end asks before showing
+// even a welcome.
+func (c *Conn) Refusal(via string) error {
+	if c.c.Over() {
+		c.h.Refused(TooManyConns)
+		return c.h.refused(&admit.Refusal{Reason: TooManyConns}, via, c.c)
+	}
+	return nil
+}
+
+// Refuse words a refusal a front end makes before any session exists:
+// shutting down, or too many connections.
+func Refuse(r Reason) *Refusal {
+	ar := &admit.Refusal{Reason: r}
+	return &Refusal{Text: ar.Error(), Reason: r}
+}
+
+// Reasons a front end may meet before Enter, or when all else fails.
+const (
+	ShuttingDown = admit.ShuttingDown
+	TooManyConns = admit.TooManyConns
+	Other        = admit.Other
+)

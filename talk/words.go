@@ -1,0 +1,40 @@
+package talk
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/rooms"
+)
+
+// Every sentence a conversation says to a person, whatever their screen.
+
+// LeftText is the goodbye to someone who left, or whose screen went away.
+const LeftText = "You left the room. Nothing was kept."
+
+const stillOpenText = "It is still open; to come back: "
+
+// goodbye says why a seat ended when the person did not leave it.
+func goodbye(err error) string {
+	switch {
+	case errors.Is(err, rooms.ErrClosed):
+		return "The hush server is restarting. Nothing was kept; start a new room in a moment."
+	case errors.Is(err, rooms.ErrLost):
+		return "The room was lost: this server can no longer reach the others. Nothing was kept."
+	}
+	return "The room ended. Nothing was kept."
+}
+
+func idleWarningText(left time.Duration) string {
+	return fmt.Sprintf("You have typed nothing for a while: hush lets you go in %v unless you type.", left.Round(time.Second))
+}
+
+func idleEndText(timeout time.Duration) string {
+	return fmt.Sprintf("You typed nothing for %v, so hush let you go. Nothing was kept.", timeout)
+}
+
+// Unexpected is what a person is told when something went wrong that has
+// no sentence of its own.
+const Unexpected = admit.Unexpected
