@@ -67,9 +67,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			}
 			if !got {
 				m.dirty, batch = false, 0
-				f := screen.Blank()
-				m.draw(f, m.drawAt(m.now()))
-				screen.Show(f)
+				m.show(screen)
 				continue
 			}
 			batch++
@@ -98,13 +96,28 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 		if cmd != nil {
 			cmds.run(cmd)
 		}
-		if !m.wake.Equal(armed) {
-			timer.Stop()
-			if armed = m.wake; !armed.IsZero() {
-				timer.Reset(time.Until(armed))
-			}
-		}
+		armed = m.arm(timer, armed)
 	}
+}
+
+// show draws the frame as it is now and hands it to the screen.
+func (m *Model) show(screen *Screen) {
+	f := screen.Blank()
+	m.draw(f, m.drawAt(m.now()))
+	screen.Show(f)
+}
+
+// arm sets timer for when the screen next changes by itself, if that moved
+// since it was armed; it returns the moment armed now.
+func (m *Model) arm(timer *time.Timer, armed time.Time) time.Time {
+	if m.wake.Equal(armed) {
+		return armed
+	}
+	timer.Stop()
+	if !m.wake.IsZero() {
+		timer.Reset(time.Until(m.wake))
+	}
+	return m.wake
 }
 
 // effect carries out what a command returned: an effect on the terminal,
