@@ -23,21 +23,21 @@ type Config struct {
 	MaxSessions int // sessions at once, server-wide
 	MaxGroup    int // seats in a room opened as a group
 	// WrongCodesPerMinute is the server-wide budget of wrong codes; past
-	// it, every answer to a join slows down (see brake).
+	// it, every answer to a join slows down (see serverWrongCodes).
 	WrongCodesPerMinute int
-	// Ledger, if set, also keeps each address's wrong codes where every
+	// Shared, if set, also keeps each address's wrong codes where every
 	// node of a cluster sees them; this process's own counts apply too.
-	Ledger Ledger
+	Shared SharedWrongCodes
 }
 
-// Ledger keeps wrong codes per address beyond this process, so that a
+// SharedWrongCodes keeps wrong codes per address beyond this process, so that a
 // guesser spreading attempts over a cluster's nodes gains nothing. When it
 // cannot answer, the gate goes by its own counts.
-type Ledger interface {
+type SharedWrongCodes interface {
 	// Wait is how long key's joining is paused (0: it is not).
 	Wait(ctx context.Context, key string) (time.Duration, error)
-	// Strike counts one wrong code from key.
-	Strike(ctx context.Context, key string) error
+	// Wrong counts one wrong code from key.
+	Wrong(ctx context.Context, key string) error
 }
 
 // Op is a way into a room.
@@ -84,7 +84,7 @@ type Gate struct {
 	obs   Observer
 	addrs *limits.Addresses
 
-	brake    *brake
+	server   *serverWrongCodes
 	sessions atomic.Int64
 	closing  atomic.Bool
 	closed   sync.Once
@@ -98,7 +98,7 @@ func New(reg rooms.Registry, cfg Config, obs Observer) *Gate {
 	if cfg.MaxGroup < 2 {
 		cfg.MaxGroup = 2
 	}
-	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil), brake: newBrake(cfg.WrongCodesPerMinute)}
+	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil), server: newServerWrongCodes(cfg.WrongCodesPerMinute)}
 }
 
 // Conn is one connection's share of its address's budget.
@@ -187,7 +187,7 @@ func (p *Pass) Open(ctx context.Context, op Op, m rooms.Member) (rooms.Seat, err
 func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
 	g := p.g
 	locked, left := g.addrs.Locked(p.key)
-	if l := g.cfg.Ledger; !locked && l != nil {
+	if l := g.cfg.Shared; !locked && l != nil {
 		if w, err := l.Wait(ctx, p.key); err == nil && w > 0 {
 			locked, left = true, w
 		}
@@ -195,15 +195,15 @@ func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Sea
 	if locked {
 		return nil, g.refuse(&Refusal{Reason: LockedOut, Wait: left})
 	}
-	pause(ctx, g.brake.behind(time.Now()), maxBeforeLookup)
+	pause(ctx, g.server.behind(time.Now()), maxBeforeLookup)
 	seat, err := g.reg.Join(ctx, code, m)
 	if errors.Is(err, rooms.ErrBadCode) || errors.Is(err, rooms.ErrNoRoom) {
-		g.addrs.Failed(p.key)
-		if l := g.cfg.Ledger; l != nil {
-			_ = l.Strike(ctx, p.key) // unreachable: this node's counts still hold
+		g.addrs.WrongCode(p.key)
+		if l := g.cfg.Shared; l != nil {
+			_ = l.Wrong(ctx, p.key) // unreachable: this node's counts still hold
 		}
-		g.brake.wrong(time.Now())
-		pause(ctx, g.brake.behind(time.Now()), maxBeforeWrong)
+		g.server.wrong(time.Now())
+		pause(ctx, g.server.behind(time.Now()), maxBeforeWrong)
 	}
 	return g.seated(OpJoin, seat, err, code)
 }

@@ -64,7 +64,7 @@ func enter(t *testing.T, g *admit.Gate, ip string) *admit.Pass {
 }
 
 func TestOpenJoinAndWrongCodes(t *testing.T) {
-	g, obs := newGate(t, admit.Config{MaxGroup: 3, PerAddress: limits.Config{Fails: 3, FailsPerHour: 6, Lockout: 600e9}})
+	g, obs := newGate(t, admit.Config{MaxGroup: 3, PerAddress: limits.Config{WrongCodes: 3, WrongCodesPerHour: 6, Lockout: 600e9}})
 	alice := enter(t, g, "192.0.2.1")
 	seat, err := alice.Open(t.Context(), admit.OpGroup, rooms.Member{Name: "alice"})
 	if err != nil {
@@ -231,8 +231,8 @@ func TestKeyGroupsIPv6By64(t *testing.T) {
 // Guesses spread over many addresses: each address stays within its own
 // allowance, yet past the server-wide budget every wrong answer waits, and
 // a right code is never held up more than half a second.
-func TestBrakeSlowsManyAddresses(t *testing.T) {
-	g, obs := newGate(t, admit.Config{WrongCodesPerMinute: 600, PerAddress: limits.Config{Fails: 100, FailsPerHour: 100, Lockout: time.Minute}})
+func TestServerBudgetSlowsManyAddresses(t *testing.T) {
+	g, obs := newGate(t, admit.Config{WrongCodesPerMinute: 600, PerAddress: limits.Config{WrongCodes: 100, WrongCodesPerHour: 100, Lockout: time.Minute}})
 	host := enter(t, g, "192.0.2.200")
 	seat, err := host.Open(t.Context(), admit.OpNew, rooms.Member{Name: "host"})
 	if err != nil {
@@ -252,7 +252,7 @@ func TestBrakeSlowsManyAddresses(t *testing.T) {
 	// 600 answered at once, the other 60 at the budget's pace (10 a
 	// second), paid for in waits.
 	if took < 5*time.Second {
-		t.Errorf("660 wrong codes answered in %v: the brake did not slow them", took)
+		t.Errorf("660 wrong codes answered in %v: the server-wide budget did not slow them", took)
 	}
 	right := enter(t, g, "203.0.113.9")
 	t0 := time.Now()
@@ -260,7 +260,7 @@ func TestBrakeSlowsManyAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d := time.Since(t0); d > 700*time.Millisecond {
-		t.Errorf("a right code waited %v under the brake", d)
+		t.Errorf("a right code waited %v under the server-wide budget", d)
 	}
 	if obs.refused[admit.LockedOut] != 0 {
 		t.Errorf("an address was locked out: %v", obs.refused)

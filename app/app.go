@@ -80,16 +80,16 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		observer = mx.m
 	}
 	perAddress := limits.Config{
-		Conns:          cfg.ConnsPerIP,
-		ConnsPerMinute: cfg.ConnsPerMinute,
-		Sessions:       cfg.SessionsPerIP,
-		Fails:          cfg.WrongCodes,
-		FailsPerHour:   cfg.WrongCodesPerHour,
-		Lockout:        cfg.Lockout,
+		Conns:             cfg.ConnsPerIP,
+		ConnsPerMinute:    cfg.ConnsPerMinute,
+		Sessions:          cfg.SessionsPerIP,
+		WrongCodes:        cfg.WrongCodes,
+		WrongCodesPerHour: cfg.WrongCodesPerHour,
+		Lockout:           cfg.Lockout,
 	}
-	var ledger admit.Ledger
+	var shared admit.SharedWrongCodes
 	if nc != nil {
-		if ledger, err = nc.ledger(perAddress); err != nil {
+		if shared, err = nc.shared(perAddress); err != nil {
 			ln.Close()
 			nc.reg.Close(nil)
 			nc.close()
@@ -101,7 +101,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		MaxSessions:         cfg.MaxSessions,
 		MaxGroup:            cfg.MaxGroup,
 		WrongCodesPerMinute: cfg.ServerWrongCodes,
-		Ledger:              ledger,
+		Shared:              shared,
 	}, observer)
 	sshPort := ln.Addr().(*net.TCPAddr).Port
 	var mm *metrics.Metrics

@@ -152,11 +152,11 @@ func clusterSecret(salt string) []byte {
 	return sum[:]
 }
 
-// ledger keeps wrong codes per address across the cluster.
-func (c *natsCluster) ledger(cfg limits.Config) (admit.Ledger, error) {
+// shared keeps wrong codes per address across the cluster.
+func (c *natsCluster) shared(cfg limits.Config) (admit.SharedWrongCodes, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l, err := c.reg.Ledger(ctx, cfg)
+	l, err := c.reg.WrongCodes(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -462,14 +462,14 @@ func TestAttackGuessingCodes(t *testing.T) {
 
 	// Thirty addresses guess at once. Past the server-wide budget every
 	// answer slows down; a right code from yet another address still gets
-	// in within the brake's half second. The brake bounds how long each
+	// in within the server-wide budget.s half second. The server-wide budget bounds how long each
 	// answer takes, not how many answers a second the server gives: thirty
 	// guessers at once get some 15 a second, against a budget of 30 a
 	// minute (logged, not asserted).
 	t.Run("spread over 30 addresses", func(t *testing.T) {
 		t.Parallel()
 		const addrs, each, budget = 30, 4, 30
-		const beforeLookup, beforeWrong = 500 * time.Millisecond, 2 * time.Second // admit/brake.go
+		const beforeLookup, beforeWrong = 500 * time.Millisecond, 2 * time.Second // admit/wrongcodes.go
 		s := startServer(t, func(c *app.Config) { c.ServerWrongCodes = budget })
 		alice, code := openRoom(t, s.Addr(), "new", sshtest.Options{})
 
@@ -541,19 +541,19 @@ func TestAttackGuessingCodes(t *testing.T) {
 		t.Logf("%d wrong codes from %d addresses in %v (%.1f answers/s; the budget is %d a minute); answer time p50 %v, max %v",
 			n, addrs, total.Round(time.Millisecond), float64(n)/total.Seconds(), budget,
 			tooks[n/2].Round(time.Millisecond), tooks[n-1].Round(time.Millisecond))
-		t.Logf("the right code joined %v after asking (the brake adds up to %v)", join.Round(time.Millisecond), beforeLookup)
+		t.Logf("the right code joined %v after asking (the server-wide budget adds up to %v)", join.Round(time.Millisecond), beforeLookup)
 
 		// Each address's last two guesses came with the server deep in
-		// debt: each waited the brake's longest, before the lookup and
+		// debt: each waited the longest delay, before the lookup and
 		// before the wrong answer.
 		if least := 2 * (beforeLookup + beforeWrong); total < least {
-			t.Fatalf("%d guesses over %d addresses took %v, the brake implies at least %v", n, addrs, total, least)
+			t.Fatalf("%d guesses over %d addresses took %v, the server-wide budget implies at least %v", n, addrs, total, least)
 		}
 		if slow := tooks[n-2*addrs]; slow < beforeLookup+beforeWrong-100*time.Millisecond {
 			t.Fatalf("the slowest %d answers took %v and more, want at least %v", 2*addrs, slow, beforeLookup+beforeWrong)
 		}
 		if join > beforeLookup+500*time.Millisecond {
-			t.Fatalf("a right code took %v to join under the brake, want at most %v + 0.5s", join, beforeLookup)
+			t.Fatalf("a right code took %v to join under the server-wide budget, want at most %v + 0.5s", join, beforeLookup)
 		}
 	})
 }

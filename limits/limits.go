@@ -65,12 +65,12 @@ const (
 
 // Config sets the per-address limits. Zero means no limit.
 type Config struct {
-	Conns          int           // open connections at once
-	ConnsPerMinute int           // new connections
-	Sessions       int           // sessions at once, over every connection and front end
-	Fails          int           // wrong room codes before joining is paused
-	FailsPerHour   float64       // how fast that allowance comes back
-	Lockout        time.Duration // how long joining stays paused, at least, once it is spent
+	Conns             int           // open connections at once
+	ConnsPerMinute    int           // new connections
+	Sessions          int           // sessions at once, over every connection and front end
+	WrongCodes        int           // wrong room codes before joining is paused
+	WrongCodesPerHour float64       // how fast that allowance comes back
+	Lockout           time.Duration // how long joining stays paused, at least, once it is spent
 }
 
 // Addresses counts what each remote address is doing.
@@ -86,9 +86,9 @@ type Addresses struct {
 type addr struct {
 	conns    int
 	sessions int
-	starts   Bucket  // new connections
-	refused  Bucket  // refusals explained before we stop explaining
-	strikes  Strikes // wrong codes
+	starts   Bucket          // new connections
+	refused  Bucket          // refusals explained before we stop explaining
+	wrong    WrongCodeRecord // wrong codes
 }
 
 // NewAddresses applies cfg; now is time.Now unless a test supplies a clock.
@@ -120,7 +120,7 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 func (a *Addresses) sweep(now time.Time) {
 	a.lastSweep = now
 	for ip, x := range a.addrs {
-		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && a.cfg.Forgotten(x.strikes, now) {
+		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && a.cfg.Forgotten(x.wrong, now) {
 			delete(a.addrs, ip)
 		}
 	}
@@ -178,16 +178,16 @@ func (a *Addresses) Locked(ip string) (bool, time.Duration) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	wait := a.cfg.Wait(a.get(ip, now).strikes, now)
+	wait := a.cfg.Wait(a.get(ip, now).wrong, now)
 	return wait > 0, wait
 }
 
 // Failed counts a wrong code from ip and reports whether that paused it:
-// after Fails wrong codes, joining pauses for Lockout, and the allowance
-// comes back at FailsPerHour, not all at once when the pause ends, so a
+// after WrongCodes wrong codes, joining pauses for Lockout, and the allowance
+// comes back at WrongCodesPerHour, not all at once when the pause ends, so a
 // guesser who paces itself gets no more than that.
-func (a *Addresses) Failed(ip string) bool {
-	if a.cfg.Fails <= 0 {
+func (a *Addresses) WrongCode(ip string) bool {
+	if a.cfg.WrongCodes <= 0 {
 		return false
 	}
 	now := a.now()
@@ -195,7 +195,7 @@ func (a *Addresses) Failed(ip string) bool {
 	defer a.mu.Unlock()
 	x := a.get(ip, now)
 	var paused bool
-	x.strikes, paused = a.cfg.Strike(x.strikes, now)
+	x.wrong, paused = a.cfg.Wrong(x.wrong, now)
 	return paused
 }
 

@@ -72,13 +72,13 @@ func TestRateRefusesThenDrops(t *testing.T) {
 
 func TestFailedJoinsLockOut(t *testing.T) {
 	c := newClock()
-	a := NewAddresses(Config{Fails: 5, FailsPerHour: 6, Lockout: 10 * time.Minute}, c.now)
+	a := NewAddresses(Config{WrongCodes: 5, WrongCodesPerHour: 6, Lockout: 10 * time.Minute}, c.now)
 	for i := range 4 {
-		if a.Failed("192.0.2.1") {
+		if a.WrongCode("192.0.2.1") {
 			t.Fatalf("locked after %d failures", i+1)
 		}
 	}
-	if !a.Failed("192.0.2.1") {
+	if !a.WrongCode("192.0.2.1") {
 		t.Fatal("fifth failure did not lock")
 	}
 	if locked, d := a.Locked("192.0.2.1"); !locked || d != 10*time.Minute {
@@ -92,7 +92,7 @@ func TestFailedJoinsLockOut(t *testing.T) {
 		t.Fatal("lockout did not end")
 	}
 	// One wrong code came back in those ten minutes; the next pauses again.
-	if !a.Failed("192.0.2.1") {
+	if !a.WrongCode("192.0.2.1") {
 		t.Fatal("a wrong code after the lockout did not pause again")
 	}
 }
@@ -101,7 +101,7 @@ func TestFailedJoinsLockOut(t *testing.T) {
 // ten in a minute — still gets no more than the hourly allowance.
 func TestPacedGuesserIsHeldToTheHourlyRate(t *testing.T) {
 	c := newClock()
-	a := NewAddresses(Config{Fails: 10, FailsPerHour: 6, Lockout: 10 * time.Minute}, c.now)
+	a := NewAddresses(Config{WrongCodes: 10, WrongCodesPerHour: 6, Lockout: 10 * time.Minute}, c.now)
 	answered := 0
 	for range 24 * 600 { // a day of one guess every 6 s
 		c.add(6 * time.Second)
@@ -109,7 +109,7 @@ func TestPacedGuesserIsHeldToTheHourlyRate(t *testing.T) {
 			continue
 		}
 		answered++
-		a.Failed("192.0.2.1")
+		a.WrongCode("192.0.2.1")
 	}
 	if max := 10 + 24*6; answered > max {
 		t.Fatalf("%d guesses answered in a day, want at most %d", answered, max)
@@ -137,7 +137,7 @@ func TestSessionsPerAddress(t *testing.T) {
 
 func TestSweepForgetsIdleAddresses(t *testing.T) {
 	c := newClock()
-	a := NewAddresses(Config{Conns: 5, ConnsPerMinute: 10, Fails: 5, FailsPerHour: 60, Lockout: time.Minute}, c.now)
+	a := NewAddresses(Config{Conns: 5, ConnsPerMinute: 10, WrongCodes: 5, WrongCodesPerHour: 60, Lockout: time.Minute}, c.now)
 	for i := range 1000 {
 		_, release := a.Connect(fmt.Sprint("198.51.100.", i))
 		release()

@@ -51,7 +51,7 @@ func serve(t *testing.T, tweak func(*Config, *admit.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gcfg := admit.Config{MaxGroup: 3, PerAddress: limits.Config{Fails: 100, FailsPerHour: 100, Lockout: time.Minute}}
+	gcfg := admit.Config{MaxGroup: 3, PerAddress: limits.Config{WrongCodes: 100, WrongCodesPerHour: 100, Lockout: time.Minute}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := Config{
 		HostKeyPath:  filepath.Join(t.TempDir(), "host_ed25519"),

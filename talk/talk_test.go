@@ -26,7 +26,7 @@ func hub(t *testing.T, tweak func(*talk.Config, *admit.Config)) *talk.Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gc := admit.Config{MaxGroup: 3, PerAddress: limits.Config{Fails: 5, FailsPerHour: 10, Lockout: time.Minute}}
+	gc := admit.Config{MaxGroup: 3, PerAddress: limits.Config{WrongCodes: 5, WrongCodesPerHour: 10, Lockout: time.Minute}}
 	tc := talk.Config{
 		Speak:  speak.Config{MaxPaste: 10},
 		Linger: 5 * time.Second,

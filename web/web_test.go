@@ -54,7 +54,7 @@ func serveTalk(t *testing.T, tweakTalk func(*talk.Config), tweak ...func(*web.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := admit.New(rooms.NewMemory(codes), admit.Config{PerAddress: limits.Config{Fails: 3, FailsPerHour: 6, Lockout: time.Minute}, MaxGroup: 4}, nil)
+	gate := admit.New(rooms.NewMemory(codes), admit.Config{PerAddress: limits.Config{WrongCodes: 3, WrongCodesPerHour: 6, Lockout: time.Minute}, MaxGroup: 4}, nil)
 	log := slog.New(slog.NewTextHandler(testLog{t}, nil))
 	tc := talk.Config{
 		Gate:   gate,

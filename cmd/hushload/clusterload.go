@@ -14,7 +14,7 @@ import (
 
 // kvStreams are the streams behind hush's JetStream key-value buckets
 // (package cluster): a write to a bucket is a message in its stream.
-var kvStreams = []string{"KV_hush_rooms", "KV_hush_leases", "KV_hush_strikes"}
+var kvStreams = []string{"KV_hush_rooms", "KV_hush_leases", "KV_hush_wrong_codes"}
 
 var (
 	natsClientRE  = regexp.MustCompile(`Listening for client connections on (127\.0\.0\.1:\d+)`)

@@ -189,7 +189,7 @@ func TestKVWritesFromJsz(t *testing.T) {
 		"stream_detail":[
 			{"name":"KV_hush_rooms","state":{"messages":4,"last_seq":13}},
 			{"name":"KV_hush_leases","state":{"messages":2,"last_seq":9}},
-			{"name":"KV_hush_strikes","state":{"messages":1,"last_seq":1}},
+			{"name":"KV_hush_wrong_codes","state":{"messages":1,"last_seq":1}},
 			{"name":"ORDERS","state":{"messages":9,"last_seq":1900}}]}]}`
 	var j0, j1 jsz
 	if err := json.Unmarshal([]byte(before), &j0); err != nil {
@@ -199,7 +199,7 @@ func TestKVWritesFromJsz(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, sum := kvWrites(j0.kvSeqs(), j1.kvSeqs())
-	want := map[string]uint64{"KV_hush_rooms": 3, "KV_hush_leases": 2, "KV_hush_strikes": 1}
+	want := map[string]uint64{"KV_hush_rooms": 3, "KV_hush_leases": 2, "KV_hush_wrong_codes": 1}
 	if sum != 6 || len(d) != len(want) {
 		t.Fatalf("writes %v, sum %d; want %v, 6", d, sum, want)
 	}

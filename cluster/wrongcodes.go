@@ -16,26 +16,26 @@ import (
 )
 
 const (
-	strikesBucket = "hush_strikes"
-	// strikeTimeout bounds one ledger call: a join never waits long on it,
+	wrongCodesBucket = "hush_wrong_codes"
+	// wrongCodesTimeout bounds one call: a join never waits long on it,
 	// and the node's own counts apply meanwhile.
-	strikeTimeout = time.Second
+	wrongCodesTimeout = time.Second
 )
 
-// Ledger keeps every address's wrong room codes in NATS, so the
+// WrongCodes keeps every address's wrong room codes in NATS, so the
 // allowance holds across the cluster: a guesser spreading attempts over
 // nodes gains nothing. Addresses are stored under a keyed hash, never in
-// the clear. It satisfies admit.Ledger.
-type Ledger struct {
+// the clear. It satisfies admit.SharedWrongCodes.
+type WrongCodes struct {
 	r   *Registry
 	kv  jetstream.KeyValue
 	cfg limits.Config
 }
 
-// Ledger makes (or finds) the bucket of wrong codes. cfg is the
+// WrongCodes makes (or finds) the bucket of wrong codes. cfg is the
 // per-address allowance; every node must use the same.
-func (r *Registry) Ledger(ctx context.Context, cfg limits.Config) (*Ledger, error) {
-	l := &Ledger{r: r, cfg: cfg}
+func (r *Registry) WrongCodes(ctx context.Context, cfg limits.Config) (*WrongCodes, error) {
+	l := &WrongCodes{r: r, cfg: cfg}
 	if err := l.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -45,14 +45,14 @@ func (r *Registry) Ledger(ctx context.Context, cfg limits.Config) (*Ledger, erro
 // ensure makes the bucket, again if NATS lost it (its memory is all
 // there is). A record lives as long as it can matter: the lockout and a
 // full refill, after the last wrong code.
-func (l *Ledger) ensure(ctx context.Context) error {
+func (l *WrongCodes) ensure(ctx context.Context) error {
 	ttl := l.cfg.Lockout
-	if l.cfg.FailsPerHour > 0 {
-		ttl += time.Duration(float64(l.cfg.Fails) / l.cfg.FailsPerHour * float64(time.Hour))
+	if l.cfg.WrongCodesPerHour > 0 {
+		ttl += time.Duration(float64(l.cfg.WrongCodes) / l.cfg.WrongCodesPerHour * float64(time.Hour))
 	}
 	ttl = max(ttl.Round(time.Second), time.Minute)
 	kv, err := l.r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      strikesBucket,
+		Bucket:      wrongCodesBucket,
 		Description: "hush: wrong room codes per address (keyed by a hash of the address)",
 		History:     1,
 		TTL:         ttl,
@@ -60,22 +60,22 @@ func (l *Ledger) ensure(ctx context.Context) error {
 		Replicas:    l.r.cfg.Replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: strikes bucket: %w", err)
+		return fmt.Errorf("cluster: wrong codes bucket: %w", err)
 	}
 	l.kv = kv
 	return nil
 }
 
 // name is the key an address is kept under.
-func (l *Ledger) name(addr string) string {
+func (l *WrongCodes) name(addr string) string {
 	m := hmac.New(sha256.New, l.r.cfg.Secret)
-	m.Write([]byte("strikes\x00" + addr))
+	m.Write([]byte("wrong codes\x00" + addr))
 	return "a." + hex.EncodeToString(m.Sum(nil))[:keyLen]
 }
 
 // Wait is how long addr's joining is paused across the cluster.
-func (l *Ledger) Wait(ctx context.Context, addr string) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, strikeTimeout)
+func (l *WrongCodes) Wait(ctx context.Context, addr string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, wrongCodesTimeout)
 	defer cancel()
 	s, _, err := l.get(ctx, l.name(addr))
 	if err != nil {
@@ -84,9 +84,9 @@ func (l *Ledger) Wait(ctx context.Context, addr string) (time.Duration, error) {
 	return l.cfg.Wait(s, time.Now()), nil
 }
 
-// Strike counts one wrong code from addr, for every node to see.
-func (l *Ledger) Strike(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, strikeTimeout)
+// Wrong counts one wrong code from addr, for every node to see.
+func (l *WrongCodes) Wrong(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, wrongCodesTimeout)
 	defer cancel()
 	key := l.name(addr)
 	for range casTries {
@@ -94,7 +94,7 @@ func (l *Ledger) Strike(ctx context.Context, addr string) error {
 		if err != nil {
 			return err
 		}
-		s, _ = l.cfg.Strike(s, time.Now())
+		s, _ = l.cfg.Wrong(s, time.Now())
 		b, _ := json.Marshal(s)
 		if rev == 0 {
 			_, err = l.kv.Create(ctx, key, b)
@@ -106,14 +106,14 @@ func (l *Ledger) Strike(ctx context.Context, addr string) error {
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			l.r.n.kvErrors.Add(1)
-			return fmt.Errorf("cluster: strike: %w", err)
+			return fmt.Errorf("cluster: wrong code: %w", err)
 		}
 	}
-	return errors.New("cluster: strike: too many writers")
+	return errors.New("cluster: wrong code: too many writers")
 }
 
 // get reads a record; a missing one is a fresh record at revision 0.
-func (l *Ledger) get(ctx context.Context, key string) (limits.Strikes, uint64, error) {
+func (l *WrongCodes) get(ctx context.Context, key string) (limits.WrongCodeRecord, uint64, error) {
 	e, err := l.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		if err = l.ensure(ctx); err == nil {
@@ -122,14 +122,14 @@ func (l *Ledger) get(ctx context.Context, key string) (limits.Strikes, uint64, e
 	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return limits.Strikes{}, 0, nil
+		return limits.WrongCodeRecord{}, 0, nil
 	case err != nil:
 		l.r.n.kvErrors.Add(1)
-		return limits.Strikes{}, 0, fmt.Errorf("cluster: strikes: %w", err)
+		return limits.WrongCodeRecord{}, 0, fmt.Errorf("cluster: wrong codes: %w", err)
 	}
-	var s limits.Strikes
+	var s limits.WrongCodeRecord
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
-		return limits.Strikes{}, e.Revision(), nil // unreadable: start over
+		return limits.WrongCodeRecord{}, e.Revision(), nil // unreadable: start over
 	}
 	return s, e.Revision(), nil
 }

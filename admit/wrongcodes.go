@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The brake's delays: before any join is looked up while the server is
+// The server-wide budget.s delays: before any join is looked up while the server is
 // over its wrong-code budget (so a right code waits no longer than this),
 // and before a wrong answer (so a guess holds its session longer).
 const (
@@ -14,12 +14,12 @@ const (
 	maxBeforeWrong  = 2 * time.Second
 )
 
-// brake is a server-wide budget of wrong codes. Past it, answers slow down
+// serverWrongCodes is a server-wide budget of wrong codes. Past it, answers slow down
 // for everyone, by how far past it the server is. It slows each answer; it
 // does not cap how many answers many addresses get at once (each waits on
 // its own): per-address allowances bound that.
-type brake struct {
-	rate  float64 // wrong codes a second; 0 turns the brake off
+type serverWrongCodes struct {
+	rate  float64 // wrong codes a second; 0 turns the budget off
 	burst float64
 
 	mu      sync.Mutex
@@ -27,11 +27,11 @@ type brake struct {
 	last    time.Time
 }
 
-func newBrake(perMinute int) *brake {
-	return &brake{rate: float64(perMinute) / 60, burst: float64(perMinute), balance: float64(perMinute)}
+func newServerWrongCodes(perMinute int) *serverWrongCodes {
+	return &serverWrongCodes{rate: float64(perMinute) / 60, burst: float64(perMinute), balance: float64(perMinute)}
 }
 
-func (b *brake) refill(now time.Time) {
+func (b *serverWrongCodes) refill(now time.Time) {
 	if !b.last.IsZero() {
 		b.balance = min(b.burst, b.balance+now.Sub(b.last).Seconds()*b.rate)
 	}
@@ -39,7 +39,7 @@ func (b *brake) refill(now time.Time) {
 }
 
 // behind is how long until the budget is out of debt (0 if it is not).
-func (b *brake) behind(now time.Time) time.Duration {
+func (b *serverWrongCodes) behind(now time.Time) time.Duration {
 	if b.rate == 0 {
 		return 0
 	}
@@ -54,7 +54,7 @@ func (b *brake) behind(now time.Time) time.Duration {
 
 // wrong spends one wrong code. The debt is bounded: beyond what the longest
 // delay pays for, more guessing changes nothing.
-func (b *brake) wrong(now time.Time) {
+func (b *serverWrongCodes) wrong(now time.Time) {
 	if b.rate == 0 {
 		return
 	}
