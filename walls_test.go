@@ -16,6 +16,9 @@ func TestPackageWalls(t *testing.T) {
 	terminal := []string{"charm.land/bubbletea/v2", "github.com/charmbracelet/ultraviolet", "github.com/charmbracelet/colorprofile", mod + "ui"}
 	network := []string{"net", "net/http", "github.com/coder/websocket", "github.com/nats-io/nats.go"}
 	frontEnds := []string{mod + "session", mod + "app", mod + "web"}
+	// pictures is pure: bytes in, pixels out, nothing logged or run, and
+	// no image format registered beyond the four it reads.
+	impure := []string{"log", "log/slog", "os/exec", "golang.org/x/image/tiff", "golang.org/x/image/bmp"}
 	for _, c := range []struct {
 		pkg       string
 		forbidden [][]string
@@ -28,6 +31,7 @@ func TestPackageWalls(t *testing.T) {
 		{pkg: "clean", onlyHush: []string{}},
 		{pkg: "limits", onlyHush: []string{}},
 		{pkg: "names", onlyHush: []string{}},
+		{pkg: "pictures", forbidden: [][]string{ssh, terminal, network, frontEnds, impure}, onlyHush: []string{}},
 		{pkg: "cluster", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{"rooms", "limits"}},
 	} {
 		out, err := exec.Command("go", "list", "-deps", "./"+c.pkg).Output()
