@@ -29,6 +29,9 @@ var (
 	ErrHuge   = errors.New("That picture is too large (8192 pixels a side and 25 megapixels at most).")
 	ErrBroken = errors.New("That picture could not be read.")
 	ErrBusy   = errors.New("Too many pictures at once; try again in a moment.")
+	// ErrTooBig matches every refusal made by TooBig, whose text says the
+	// limit.
+	ErrTooBig = errors.New("That picture is too big.")
 )
 
 // refusal is a sentence to show with the cause behind it, for errors.Is
@@ -43,7 +46,7 @@ func (r refusal) Unwrap() []error { return []error{r.shown, r.cause} }
 
 // TooBig is the refusal for input over max bytes.
 func TooBig(max int64) error {
-	return fmt.Errorf("That picture is too big (%s at most).", size(max))
+	return refusal{fmt.Errorf("That picture is too big (%s at most).", size(max)), ErrTooBig}
 }
 
 // size says max in the largest unit (of 1024) that divides it evenly.
@@ -161,7 +164,10 @@ func decode(f format, data []byte, matte RGB) (p Picture, err error) {
 		return Picture{}, err
 	}
 	orient := 1
-	if data[0] == 0xff { // JPEG: the only format whose orientation Go ignores
+	if data[0] == 0xff { // JPEG
+		if n := scans(data); n > maxScans {
+			return Picture{}, refusal{ErrBroken, fmt.Errorf("%d scans", n)}
+		}
 		orient = orientation(data)
 	}
 	m, err := f.decode(bytes.NewReader(data))

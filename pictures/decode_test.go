@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"io"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,7 +164,7 @@ func TestTooBig(t *testing.T) {
 		if fits && err != nil {
 			t.Errorf("max %d: %v", tc.max, err)
 		}
-		if !fits && (err == nil || !strings.HasPrefix(err.Error(), "That picture is too big")) {
+		if !fits && !errors.Is(err, ErrTooBig) {
 			t.Errorf("max %d: got %v, want too big", tc.max, err)
 		}
 		if tc.text != "" && (err == nil || err.Error() != tc.text) {

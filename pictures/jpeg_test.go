@@ -1,6 +1,8 @@
 package pictures
 
 import (
+	"encoding/binary"
+	"errors"
 	"image/color"
 	"testing"
 )
@@ -96,4 +98,28 @@ func FuzzOrientation(f *testing.F) {
 			t.Fatalf("orientation %d", o)
 		}
 	})
+}
+
+// TestManyScansRefused sends a JPEG with more start-of-scan markers than a
+// real picture has (hidden in a comment here; the count is the same).
+func TestManyScansRefused(t *testing.T) {
+	jpg := jpegOf(t, solid(16, 16, color.White))
+	if n := scans(jpg); n != 1 {
+		t.Fatalf("a baseline JPEG has %d scans, want 1", n)
+	}
+	com := []byte{0xff, 0xfe, 0, 0}
+	for range maxScans {
+		com = append(com, 0xff, 0xda)
+	}
+	binary.BigEndian.PutUint16(com[2:], uint16(len(com)-2))
+	many := append(append(append([]byte{}, jpg[:2]...), com...), jpg[2:]...)
+	if _, err := decodeBytes(t, many); !errors.Is(err, ErrBroken) {
+		t.Fatalf("%d scans: got %v, want ErrBroken", scans(many), err)
+	}
+	com = com[:len(com)-2]
+	binary.BigEndian.PutUint16(com[2:], uint16(len(com)-2))
+	enough := append(append(append([]byte{}, jpg[:2]...), com...), jpg[2:]...)
+	if _, err := decodeBytes(t, enough); err != nil {
+		t.Fatalf("%d scans: %v", scans(enough), err)
+	}
 }

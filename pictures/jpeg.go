@@ -1,6 +1,24 @@
 package pictures
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// What Go's JPEG decoder leaves to us: the EXIF orientation, and a bound
+// on progressive scans. Each scan walks every block of the picture, and a
+// valid file can hold hundreds of thousands of tiny scans (libjpeg-turbo's
+// LJT-01-003): hours of work from 8 MB.
+
+// maxScans is far above the ten or so scans of a real progressive JPEG.
+const maxScans = 100
+
+// scans counts the start-of-scan markers in jpg, or more: every FF DA
+// pair, even inside a segment, so no scan the decoder could read is
+// missed (entropy-coded data never holds FF DA: FF is followed by 00).
+func scans(jpg []byte) int {
+	return bytes.Count(jpg, []byte{0xff, 0xda})
+}
 
 // orientation reads the EXIF orientation (1 to 8) of a JPEG from its first
 // APP1 Exif segment, or returns 1 (upright) when there is none or it makes
