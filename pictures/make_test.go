@@ -204,3 +204,53 @@ func withOrientation(jpg []byte, o uint16, bo string) []byte {
 	out = append(out, seg...)
 	return append(out, jpg[2:]...)
 }
+
+// progressive is a valid w×h greyscale progressive JPEG with n AC scans,
+// each one EOB run over every block.
+func progressive(w, h, n int) []byte {
+	var b bytes.Buffer
+	b.Write([]byte{0xff, 0xd8})
+	b.Write([]byte{0xff, 0xdb, 0, 67, 0})
+	b.Write(bytes.Repeat([]byte{1}, 64))
+	b.Write([]byte{0xff, 0xc2, 0, 11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 1, 1, 0x11, 0})
+	dht := func(class byte, sym byte) {
+		b.Write([]byte{0xff, 0xc4, 0, 20, class << 4, 1})
+		b.Write(make([]byte, 15))
+		b.WriteByte(sym)
+	}
+	dht(0, 0)
+	dht(1, 0xe0)
+	blocks := ((w + 7) / 8) * ((h + 7) / 8)
+	b.Write([]byte{0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 0, 0})
+	b.Write(make([]byte, (blocks+7)/8))
+	var acs bytes.Buffer
+	{ // one AC scan's entropy data: EOB runs of 32767 until every block is covered
+		var acc uint64
+		nb := 0
+		put := func(v uint64, n int) {
+			acc = acc<<n | v
+			nb += n
+			for nb >= 8 {
+				c := byte(acc >> (nb - 8))
+				acs.WriteByte(c)
+				if c == 0xff {
+					acs.WriteByte(0)
+				}
+				nb -= 8
+			}
+		}
+		for left := blocks; left > 0; left -= 32767 {
+			put(0, 1)
+			put(1<<14-1, 14)
+		}
+		if nb > 0 {
+			put(1<<(8-nb)-1, 8-nb)
+		}
+	}
+	for range n {
+		b.Write([]byte{0xff, 0xda, 0, 8, 1, 1, 0x00, 1, 63, 0})
+		b.Write(acs.Bytes())
+	}
+	b.Write([]byte{0xff, 0xd9})
+	return b.Bytes()
+}

@@ -73,6 +73,7 @@ func FuzzDecode(f *testing.F) {
 		withOrientation(jpegOf(f, quadrants(16, 8)), 6, "MM"),
 		pngBomb(f, 100000, 100000), jpegBomb(f, 65535, 65535), gifBomb(f, 65535, 65535),
 		webpBomb(100000, 100000), webpBomb(20000, 20000), webpOf(16384, 16384, c),
+		progressive(64, 48, 3), progressive(5000, 5000, maxScans),
 	}
 	for _, s := range seeds {
 		f.Add(s)
