@@ -70,35 +70,27 @@ func New() *Decoder {
 	return &Decoder{slots: make(chan struct{}, decodes)}
 }
 
-// format is one accepted kind of file, known by its first bytes.
+// format is the decoder of one accepted kind of file.
 type format struct {
-	magic  func([]byte) bool
 	config func(io.Reader) (image.Config, error)
 	decode func(io.Reader) (image.Image, error)
 }
 
-var formats = [...]format{
-	{magic: prefix("\x89PNG\r\n\x1a\n"), config: png.DecodeConfig, decode: png.Decode},
-	{magic: prefix("\xff\xd8\xff"), config: jpeg.DecodeConfig, decode: jpeg.Decode},
-	{magic: prefix("GIF87a", "GIF89a"), config: gif.DecodeConfig, decode: gif.Decode},
-	{magic: isWebP, config: webp.DecodeConfig, decode: webp.Decode},
-}
+const sniffLen = 12 // enough for every magic number in sniff
 
-const sniffLen = 12 // enough for every magic number above
-
-func prefix(ps ...string) func([]byte) bool {
-	return func(b []byte) bool {
-		for _, p := range ps {
-			if bytes.HasPrefix(b, []byte(p)) {
-				return true
-			}
-		}
-		return false
+// sniff chooses the format from the first bytes.
+func sniff(b []byte) (format, bool) {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return format{png.DecodeConfig, png.Decode}, true
+	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
+		return format{jpeg.DecodeConfig, jpeg.Decode}, true
+	case bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a")):
+		return format{gif.DecodeConfig, gif.Decode}, true
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return format{webp.DecodeConfig, webp.Decode}, true
 	}
-}
-
-func isWebP(b []byte) bool {
-	return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP"
+	return format{}, false
 }
 
 // Decode reads one picture from r, at most maxBytes of it, and returns it
@@ -120,15 +112,14 @@ func (d *Decoder) Decode(ctx context.Context, r io.Reader, maxBytes int64, matte
 	if int64(n) > maxBytes {
 		return Picture{}, TooBig(maxBytes)
 	}
-	rest, err := io.ReadAll(io.LimitReader(r, maxBytes-int64(n)+1))
-	if err != nil {
+	buf := bytes.NewBuffer(head)
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxBytes-int64(n)+1)); err != nil {
 		return Picture{}, refusal{ErrBroken, fmt.Errorf("read: %w", err)}
 	}
-	if int64(n+len(rest)) > maxBytes {
+	if int64(buf.Len()) > maxBytes {
 		return Picture{}, TooBig(maxBytes)
 	}
-	data := append(head, rest...)
-	rest = nil
+	data := buf.Bytes()
 
 	select {
 	case d.slots <- struct{}{}:
@@ -137,15 +128,6 @@ func (d *Decoder) Decode(ctx context.Context, r io.Reader, maxBytes int64, matte
 	}
 	defer func() { <-d.slots }()
 	return decode(f, data, matte)
-}
-
-func sniff(head []byte) (format, bool) {
-	for _, f := range formats {
-		if f.magic(head) {
-			return f, true
-		}
-	}
-	return format{}, false
 }
 
 // decode checks the dimensions, then decodes, orients and shrinks. A

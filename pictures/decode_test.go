@@ -19,7 +19,7 @@ func decodeBytes(t testing.TB, b []byte) (Picture, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return New().Decode(ctx, bytes.NewReader(b), sshMax, Black)
+	return New().Decode(ctx, bytes.NewReader(b), sshMax, RGB{})
 }
 
 // near reports whether two colours differ by at most tol in each channel
@@ -81,7 +81,7 @@ func TestTransparencyFlattened(t *testing.T) {
 		matte      RGB
 		clear, mid RGB
 	}{
-		{Black, RGB{}, RGB{128, 128, 128}},
+		{RGB{}, RGB{}, RGB{128, 128, 128}},
 		{RGB{0, 0, 200}, RGB{0, 0, 200}, RGB{128, 128, 228}},
 	} {
 		p, err := New().Decode(context.Background(), bytes.NewReader(pngOf(t, m)), sshMax, tc.matte)
@@ -159,7 +159,7 @@ func TestTooBig(t *testing.T) {
 		{100, "That picture is too big (100 bytes at most)."},
 		{1 << 10, "That picture is too big (1 KB at most)."},
 	} {
-		_, err := New().Decode(context.Background(), bytes.NewReader(data), tc.max, Black)
+		_, err := New().Decode(context.Background(), bytes.NewReader(data), tc.max, RGB{})
 		fits := int64(len(data)) <= tc.max
 		if fits && err != nil {
 			t.Errorf("max %d: %v", tc.max, err)
@@ -188,7 +188,7 @@ func TestBombCostsNothing(t *testing.T) {
 	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := d.Decode(context.Background(), bytes.NewReader(b), sshMax, Black)
+		_, err := d.Decode(context.Background(), bytes.NewReader(b), sshMax, RGB{})
 		runtime.ReadMemStats(&after)
 		if !errors.Is(err, ErrHuge) {
 			t.Fatalf("got %v, want ErrHuge", err)
@@ -203,9 +203,9 @@ func TestBombCostsNothing(t *testing.T) {
 }
 
 func TestPanicIsRefusal(t *testing.T) {
-	f := formats[0]
+	f, _ := sniff([]byte("\x89PNG\r\n\x1a\n"))
 	f.decode = func(io.Reader) (image.Image, error) { panic("a decoder bug") }
-	_, err := decode(f, pngOf(t, solid(2, 2, color.White)), Black)
+	_, err := decode(f, pngOf(t, solid(2, 2, color.White)), RGB{})
 	if !errors.Is(err, ErrBroken) || err.Error() != ErrBroken.Error() {
 		t.Fatalf("got %v, want ErrBroken", err)
 	}
@@ -221,7 +221,7 @@ func TestTwoAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.Decode(ctx, bytes.NewReader(data), sshMax, Black)
+		_, err := d.Decode(ctx, bytes.NewReader(data), sshMax, RGB{})
 		done <- err
 	}()
 	<-d.slots // one slot frees: the waiting decode takes it and finishes
@@ -230,7 +230,7 @@ func TestTwoAtOnce(t *testing.T) {
 	}
 	d.slots <- struct{}{} // both busy again
 	cancel()
-	if _, err := d.Decode(ctx, bytes.NewReader(data), sshMax, Black); !errors.Is(err, ErrBusy) {
+	if _, err := d.Decode(ctx, bytes.NewReader(data), sshMax, RGB{}); !errors.Is(err, ErrBusy) {
 		t.Fatalf("got %v, want ErrBusy", err)
 	}
 }
@@ -242,7 +242,7 @@ func TestManyAtOnce(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := d.Decode(context.Background(), bytes.NewReader(data), sshMax, Black)
+			_, err := d.Decode(context.Background(), bytes.NewReader(data), sshMax, RGB{})
 			errs <- err
 		})
 	}

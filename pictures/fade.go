@@ -34,7 +34,10 @@ func (f Frame) Dissolve(k, n int) Frame {
 		return f
 	}
 	g := Frame{Cols: f.Cols, Rows: f.Rows, Cells: make([]Cell, len(f.Cells))}
-	blank := len(f.Cells) * min(k, n) / n
+	blank := len(f.Cells)
+	if k < n {
+		blank = len(f.Cells) * k / n
+	}
 	for i, r := range order(len(f.Cells)) {
 		g.Cells[i] = f.Cells[i]
 		if r < blank {

@@ -12,11 +12,9 @@ import (
 // MaxSize is the long side, in pixels, of every Picture.
 const MaxSize = 128
 
-// RGB is one opaque colour.
+// RGB is one opaque colour; its zero value is black, the matte to use
+// when the viewers' backgrounds are unknown.
 type RGB struct{ R, G, B uint8 }
-
-// Black is the matte for terminals whose background is unknown.
-var Black = RGB{}
 
 // Picture is all that is kept of a picture: its upright RGB pixels, row
 // by row, 3 bytes each, at most MaxSize on either side.

@@ -84,7 +84,7 @@ func FuzzDecode(f *testing.F) {
 	d := New()
 	shown := map[string]bool{ErrFormat.Error(): true, ErrHuge.Error(): true, ErrBroken.Error(): true, TooBig(1 << 20).Error(): true}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := d.Decode(context.Background(), bytes.NewReader(b), 1<<20, Black)
+		p, err := d.Decode(context.Background(), bytes.NewReader(b), 1<<20, RGB{})
 		if err != nil {
 			if !shown[err.Error()] {
 				t.Fatalf("refused with %q", err)

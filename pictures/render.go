@@ -111,13 +111,11 @@ func param(b *strings.Builder, layer int, k ink) {
 	}
 }
 
-// cube are the six levels of each channel in the xterm 6×6×6 cube.
-var cube = [6]int{0, 95, 135, 175, 215, 255}
-
 // xterm256 is the nearest colour to c among the cube (16–231) and the
 // greys (232–255), which hold every colour a 256-colour terminal has
 // without depending on how it set its first 16.
 func xterm256(c RGB) int {
+	cube := [6]int{0, 95, 135, 175, 215, 255} // levels of each channel
 	level := func(v uint8) int {
 		switch {
 		case v < 48:

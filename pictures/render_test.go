@@ -244,7 +244,7 @@ func TestFadeAndDissolve(t *testing.T) {
 		}
 		prev = blank
 	}
-	for _, g := range []Frame{f.Fade(Steps, Steps, bg), f.Dissolve(Steps, Steps)} {
+	for _, g := range []Frame{f.Fade(Steps, Steps, bg), f.Dissolve(Steps, Steps), f.Fade(1, 0, bg), f.Dissolve(1, 0)} {
 		for _, c := range g.Cells {
 			if !c.Blank {
 				t.Fatal("a cell remains after the last step")
