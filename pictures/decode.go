@@ -18,8 +18,11 @@ import (
 const (
 	MaxSide   = 8192       // pixels on either side
 	MaxPixels = 25_000_000 // width × height
-	// decodes is how many pictures one Decoder decodes at once: each may
-	// hold a full-size image (up to 200 MB for a 16-bit PNG of MaxPixels).
+	// decodes is how many pictures one Decoder decodes at once. Each
+	// holds its full-size image while it lasts: at MaxPixels, 100 MB of
+	// RGBA, 200 MB for a 16-bit PNG, and a progressive JPEG adds 4 bytes
+	// a pixel per colour component (about 400 MB for colour, 520 MB for
+	// CMYK); the shrinking adds 20 MB.
 	decodes = 2
 )
 
