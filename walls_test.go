@@ -22,6 +22,9 @@ func TestPackageWalls(t *testing.T) {
 	// What a front end reaches only through talk. (ui keeps clean for one
 	// last check of every glyph before it reaches a terminal.)
 	rules := []string{mod + "rooms", mod + "admit", mod + "speak", mod + "names", mod + "cluster"}
+	// pictures is pure: bytes in, pixels out, nothing logged or run, and
+	// no image format registered beyond the four it reads.
+	impure := []string{"log", "log/slog", "os/exec", "golang.org/x/image/tiff", "golang.org/x/image/bmp"}
 	for _, c := range []struct {
 		pkg       string
 		forbidden [][]string
@@ -39,6 +42,7 @@ func TestPackageWalls(t *testing.T) {
 		{pkg: "clean", onlyHush: []string{}},
 		{pkg: "limits", onlyHush: []string{}},
 		{pkg: "names", onlyHush: []string{}},
+		{pkg: "pictures", forbidden: [][]string{ssh, terminal, network, frontEnds, impure}, onlyHush: []string{}},
 		{pkg: "cluster", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{"rooms", "limits"}},
 	} {
 		imports, err := exec.Command("go", "list", "-f", "{{join .Imports \" \"}}", "./"+c.pkg).Output()
