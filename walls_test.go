@@ -35,7 +35,7 @@ func TestPackageWalls(t *testing.T) {
 		{pkg: "admit", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{"rooms", "limits"}},
 		{pkg: "speak", forbidden: [][]string{ssh, terminal, network, frontEnds}, onlyHush: []string{"rooms", "limits", "clean"}},
 		// talk takes a net.Addr to count a connection by; it speaks no protocol.
-		{pkg: "talk", forbidden: [][]string{ssh, terminal, network[1:], frontEnds}, onlyHush: []string{"rooms", "admit", "speak", "limits", "clean", "names"}},
+		{pkg: "talk", forbidden: [][]string{ssh, terminal, network[1:], frontEnds}, onlyHush: []string{"rooms", "admit", "speak", "limits", "clean", "names", "pictures"}},
 		{pkg: "ui", forbidden: [][]string{ssh, network[1:], frontEnds}, direct: append(rules, "net")},
 		{pkg: "session", forbidden: [][]string{network[2:], {mod + "web", mod + "app"}}, direct: rules},
 		{pkg: "web", forbidden: [][]string{ssh, terminal, {mod + "session", mod + "app"}}, direct: append(rules, mod+"clean")},

@@ -126,6 +126,10 @@ func (g *Gate) Connect(addr net.Addr) *Conn {
 // Close gives the connection's place back.
 func (c *Conn) Close() { c.release() }
 
+// Picture spends one picture from the address's allowance; false when it
+// is spent.
+func (c *Conn) Picture() bool { return c.g.addrs.Picture(c.key) }
+
 // Over reports whether the connection is over its address's limits: it
 // is to be told why and let go, whatever it asks for.
 func (c *Conn) Over() bool { return c.refused }

@@ -25,6 +25,9 @@ import (
 	"github.com/hush-chat/hush/talk"
 )
 
+// picturesPerMinute bounds the pictures one address sends, over every way in.
+const picturesPerMinute = 10
+
 // App is a running server.
 type App struct {
 	hub     *talk.Hub
@@ -123,6 +126,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		Invite:      func(user string) string { return session.Invite(cfg.Host, sshPort, user) },
 		Link:        wf.link(cfg.Host),
 		Log:         log,
+		Pictures:    bool(cfg.Pictures),
 	})
 	if err := wf.serve(cfg, hub, mm, log); err != nil {
 		ln.Close()

@@ -34,6 +34,7 @@ type Config struct {
 	KeyRate           float64
 	KeyBurst          int
 	MaxPaste          int
+	Pictures          onOff
 
 	Metrics        string
 	ProxyProtocol  bool
@@ -90,6 +91,8 @@ func flags(c *Config) *flag.FlagSet {
 	fs.Float64Var(&c.KeyRate, "key-rate", 30, "keys a second one person can keep up; more is dropped with a hint, never a disconnect")
 	fs.IntVar(&c.KeyBurst, "key-burst", 3000, "keys one person may send at once above --key-rate (a paste spends these)")
 	fs.IntVar(&c.MaxPaste, "max-paste", 1000, "characters kept from one paste; the rest is cut with a hint")
+	c.Pictures = true
+	fs.Var(&c.Pictures, "pictures", "`on` lets people show each other pictures that fade (ssh CODE@HOST pic < file, or from the page); off turns them off")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on this address, e.g. 127.0.0.1:9222 (off if empty)")
 	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", false, "read PROXY protocol v1/v2 headers from --trusted-proxies (behind a TCP load balancer)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses allowed (and required) to send PROXY headers")
@@ -254,6 +257,28 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return c, &UsageError{Err: err}
 	}
 	return c, nil
+}
+
+// onOff is a setting that is on or off (also true/false, yes/no, 1/0).
+type onOff bool
+
+func (o *onOff) String() string {
+	if *o {
+		return "on"
+	}
+	return "off"
+}
+
+func (o *onOff) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		*o = true
+	case "off", "false", "no", "0":
+		*o = false
+	default:
+		return fmt.Errorf("want on or off")
+	}
+	return nil
 }
 
 // noListener stands in for a listener when only checking settings.

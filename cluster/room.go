@@ -46,6 +46,7 @@ type wire struct {
 	Kind rooms.EventKind `json:"k"`
 	Peer member          `json:"p"`
 	Text string          `json:"t,omitempty"`
+	Data []byte          `json:"d,omitempty"` // a picture's bytes, which are not text
 }
 
 // room is this node's part of one room: the members seated here, and
@@ -379,7 +380,11 @@ func (rm *room) publish(kind rooms.EventKind, from member, text string) {
 		return
 	}
 	r := rm.reg
-	data, _ := json.Marshal(wire{Kind: kind, Peer: from, Text: text})
+	w := wire{Kind: kind, Peer: from, Text: text}
+	if kind == rooms.Pictured {
+		w.Text, w.Data = "", []byte(text)
+	}
+	data, _ := json.Marshal(w)
 	if err := r.nc.Publish(subjectPrefix+rm.key, data); err != nil {
 		r.n.publishErrors.Add(1)
 		return
@@ -413,7 +418,7 @@ func (rm *room) receive(msg *nats.Msg) {
 		}
 	case rooms.Left:
 		rm.depart(p)
-	case rooms.Typed, rooms.Newline:
+	case rooms.Typed, rooms.Newline, rooms.Pictured:
 		if _, known := rm.remote[p.ID]; !known {
 			// Their Join was lost on the way: this is how we meet them.
 			rm.remote[p.ID] = w.Peer
@@ -422,6 +427,9 @@ func (rm *room) receive(msg *nats.Msg) {
 			}
 		}
 		ev := rooms.Event{Kind: w.Kind, Peer: p, Text: w.Text}
+		if w.Kind == rooms.Pictured {
+			ev.Text = string(w.Data)
+		}
 		for _, o := range rm.local {
 			o.push(ev)
 		}
@@ -571,6 +579,14 @@ func (s *seat) Newline() error {
 		return err
 	}
 	s.room.send(s, rooms.Event{Kind: rooms.Newline, Peer: s.self})
+	return nil
+}
+
+func (s *seat) Picture(encoded string) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	s.room.send(s, rooms.Event{Kind: rooms.Pictured, Peer: s.self, Text: encoded})
 	return nil
 }
 

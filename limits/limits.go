@@ -71,6 +71,7 @@ type Config struct {
 	WrongCodes        int           // wrong room codes before joining is paused
 	WrongCodesPerHour float64       // how fast that allowance comes back
 	Lockout           time.Duration // how long joining stays paused, at least, once it is spent
+	PicturesPerMinute int           // pictures sent into rooms
 }
 
 // Addresses counts what each remote address is doing.
@@ -89,6 +90,7 @@ type addr struct {
 	starts   Bucket          // new connections
 	refused  Bucket          // refusals explained before we stop explaining
 	wrong    WrongCodeRecord // wrong codes
+	pictures Bucket          // pictures sent
 }
 
 // NewAddresses applies cfg; now is time.Now unless a test supplies a clock.
@@ -107,8 +109,9 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 	if x == nil {
 		perMinute := func(n int) Bucket { return NewBucket(float64(n)/60, float64(n)) }
 		x = &addr{
-			starts:  perMinute(a.cfg.ConnsPerMinute),
-			refused: perMinute(max(a.cfg.ConnsPerMinute, a.cfg.Conns)),
+			starts:   perMinute(a.cfg.ConnsPerMinute),
+			refused:  perMinute(max(a.cfg.ConnsPerMinute, a.cfg.Conns)),
+			pictures: perMinute(a.cfg.PicturesPerMinute),
 		}
 		a.addrs[ip] = x
 	}
@@ -120,7 +123,7 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 func (a *Addresses) sweep(now time.Time) {
 	a.lastSweep = now
 	for ip, x := range a.addrs {
-		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && a.cfg.Forgotten(x.wrong, now) {
+		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && x.pictures.Full(now) && a.cfg.Forgotten(x.wrong, now) {
 			delete(a.addrs, ip)
 		}
 	}
@@ -182,7 +185,7 @@ func (a *Addresses) Locked(ip string) (bool, time.Duration) {
 	return wait > 0, wait
 }
 
-// Failed counts a wrong code from ip and reports whether that paused it:
+// WrongCode counts a wrong code from ip and reports whether that paused it:
 // after WrongCodes wrong codes, joining pauses for Lockout, and the allowance
 // comes back at WrongCodesPerHour, not all at once when the pause ends, so a
 // guesser who paces itself gets no more than that.
@@ -197,6 +200,18 @@ func (a *Addresses) WrongCode(ip string) bool {
 	var paused bool
 	x.wrong, paused = a.cfg.Wrong(x.wrong, now)
 	return paused
+}
+
+// Picture spends one picture from ip's allowance, and reports false when
+// it is spent.
+func (a *Addresses) Picture(ip string) bool {
+	if a.cfg.PicturesPerMinute <= 0 {
+		return true
+	}
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.get(ip, now).pictures.Take(1, now) == 1
 }
 
 // Len is how many addresses are remembered.

@@ -257,6 +257,14 @@ func (s *seat) Newline() error {
 	return nil
 }
 
+func (s *seat) Picture(encoded string) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	s.room.send(s, Event{Kind: Pictured, Peer: s.self, Text: encoded})
+	return nil
+}
+
 func (s *seat) Leave() {
 	if s.Queue.Leave() {
 		s.room.remove(s)

@@ -19,7 +19,7 @@ type Queue struct {
 func NewQueue() *Queue { return &Queue{ready: make(chan struct{}, 1)} }
 
 // Push queues ev. It reports false only when ev was dropped because the
-// queue is full (typed text and newlines beyond QueueLimit), so the caller
+// queue is full (typed text, newlines and pictures beyond QueueLimit), so the caller
 // can count it; a push after the end is ignored and reports true.
 func (q *Queue) Push(ev Event) bool {
 	q.mu.Lock()
@@ -27,7 +27,7 @@ func (q *Queue) Push(ev Event) bool {
 		q.mu.Unlock()
 		return true
 	}
-	if len(q.events) >= QueueLimit && (ev.Kind == Typed || ev.Kind == Newline) {
+	if len(q.events) >= QueueLimit && (ev.Kind == Typed || ev.Kind == Newline || ev.Kind == Pictured) {
 		q.mu.Unlock()
 		return false
 	}

@@ -49,11 +49,12 @@ type Peer struct {
 type EventKind uint8
 
 const (
-	Joined  EventKind = iota + 1 // Peer arrived
-	Left                         // Peer went away
-	Typed                        // Peer typed Text
-	Newline                      // Peer started a new line
-	Ended                        // this seat ended; Seat.Err says why
+	Joined   EventKind = iota + 1 // Peer arrived
+	Left                          // Peer went away
+	Typed                         // Peer typed Text
+	Newline                       // Peer started a new line
+	Ended                         // this seat ended; Seat.Err says why
+	Pictured                      // Peer sent a picture; Text holds its bytes (package pictures encodes them)
 )
 
 // Event is one thing a member learns about the others.
@@ -101,6 +102,9 @@ type Seat interface {
 	Type(text string) error
 	// Newline starts a new line for everyone else.
 	Newline() error
+	// Picture shows everyone else a picture, already checked and shrunk
+	// (see package pictures), as its encoded bytes.
+	Picture(encoded string) error
 	// Leave gives up the seat; the room ends when its last member leaves.
 	// Leaving twice, or after the seat ended, does nothing.
 	Leave()

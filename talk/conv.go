@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hush-chat/hush/clean"
+	"github.com/hush-chat/hush/pictures"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
 )
@@ -13,21 +14,23 @@ import (
 type Kind uint8
 
 const (
-	Joined  Kind = iota + 1 // Peer arrived (one bell, unless the person turned it off)
-	Left                    // Peer went away
-	Typed                   // Peer typed Text
-	Newline                 // Peer started a new line
-	Warned                  // the idle warning: Text, with Wait left before Ended
-	Ended                   // the conversation is over; Text says why. The last event.
+	Joined   Kind = iota + 1 // Peer arrived (one bell, unless the person turned it off)
+	Left                     // Peer went away
+	Typed                    // Peer typed Text
+	Newline                  // Peer started a new line
+	Pictured                 // Peer sent Picture (this person's own, when Peer is Self)
+	Warned                   // the idle warning: Text, with Wait left before Ended
+	Ended                    // the conversation is over; Text says why. The last event.
 )
 
 // Event is one thing a front end shows. Text from others was cleaned before
 // it entered the room; names are cleaned here.
 type Event struct {
-	Kind Kind
-	Peer Peer
-	Text string
-	Wait time.Duration
+	Kind    Kind
+	Peer    Peer
+	Text    string
+	Wait    time.Duration
+	Picture *pictures.Picture // Pictured: the picture, already shrunk
 }
 
 // MaxName bounds a name on any screen, in runes.
@@ -51,13 +54,28 @@ type Conv struct {
 	notes  chan Event
 	room   []rooms.Event // drained from the seat; reused
 	closed sync.Once
+	budget func() bool // spends one picture from the address's allowance; nil: none
+
+	pmu         sync.Mutex                // guards the pictures' record: senders and readers differ
+	lastPicture time.Time                 // when this person last sent one
+	pictures    [picturesAtOnce]time.Time // when the last pictures entered the room
+	nextPicture int
 }
 
 // Sit starts a conversation on a seat already taken: Enter does, after the
 // gate; tests do with seats of their own.
-func (h *Hub) Sit(seat rooms.Seat) *Conv { return h.sit(seat, func() {}) }
+func (h *Hub) Sit(seat rooms.Seat) *Conv { return h.sit(seat, func() {}, nil) }
 
-func (h *Hub) sit(seat rooms.Seat, done func()) *Conv {
+func (h *Hub) sit(seat rooms.Seat, done func(), budget func() bool) *Conv {
+	c := h.newConv(seat, done)
+	c.budget = budget
+	h.mu.Lock()
+	h.convs[c] = struct{}{}
+	h.mu.Unlock()
+	return c
+}
+
+func (h *Hub) newConv(seat rooms.Seat, done func()) *Conv {
 	c := &Conv{
 		h:     h,
 		seat:  seat,
@@ -65,7 +83,7 @@ func (h *Hub) sit(seat rooms.Seat, done func()) *Conv {
 		done:  done,
 		code:  rooms.Grouped(seat.Code()),
 		self:  cleanPeer(seat.Self()),
-		notes: make(chan Event, 2), // a warning and an end: each fits once per quiet spell
+		notes: make(chan Event, 4), // a warning, an end, and one's own pictures
 	}
 	for _, p := range seat.Others() {
 		c.others = append(c.others, cleanPeer(p))
@@ -126,8 +144,9 @@ func (c *Conv) Fade() Fade { return c.h.Fade() }
 // Ready is signalled when Drain has something from the room.
 func (c *Conv) Ready() <-chan struct{} { return c.seat.Ready() }
 
-// Notes delivers what the conversation itself says: the idle warning, and
-// the end when idleness lets the person go.
+// Notes delivers what the conversation itself says: the idle warning, the
+// end when idleness lets the person go, and pictures this person sent
+// (from wherever they sent them).
 func (c *Conv) Notes() <-chan Event { return c.notes }
 
 // Drain appends what happened in the room since the last Drain to buf.
@@ -149,6 +168,10 @@ func (c *Conv) Drain(buf []Event) []Event {
 			e.Kind = Newline
 		case rooms.Ended:
 			e.Kind, e.Text = Ended, goodbye(c.seat.Err())
+		case rooms.Pictured:
+			if !c.picture(&e, ev.Text) {
+				continue
+			}
 		default:
 			continue
 		}
@@ -200,6 +223,9 @@ func (c *Conv) Close() {
 	c.closed.Do(func() {
 		c.idle.stop()
 		c.seat.Leave()
+		c.h.mu.Lock()
+		delete(c.h.convs, c)
+		c.h.mu.Unlock()
 		c.done()
 	})
 }

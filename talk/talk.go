@@ -18,6 +18,7 @@ import (
 
 	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/names"
+	"github.com/hush-chat/hush/pictures"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
 )
@@ -53,17 +54,22 @@ type Config struct {
 	Invite func(user string) string
 	Link   func(code string) string
 	Log    *slog.Logger
+	// Pictures lets people show each other pictures that fade.
+	Pictures bool
 }
 
 // Hub holds what conversations share, and counts the front ends' sessions
 // so a shutdown can wait for every goodbye. One per process.
 type Hub struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	decoder *pictures.Decoder // nil with pictures off
 
 	mu      sync.Mutex
 	closing bool
 	held    sync.WaitGroup
+	convs   map[*Conv]struct{} // every conversation here, for pictures sent from elsewhere
+	tokens  map[string]token   // one-time lines that send a picture
 }
 
 // NewHub returns a hub for cfg.
@@ -74,7 +80,11 @@ func NewHub(cfg Config) *Hub {
 	if cfg.Invite == nil {
 		cfg.Invite = func(user string) string { return "ssh " + user + "@localhost" }
 	}
-	return &Hub{cfg: cfg, log: cfg.Log}
+	h := &Hub{cfg: cfg, log: cfg.Log, convs: make(map[*Conv]struct{}), tokens: make(map[string]token)}
+	if cfg.Pictures {
+		h.decoder = pictures.New()
+	}
+	return h
 }
 
 // Fade is the fade schedule every screen follows.

@@ -67,7 +67,7 @@ func (c *Conn) Enter(ctx context.Context, where Where, who Member, via string) (
 		pass.Done()
 		return nil, h.refused(err, via, c.c)
 	}
-	conv := h.sit(seat, pass.Done)
+	conv := h.sit(seat, pass.Done, c.c.Picture)
 	h.log.Info("seated", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "op", where.String(), "via", via)
 	return conv, nil
 }

@@ -32,6 +32,7 @@ func (s *benchSeat) Self() rooms.Peer                      { return s.self }
 func (s *benchSeat) Others() []rooms.Peer                  { return s.others }
 func (s *benchSeat) Type(string) error                     { return nil }
 func (s *benchSeat) Newline() error                        { return nil }
+func (s *benchSeat) Picture(string) error                  { return nil }
 func (s *benchSeat) Leave()                                {}
 func (s *benchSeat) Err() error                            { return nil }
 func (s *benchSeat) Ready() <-chan struct{}                { return nil }

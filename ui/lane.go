@@ -38,6 +38,7 @@ type lane struct {
 	cells  []cell
 	word   int          // first cell of the word being typed; -1 between words
 	filter clean.Stream // the text filter, checked again before a terminal
+	pic    *shown       // the picture this person sent, until it has faded
 	// The last layout, kept until the cells or the width change: a frame
 	// asks for it several times (compact, need, rows).
 	spans      []span

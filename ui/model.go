@@ -29,6 +29,9 @@ type Config struct {
 	Pace int
 	// Quiet turns the bell off.
 	Quiet bool
+	// Pictures is what this person sees of pictures: PicturesVeil (the
+	// zero value), PicturesShow or PicturesOff.
+	Pictures int
 }
 
 // Events carries what happened in the conversation since the last Events.
@@ -96,6 +99,9 @@ type Model struct {
 	memo     memo
 	phase    time.Duration // this session's offset on the fade grid
 	farewell string
+	pictures int   // what this person sees of pictures
+	picking  bool  // tab was pressed: keys pick a picture instead of typing
+	picked   *lane // the lane whose picture is highlighted while picking
 
 	// Kept between frames so that drawing one allocates nothing.
 	sizes, need []int
@@ -111,7 +117,7 @@ type Model struct {
 
 // New builds the model. Nothing is drawn until Run (or a View).
 func New(cfg Config) *Model {
-	m := &Model{cfg: cfg, now: time.Now, epoch: time.Now(), phase: rand.N(talk.FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet}
+	m := &Model{cfg: cfg, now: time.Now, epoch: time.Now(), phase: rand.N(talk.FadeStep), dirty: true, pace: 1, quiet: cfg.Quiet, pictures: cfg.Pictures}
 	for _, p := range paces {
 		if cfg.Pace == p {
 			m.pace = p
@@ -245,6 +251,9 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		m.help = false // any key closes the help, and does nothing else
 		return nil
 	}
+	if m.pickKey(key, now) {
+		return nil
+	}
 	switch key {
 	case "esc", "ctrl+c":
 		if !m.leaving.IsZero() && now.Sub(m.leaving) < leaveWithin {
@@ -280,6 +289,15 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		}
 		m.say(msg, -1, now)
 		return copyText(text)
+	case "ctrl+p":
+		line := m.cfg.Conv.PictureLine(now)
+		if line == "" {
+			m.say("Pictures cannot be sent right now.", -1, now)
+			return nil
+		}
+		// Long enough to read and copy by hand where the clipboard fails.
+		m.notice = notice{text: "To send a picture, run: " + line, color: -1, until: now.Add(time.Minute)}
+		return copyText(line)
 	case "ctrl+f":
 		for i, p := range paces {
 			if p == m.pace {
@@ -399,6 +417,8 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 		if l := m.lane(ev.Peer.ID); l != nil {
 			l.newline(m.clock(now))
 		}
+	case talk.Pictured:
+		m.picture(ev, now)
 	case talk.Warned:
 		m.idling = true
 		m.notice = notice{text: ev.Text, color: -1, until: now.Add(ev.Wait)}
@@ -451,11 +471,17 @@ func (m *Model) schedule(now time.Time) {
 	}
 	at := m.clock(now)
 	cut := m.cutAt(at)
+	grid := func(t stamp) time.Time {
+		return m.epoch.Add(time.Duration(t)).Add(talk.FadeStep - 1 - m.phase).Truncate(talk.FadeStep).Add(m.phase)
+	}
 	for _, l := range m.lanes {
 		if c, ok := l.firstAlive(cut); ok {
 			if t, ok := m.fade.next(c.at, at); ok {
-				earlier(m.epoch.Add(time.Duration(t)).Add(talk.FadeStep - 1 - m.phase).Truncate(talk.FadeStep).Add(m.phase))
+				earlier(grid(t))
 			}
+		}
+		if t := m.picNext(l, at); t != 0 {
+			earlier(grid(t))
 		}
 	}
 	if m.notice.text != "" {

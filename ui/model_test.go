@@ -39,6 +39,7 @@ func (f *fakeSeat) Type(text string) error {
 	return nil
 }
 func (f *fakeSeat) Newline() error                        { f.breaks++; return nil }
+func (f *fakeSeat) Picture(string) error                  { return nil }
 func (f *fakeSeat) Leave()                                {}
 func (f *fakeSeat) Err() error                            { return f.err }
 func (f *fakeSeat) Ready() <-chan struct{}                { return nil }

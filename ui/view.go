@@ -86,7 +86,7 @@ func (m *Model) allocate(lanes []*lane, body int, cut stamp) []int {
 	need := grow(&m.need, len(lanes))
 	total := 0
 	for i, l := range lanes {
-		need[i] = l.need(tw, cut)
+		need[i] = l.need(tw, cut) + m.picRows(l, tw, cut+stamp(m.fade.linger))
 		if l.you {
 			need[i] = max(need[i], 1)
 		}
@@ -112,7 +112,7 @@ func (m *Model) allocate(lanes []*lane, body int, cut stamp) []int {
 			left -= need[i]
 		}
 		for i := len(need) - 1; i >= 0 && left > 0; i-- {
-			if l := lanes[i]; l.need(tw, cut) > need[i] {
+			if l := lanes[i]; l.need(tw, cut)+m.picRows(l, tw, cut+stamp(m.fade.linger)) > need[i] {
 				need[i]++
 				left--
 			}
@@ -245,11 +245,14 @@ func (m *Model) makeHelpLines(w, rows int) []string {
 		"  ctrl+y      copies the invite (again: the web link), while a seat is free",
 		"  ctrl+f      fades slower on your screen only: " + paceName[m.pace],
 		"  ctrl+g      turns the bell on or off: " + bell,
+		"  tab         picks a picture someone sent; enter shows it",
+		"  ctrl+p      a line that sends a picture from another terminal",
 		"  f1          shows this",
 		"",
 		bold + "Bring your settings" + dim + "  (when you connect)",
 		"  ssh -o SetEnv=HUSH_FADE=slower …   or slowest",
 		"  ssh -o SetEnv=HUSH_BELL=off …",
+		"  ssh -o SetEnv=HUSH_PICTURES=show …  or veil (the default), off",
 		"  ssh -o SetEnv=NO_COLOR=1 …          no colour at all",
 	}
 	for i := range lines {
@@ -289,6 +292,12 @@ func (m *Model) drawLane(f *Frame, l *lane, row, n, w int, now stamp) {
 	if n >= 2 {
 		f.setMemoRow(row, m.memo.get(memoKey{kind: 'l', w: w, a: l.peer.ID}, func() string { return ansi.Truncate(m.label(l), w, "…") }), 0)
 		row, n = row+1, n-1
+		if used := m.drawPicture(f, l, row, n, w, now); used > 0 {
+			row, n = row+used, n-used
+			if n == 0 {
+				return
+			}
+		}
 	} else if w >= 8 {
 		prefix = m.memo.get(memoKey{kind: 'p', w: w, a: l.peer.ID}, func() string {
 			return m.fade.style(l.peer.Color, 0) + ansi.Truncate(l.peer.Name, w/3, "…") + "\x1b[0m› "
