@@ -32,12 +32,19 @@ type App struct {
 	nats    *natsCluster // nil without --nats
 	ln      net.Listener
 	metrics *metricsServer // nil without --metrics
-	served  chan error
+	serving *listeners
 }
 
 // Start prepares the data directory, listens and serves in the background.
-// build says which binary this is, for the metrics.
-func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
+// build says which binary this is, for the metrics. If any step fails,
+// what the steps before it set up is undone.
+func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error) {
+	var undo cleanup
+	defer func() {
+		if err != nil {
+			undo.run()
+		}
+	}()
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -53,6 +60,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	undo.add(func() { ln.Close() })
 	if ln, err = proxyListener(ln, cfg); err != nil {
 		return nil, err
 	}
@@ -64,56 +72,27 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 			nc, err = joinCluster(cfg, codes, salt, hostKey, log)
 		}
 		if err != nil {
-			ln.Close()
 			return nil, err
 		}
+		undo.add(nc.close)
 		reg = nc.reg
 	}
+	undo.add(func() { reg.Close(nil) })
 	mx := newMetricsServer(cfg, reg, build)
 	if mx != nil && nc != nil {
 		mx.m.WatchCluster(nc)
 	}
-	var observer admit.Observer
-	if mx != nil {
-		reg = mx.m.Rooms(reg)
-		observer = mx.m
-	}
-	perAddress := limits.Config{
-		Conns:          cfg.ConnsPerIP,
-		ConnsPerMinute: cfg.ConnsPerMinute,
-		Sessions:       cfg.SessionsPerIP,
-		Fails:          cfg.WrongCodes,
-		FailsPerHour:   cfg.WrongCodesPerHour,
-		Lockout:        cfg.Lockout,
-	}
-	var ledger admit.Ledger
-	if nc != nil {
-		if ledger, err = nc.ledger(perAddress); err != nil {
-			ln.Close()
-			nc.reg.Close(nil)
-			nc.close()
-			return nil, err
-		}
-	}
-	gate := admit.New(reg, admit.Config{
-		PerAddress:          perAddress,
-		MaxSessions:         cfg.MaxSessions,
-		MaxGroup:            cfg.MaxGroup,
-		WrongCodesPerMinute: cfg.ServerWrongCodes,
-		Ledger:              ledger,
-	}, observer)
-	sshPort := ln.Addr().(*net.TCPAddr).Port
-	var mm *metrics.Metrics
-	if mx != nil {
-		mm = mx.m
-	}
-	wf, err := startWeb(cfg, gate, sshPort, mm, log)
+	gate, err := newGate(cfg, reg, nc, mx)
 	if err != nil {
-		ln.Close()
-		gate.Shutdown()
-		nc.close()
 		return nil, err
 	}
+	undo.add(gate.Shutdown)
+	sshPort := ln.Addr().(*net.TCPAddr).Port
+	wf, err := startWeb(cfg, gate, sshPort, mx.metrics(), log)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(wf.close)
 	srv, err := session.New(session.Config{
 		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),
 		Host:             cfg.Host,
@@ -129,24 +108,61 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		IdleTimeout:      cfg.IdleTimeout,
 		Metrics:          mx.hooks(),
 	})
-	if err == nil {
-		err = mx.listen(cfg, log)
-	}
 	if err != nil {
-		ln.Close()
-		_ = wf.shutdown(context.Background())
-		gate.Shutdown()
-		nc.close()
 		return nil, err
 	}
-	a := &App{gate: gate, ssh: srv, web: wf, nats: nc, ln: ln, served: make(chan error, 1), metrics: mx}
-	mx.setHealthy(true)
-	go func() {
-		err := srv.Serve(ln)
-		mx.setHealthy(false)
-		a.served <- err
-	}()
+	if err := mx.listen(cfg, log); err != nil {
+		return nil, err
+	}
+	a = &App{gate: gate, ssh: srv, web: wf, nats: nc, ln: ln, metrics: mx}
+	a.serve(log)
 	return a, nil
+}
+
+// newGate is the gate every way in shares, its wrong-code ledger in NATS
+// when there is a cluster, its refusals counted when there are metrics.
+func newGate(cfg Config, reg rooms.Registry, nc *natsCluster, mx *metricsServer) (*admit.Gate, error) {
+	var observer admit.Observer
+	if mx != nil {
+		reg = mx.m.Rooms(reg)
+		observer = mx.m
+	}
+	perAddress := limits.Config{
+		Conns:          cfg.ConnsPerIP,
+		ConnsPerMinute: cfg.ConnsPerMinute,
+		Sessions:       cfg.SessionsPerIP,
+		Fails:          cfg.WrongCodes,
+		FailsPerHour:   cfg.WrongCodesPerHour,
+		Lockout:        cfg.Lockout,
+	}
+	var ledger admit.Ledger
+	if nc != nil {
+		var err error
+		if ledger, err = nc.ledger(perAddress); err != nil {
+			return nil, err
+		}
+	}
+	return admit.New(reg, admit.Config{
+		PerAddress:          perAddress,
+		MaxSessions:         cfg.MaxSessions,
+		MaxGroup:            cfg.MaxGroup,
+		WrongCodesPerMinute: cfg.ServerWrongCodes,
+		Ledger:              ledger,
+	}, observer), nil
+}
+
+// serve starts every listener, watched as one: the first to fail makes
+// the server unhealthy and is delivered on Served.
+func (a *App) serve(log *slog.Logger) {
+	a.serving = newListeners(log, func() { a.metrics.setHealthy(false) })
+	a.metrics.setHealthy(true)
+	a.serving.serve("ssh", a.ln, a.ssh.Serve)
+	if a.web != nil {
+		a.serving.serve("web", a.web.ln, a.web.srv.Serve)
+	}
+	if a.metrics != nil {
+		a.serving.serve("metrics", a.metrics.ln, a.metrics.serve)
+	}
 }
 
 // Addr is where SSH is served.
@@ -161,14 +177,16 @@ func (a *App) WebAddr() string { return a.web.addr() }
 // MetricsAddr is where metrics are served, "" without --metrics.
 func (a *App) MetricsAddr() string { return a.metrics.addr() }
 
-// Served delivers what ended serving: nil after Shutdown, else the error.
-func (a *App) Served() <-chan error { return a.served }
+// Served delivers what ended serving: nil after Shutdown, else the first
+// listener's failure, naming the listener and its address.
+func (a *App) Served() <-chan error { return a.serving.ended }
 
 // Shutdown stops taking people in, tells everyone in a room that the
 // server is going away, lets their screens say so, and closes every
 // connection by the time ctx ends.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.metrics.setHealthy(false) // stop sending new people here while the rest say goodbye
+	a.serving.stop()
 	a.gate.Shutdown()
 	webDone := make(chan error, 1)
 	go func() { webDone <- a.web.shutdown(ctx) }()

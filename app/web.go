@@ -19,10 +19,9 @@ import (
 
 // webFront is the optional browser front end. A nil one is off.
 type webFront struct {
-	srv    *web.Server
-	ln     net.Listener
-	url    string // --web-url
-	served chan error
+	srv *web.Server
+	ln  net.Listener
+	url string // --web-url
 }
 
 // checkWeb refuses settings that would serve the page in a way nobody
@@ -62,7 +61,7 @@ func loopbackHost(h string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// startWeb listens for browsers when --web is set.
+// startWeb listens for browsers when --web is set; App.serve serves them.
 func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, log *slog.Logger) (*webFront, error) {
 	if cfg.Web == "" {
 		return nil, nil
@@ -104,9 +103,7 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
 	}
-	w := &webFront{srv: srv, ln: ln, url: cfg.WebURL, served: make(chan error, 1)}
-	go func() { w.served <- srv.Serve(ln) }()
-	return w, nil
+	return &webFront{srv: srv, ln: ln, url: cfg.WebURL}, nil
 }
 
 // link makes the page address for a room, as the SSH side shows it.
@@ -129,9 +126,13 @@ func (w *webFront) shutdown(ctx context.Context) error {
 	if w == nil {
 		return nil
 	}
-	err := w.srv.Shutdown(ctx)
-	if serr := <-w.served; serr != nil {
-		err = errors.Join(err, serr)
+	return w.srv.Shutdown(ctx)
+}
+
+// close undoes startWeb when Start fails later: nothing was served yet.
+func (w *webFront) close() {
+	if w != nil {
+		_ = w.srv.Shutdown(context.Background())
+		w.ln.Close()
 	}
-	return err
 }

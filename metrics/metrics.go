@@ -218,8 +218,8 @@ func (m *Metrics) IdleClosed() { m.idle.Inc() }
 // Throttled counts a connection's requests held back for coming too fast.
 func (m *Metrics) Throttled() { m.throttled.Inc() }
 
-// SetHealthy says whether the SSH listener is accepting; /healthz answers
-// 200 only while it is.
+// SetHealthy says whether every listener is accepting; /healthz answers
+// 200 only while they are.
 func (m *Metrics) SetHealthy(ok bool) { m.healthy.Store(ok) }
 
 // Handler serves /metrics (Prometheus text) and /healthz.
