@@ -522,11 +522,11 @@ func TestMismatchRefused(t *testing.T) {
 		cfg := testConfig(t, "b")
 		edit(&cfg)
 		r, err := New(t.Context(), connect(t, s.ClientURL()), cfg)
-		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), name) {
+		if !errors.Is(err, errMismatch) || !strings.Contains(err.Error(), name) {
 			if r != nil {
 				r.Close(nil)
 			}
-			t.Errorf("%s differs: New = %v, want ErrMismatch naming it", name, err)
+			t.Errorf("%s differs: New = %v, want errMismatch naming it", name, err)
 		}
 	}
 	newNode(t, s.ClientURL(), "c") // the same directory is welcome
