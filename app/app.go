@@ -56,14 +56,15 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	raw, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	undo.add(func() { ln.Close() })
-	if ln, err = proxyListener(ln, cfg); err != nil {
+	ln, err := proxyListener(raw, cfg) // closes raw if it fails
+	if err != nil {
 		return nil, err
 	}
+	undo.add(func() { ln.Close() })
 	var reg rooms.Registry = rooms.NewMemory(codes)
 	var nc *natsCluster
 	if cfg.NATS != "" {
