@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hush-chat/hush/internal/logtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -130,21 +132,19 @@ func TestRunFailureExitsOne(t *testing.T) {
 // address on stderr. The web listener is made to die as a kernel would
 // kill it: shutdown(2) on its socket, so accept fails for good.
 func TestRunListenerFailureExitsOne(t *testing.T) {
-	var stderr syncWriter
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"--listen", "127.0.0.1:0", "--web", "127.0.0.1:0", "--data", t.TempDir(), "--host", "chat.test"}, io.Discard, &stderr, func(string) string { return "" })
 	}()
 	webRE := regexp.MustCompile(`msg="web listening" addr=127\.0\.0\.1:(\d+)`)
 	var port int
-	for deadline := time.Now().Add(10 * time.Second); port == 0; time.Sleep(10 * time.Millisecond) {
+	wait.Until(t, "the web listener", func() (bool, string) {
 		if m := webRE.FindStringSubmatch(stderr.String()); m != nil {
 			port, _ = strconv.Atoi(m[1])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never listened; stderr:\n%s", stderr.String())
-		}
-	}
+		return port != 0, stderr.String()
+	})
 	fd := listeningFD(t, port)
 	if err := syscall.Shutdown(fd, syscall.SHUT_RD); err != nil {
 		t.Fatalf("shutdown(2) on the web listener: %v", err)
@@ -157,7 +157,7 @@ func TestRunListenerFailureExitsOne(t *testing.T) {
 		if code != 1 || !strings.Contains(out, `msg="listener failed" listener=web addr=`+addr) || !strings.Contains(out, "\nhush: web listener on "+addr+": ") {
 			t.Fatalf("exit %d; stderr:\n%s", code, out)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(wait.Timeout):
 		t.Fatalf("still serving after its web listener died; stderr:\n%s", stderr.String())
 	}
 }
@@ -188,22 +188,4 @@ func listeningFD(t *testing.T, port int) int {
 	}
 	t.Fatalf("no listening socket on port %d in this process", port)
 	return -1
-}
-
-// syncWriter is stderr written by the server's goroutines and read by the test.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -8,31 +8,13 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/logtest"
 	"github.com/hush-chat/hush/internal/sshtest"
 	"github.com/hush-chat/hush/metrics"
 )
-
-// syncBuffer is a log written from the serving goroutines and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A web or metrics listener that dies ends serving, as the SSH one does:
 // Served names it and its address, the log says so, /healthz stops
@@ -44,7 +26,7 @@ func TestAnyListenerFailingEndsServing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var log syncBuffer
+			var log logtest.Buffer
 			a, err := Start(cfg, slog.New(slog.NewTextHandler(&log, nil)), metrics.Build{Version: "test", GoVersion: runtime.Version()})
 			if err != nil {
 				t.Fatal(err)
