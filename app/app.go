@@ -94,7 +94,22 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 		return nil, err
 	}
 	undo.add(wf.close)
-	srv, err := session.New(session.Config{
+	srv, err := newSSH(cfg, gate, sshPort, wf, mx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := mx.listen(cfg, log); err != nil {
+		return nil, err
+	}
+	a = &App{gate: gate, ssh: srv, web: wf, nats: nc, ln: ln, metrics: mx}
+	a.serve(log)
+	return a, nil
+}
+
+// newSSH is the SSH front end, its invites naming sshPort and, with --web,
+// the page.
+func newSSH(cfg Config, gate *admit.Gate, sshPort int, wf *webFront, mx *metricsServer, log *slog.Logger) (*session.Server, error) {
+	return session.New(session.Config{
 		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),
 		Host:             cfg.Host,
 		Port:             sshPort,
@@ -109,15 +124,6 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 		IdleTimeout:      cfg.IdleTimeout,
 		Metrics:          mx.hooks(),
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := mx.listen(cfg, log); err != nil {
-		return nil, err
-	}
-	a = &App{gate: gate, ssh: srv, web: wf, nats: nc, ln: ln, metrics: mx}
-	a.serve(log)
-	return a, nil
 }
 
 // newGate is the gate every way in shares, its wrong-code ledger in NATS
