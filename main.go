@@ -113,14 +113,17 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	a.LogStartup(log, cfg)
+	// A listener that fails ends the process with it (exit 1): the others
+	// say goodbye first, as on a signal.
+	var failed error
 	select {
-	case err := <-a.Served():
-		return err
+	case failed = <-a.Served():
+		log.Info("shutting down", "because", "a listener failed")
 	case <-ctx.Done():
+		log.Info("shutting down")
 	}
 	stop()
-	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	return a.Shutdown(shutdownCtx)
+	return errors.Join(failed, a.Shutdown(shutdownCtx))
 }

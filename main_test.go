@@ -1,12 +1,20 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/hush-chat/hush/internal/logtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -118,4 +126,66 @@ func TestRunFailureExitsOne(t *testing.T) {
 	if code != 1 || stdout != "" || !strings.HasPrefix(stderr, "hush: data directory:") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+}
+
+// A listener that dies while serving ends the process with exit 1, its
+// address on stderr. The web listener is made to die as a kernel would
+// kill it: shutdown(2) on its socket, so accept fails for good.
+func TestRunListenerFailureExitsOne(t *testing.T) {
+	var stderr logtest.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"--listen", "127.0.0.1:0", "--web", "127.0.0.1:0", "--data", t.TempDir(), "--host", "chat.test"}, io.Discard, &stderr, func(string) string { return "" })
+	}()
+	webRE := regexp.MustCompile(`msg="web listening" addr=127\.0\.0\.1:(\d+)`)
+	var port int
+	wait.Until(t, "the web listener", func() (bool, string) {
+		if m := webRE.FindStringSubmatch(stderr.String()); m != nil {
+			port, _ = strconv.Atoi(m[1])
+		}
+		return port != 0, stderr.String()
+	})
+	fd := listeningFD(t, port)
+	if err := syscall.Shutdown(fd, syscall.SHUT_RD); err != nil {
+		t.Fatalf("shutdown(2) on the web listener: %v", err)
+	}
+	select {
+	case code := <-done:
+		out := stderr.String()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		t.Logf("exit %d; stderr:\n%s", code, out)
+		if code != 1 || !strings.Contains(out, `msg="listener failed" listener=web addr=`+addr) || !strings.Contains(out, "\nhush: web listener on "+addr+": ") {
+			t.Fatalf("exit %d; stderr:\n%s", code, out)
+		}
+	case <-time.After(wait.Timeout):
+		t.Fatalf("still serving after its web listener died; stderr:\n%s", stderr.String())
+	}
+}
+
+// listeningFD is this process's listening TCP socket on port.
+func listeningFD(t *testing.T, port int) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		sa, err := syscall.Getsockname(fd)
+		if err != nil {
+			continue
+		}
+		in4, ok := sa.(*syscall.SockaddrInet4)
+		if !ok || in4.Port != port {
+			continue
+		}
+		if on, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN); err == nil && on == 1 {
+			return fd
+		}
+	}
+	t.Fatalf("no listening socket on port %d in this process", port)
+	return -1
 }

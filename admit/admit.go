@@ -238,9 +238,6 @@ func (g *Gate) Shutdown() {
 	})
 }
 
-// Closing reports whether Shutdown has begun.
-func (g *Gate) Closing() bool { return g.closing.Load() }
-
 // Sessions is how many sessions are admitted now.
 func (g *Gate) Sessions() int { return int(g.sessions.Load()) }
 

@@ -36,12 +36,19 @@ type App struct {
 	nats    *natsCluster // nil without --nats
 	ln      net.Listener
 	metrics *metricsServer // nil without --metrics
-	served  chan error
+	serving *listeners
 }
 
 // Start prepares the data directory, listens and serves in the background.
-// build says which binary this is, for the metrics.
-func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
+// build says which binary this is, for the metrics. If any step fails,
+// what the steps before it set up is undone.
+func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error) {
+	var undo cleanup
+	defer func() {
+		if err != nil {
+			undo.run()
+		}
+	}()
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -53,13 +60,15 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	raw, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	if ln, err = proxyListener(ln, cfg); err != nil {
+	ln, err := proxyListener(raw, cfg) // closes raw if it fails
+	if err != nil {
 		return nil, err
 	}
+	undo.add(func() { ln.Close() })
 	var reg rooms.Registry = rooms.NewMemory(codes)
 	var nc *natsCluster
 	if cfg.NATS != "" {
@@ -68,15 +77,74 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 			nc, err = joinCluster(cfg, codes, salt, hostKey, log)
 		}
 		if err != nil {
-			ln.Close()
 			return nil, err
 		}
+		undo.add(nc.close)
 		reg = nc.reg
 	}
+	undo.add(func() { reg.Close(nil) })
 	mx := newMetricsServer(cfg, reg, build)
 	if mx != nil && nc != nil {
 		mx.m.WatchCluster(nc)
 	}
+	gate, err := newGate(cfg, reg, nc, mx)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(gate.Shutdown)
+	sshPort := ln.Addr().(*net.TCPAddr).Port
+	wf, err := listenWeb(cfg)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(wf.close)
+	hub := newHub(cfg, gate, sshPort, wf, log)
+	if err := wf.build(cfg, hub, mx.metrics(), log); err != nil {
+		return nil, err
+	}
+	srv, err := newSSH(cfg, hub, mx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := mx.listen(cfg, log); err != nil {
+		return nil, err
+	}
+	a = &App{hub: hub, ssh: srv, web: wf, nats: nc, ln: ln, metrics: mx}
+	a.serve(log)
+	return a, nil
+}
+
+// newHub is the conversation layer both front ends stand on, its invites
+// naming sshPort and, with --web, the page.
+func newHub(cfg Config, gate *admit.Gate, sshPort int, wf *webFront, log *slog.Logger) *talk.Hub {
+	return talk.NewHub(talk.Config{
+		Gate:        gate,
+		Speak:       speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},
+		Linger:      cfg.Linger,
+		IdleTimeout: cfg.IdleTimeout,
+		Invite:      func(user string) string { return session.Invite(cfg.Host, sshPort, user) },
+		Link:        wf.link(cfg.Host),
+		Log:         log,
+		Pictures:    bool(cfg.Pictures),
+	})
+}
+
+// newSSH is the SSH front end.
+func newSSH(cfg Config, hub *talk.Hub, mx *metricsServer, log *slog.Logger) (*session.Server, error) {
+	return session.New(session.Config{
+		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),
+		Hub:              hub,
+		MaxGroup:         cfg.MaxGroup,
+		Log:              log,
+		StallTimeout:     cfg.Stall,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		Metrics:          mx.hooks(),
+	})
+}
+
+// newGate is the gate every way in shares, its wrong codes kept in NATS
+// when there is a cluster, its refusals counted when there are metrics.
+func newGate(cfg Config, reg rooms.Registry, nc *natsCluster, mx *metricsServer) (*admit.Gate, error) {
 	var observer admit.Observer
 	if mx != nil {
 		reg = mx.m.Rooms(reg)
@@ -89,78 +157,36 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		WrongCodes:        cfg.WrongCodes,
 		WrongCodesPerHour: cfg.WrongCodesPerHour,
 		Lockout:           cfg.Lockout,
+		PicturesPerMinute: picturesPerMinute,
 	}
 	var shared admit.SharedWrongCodes
 	if nc != nil {
+		var err error
 		if shared, err = nc.shared(perAddress); err != nil {
-			ln.Close()
-			nc.reg.Close(nil)
-			nc.close()
 			return nil, err
 		}
 	}
-	gate := admit.New(reg, admit.Config{
+	return admit.New(reg, admit.Config{
 		PerAddress:          perAddress,
 		MaxSessions:         cfg.MaxSessions,
 		MaxGroup:            cfg.MaxGroup,
 		WrongCodesPerMinute: cfg.ServerWrongCodes,
 		Shared:              shared,
-	}, observer)
-	sshPort := ln.Addr().(*net.TCPAddr).Port
-	var mm *metrics.Metrics
-	if mx != nil {
-		mm = mx.m
+	}, observer), nil
+}
+
+// serve starts every listener, watched as one: the first to fail makes
+// the server unhealthy and is delivered on Served.
+func (a *App) serve(log *slog.Logger) {
+	a.serving = newListeners(log, func() { a.metrics.setHealthy(false) })
+	a.metrics.setHealthy(true)
+	a.serving.serve("ssh", a.ln, a.ssh.Serve)
+	if a.web != nil {
+		a.serving.serve("web", a.web.ln, a.web.srv.Serve)
 	}
-	wf, err := listenWeb(cfg)
-	if err != nil {
-		ln.Close()
-		gate.Shutdown()
-		nc.close()
-		return nil, err
+	if a.metrics != nil {
+		a.serving.serve("metrics", a.metrics.ln, a.metrics.serve)
 	}
-	hub := talk.NewHub(talk.Config{
-		Gate:        gate,
-		Speak:       speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},
-		Linger:      cfg.Linger,
-		IdleTimeout: cfg.IdleTimeout,
-		Invite:      func(user string) string { return session.Invite(cfg.Host, sshPort, user) },
-		Link:        wf.link(cfg.Host),
-		Log:         log,
-		Pictures:    bool(cfg.Pictures),
-	})
-	if err := wf.serve(cfg, hub, mm, log); err != nil {
-		ln.Close()
-		hub.Shutdown()
-		nc.close()
-		return nil, err
-	}
-	srv, err := session.New(session.Config{
-		HostKeyPath:      filepath.Join(cfg.Data, "host_ed25519"),
-		Hub:              hub,
-		MaxGroup:         cfg.MaxGroup,
-		Log:              log,
-		StallTimeout:     cfg.Stall,
-		HandshakeTimeout: cfg.HandshakeTimeout,
-		Metrics:          mx.hooks(),
-	})
-	if err == nil {
-		err = mx.listen(cfg, log)
-	}
-	if err != nil {
-		ln.Close()
-		hub.Shutdown()
-		_ = wf.shutdown(context.Background())
-		nc.close()
-		return nil, err
-	}
-	a := &App{hub: hub, ssh: srv, web: wf, nats: nc, ln: ln, served: make(chan error, 1), metrics: mx}
-	mx.setHealthy(true)
-	go func() {
-		err := srv.Serve(ln)
-		mx.setHealthy(false)
-		a.served <- err
-	}()
-	return a, nil
 }
 
 // Addr is where SSH is served.
@@ -175,14 +201,16 @@ func (a *App) WebAddr() string { return a.web.addr() }
 // MetricsAddr is where metrics are served, "" without --metrics.
 func (a *App) MetricsAddr() string { return a.metrics.addr() }
 
-// Served delivers what ended serving: nil after Shutdown, else the error.
-func (a *App) Served() <-chan error { return a.served }
+// Served delivers what ended serving: nil after Shutdown, else the first
+// listener's failure, naming the listener and its address.
+func (a *App) Served() <-chan error { return a.serving.ended }
 
 // Shutdown stops taking people in, tells everyone in a room that the
 // server is going away, lets their screens say so, and closes every
 // connection by the time ctx ends.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.metrics.setHealthy(false) // stop sending new people here while the rest say goodbye
+	a.serving.stop()
 	a.hub.Shutdown()
 	webDone := make(chan error, 1)
 	go func() { webDone <- a.web.shutdown(ctx) }()

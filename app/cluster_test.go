@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
+	"github.com/hush-chat/hush/internal/natstest"
 	"github.com/hush-chat/hush/metrics"
 )
 
@@ -60,20 +61,11 @@ func natsWithTLSAndNkey(t *testing.T) (url, caFile, seedFile string) {
 	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: filepath.Join(dir, "js"), NoSigs: true, NoLog: true,
-		TLS: true, TLSVerify: false,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}, MinVersion: tls.VersionTLS12},
-		Nkeys:     []*server.NkeyUser{{Nkey: pub}},
+	s := natstest.StartServer(t, 0, filepath.Join(dir, "js"), func(o *server.Options) {
+		o.TLS = true
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}, MinVersion: tls.VersionTLS12}
+		o.Nkeys = []*server.NkeyUser{{Nkey: pub}}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(s.Shutdown)
 	return "tls://" + s.Addr().String(), caFile, seedFile
 }
 

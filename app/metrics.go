@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,6 +39,15 @@ func (ms *metricsServer) hooks() session.Metrics {
 	return ms.m
 }
 
+// metrics is what the other front ends count through (nil when off).
+func (ms *metricsServer) metrics() *metrics.Metrics {
+	if ms == nil {
+		return nil
+	}
+	return ms.m
+}
+
+// listen opens the --metrics listener; App.serve serves it.
 func (ms *metricsServer) listen(cfg Config, log *slog.Logger) error {
 	if ms == nil {
 		return nil
@@ -48,8 +58,15 @@ func (ms *metricsServer) listen(cfg Config, log *slog.Logger) error {
 	}
 	ms.ln = ln
 	ms.srv = &http.Server{Handler: ms.m.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = ms.srv.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// serve answers on ln until close.
+func (ms *metricsServer) serve(ln net.Listener) error {
+	if err := ms.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }
 

@@ -24,7 +24,7 @@ func (a *App) LogStartup(log *slog.Logger, cfg Config) {
 	addr := a.ln.Addr()
 	log.Info("listening", "addr", addr.String())
 	key := filepath.Join(cfg.Data, "host_ed25519")
-	if fp, err := HostKeyFingerprint(key); err != nil {
+	if fp, err := hostKeyFingerprint(key); err != nil {
 		log.Warn("cannot read the host key's fingerprint", "err", err)
 	} else {
 		log.Info("host key", "fingerprint", fp, "file", key)
@@ -43,10 +43,10 @@ func (a *App) LogStartup(log *slog.Logger, cfg Config) {
 	}
 }
 
-// HostKeyFingerprint reads the private host key at path and returns its
+// hostKeyFingerprint reads the private host key at path and returns its
 // public key's SHA256 fingerprint as `ssh-keygen -lf` shows it
 // ("SHA256:…", unpadded base64): what a client is asked to accept.
-func HostKeyFingerprint(path string) (string, error) {
+func hostKeyFingerprint(path string) (string, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return "", err

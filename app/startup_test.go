@@ -157,14 +157,14 @@ func TestLogStartupWarnsAboutLocalhost(t *testing.T) {
 
 func TestHostKeyFingerprintErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := HostKeyFingerprint(filepath.Join(dir, "missing")); err == nil {
+	if _, err := hostKeyFingerprint(filepath.Join(dir, "missing")); err == nil {
 		t.Error("no error for a missing key")
 	}
 	bad := filepath.Join(dir, "bad")
 	if err := os.WriteFile(bad, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := HostKeyFingerprint(bad); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := hostKeyFingerprint(bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad key: %v", err)
 	}
 }

@@ -17,10 +17,9 @@ import (
 
 // webFront is the optional browser front end. A nil one is off.
 type webFront struct {
-	srv    *web.Server
-	ln     net.Listener
-	url    string // --web-url
-	served chan error
+	srv *web.Server
+	ln  net.Listener
+	url string // --web-url
 }
 
 // checkWeb refuses settings that would serve the page in a way nobody
@@ -60,8 +59,9 @@ func loopbackHost(h string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// listenWeb listens for browsers when --web is set; serve starts serving
-// once the conversation layer, which needs the listener's links, exists.
+// listenWeb listens for browsers when --web is set; build makes the
+// server once the conversation layer, which needs the listener's links,
+// exists; App.serve serves them.
 func listenWeb(cfg Config) (*webFront, error) {
 	if cfg.Web == "" {
 		return nil, nil
@@ -81,11 +81,11 @@ func listenWeb(cfg Config) (*webFront, error) {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
 	}
-	return &webFront{ln: ln, url: cfg.WebURL, served: make(chan error, 1)}, nil
+	return &webFront{ln: ln, url: cfg.WebURL}, nil
 }
 
-// serve serves the page and its sockets on the listener.
-func (w *webFront) serve(cfg Config, hub *talk.Hub, mx *metrics.Metrics, log *slog.Logger) error {
+// build makes the server for the page and its sockets.
+func (w *webFront) build(cfg Config, hub *talk.Hub, mx *metrics.Metrics, log *slog.Logger) error {
 	if w == nil {
 		return nil
 	}
@@ -104,11 +104,9 @@ func (w *webFront) serve(cfg Config, hub *talk.Hub, mx *metrics.Metrics, log *sl
 	}
 	srv, err := web.New(wc)
 	if err != nil {
-		w.ln.Close()
 		return err
 	}
 	w.srv = srv
-	go func() { w.served <- srv.Serve(w.ln) }()
 	return nil
 }
 
@@ -132,12 +130,17 @@ func (w *webFront) shutdown(ctx context.Context) error {
 	if w == nil {
 		return nil
 	}
-	if w.srv == nil { // listening, never served
-		return w.ln.Close()
+	return w.srv.Shutdown(ctx)
+}
+
+// close undoes listenWeb and build when Start fails later: nothing was
+// served yet.
+func (w *webFront) close() {
+	if w == nil {
+		return
 	}
-	err := w.srv.Shutdown(ctx)
-	if serr := <-w.served; serr != nil {
-		err = errors.Join(err, serr)
+	if w.srv != nil {
+		_ = w.srv.Shutdown(context.Background())
 	}
-	return err
+	w.ln.Close()
 }

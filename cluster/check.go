@@ -45,7 +45,7 @@ func (r *Registry) check(ctx context.Context) error {
 		}
 		if got := string(e.Value()); got != fp {
 			return fmt.Errorf("%w: this node's %s (fingerprint %.12s) differs from the cluster's (%.12s): every node must use the same data directory",
-				ErrMismatch, it.what, fp, got)
+				errMismatch, it.what, fp, got)
 		}
 	}
 	return nil

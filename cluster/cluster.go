@@ -55,8 +55,8 @@ const (
 )
 
 const (
-	// DefaultLease is how long a silent node keeps its members.
-	DefaultLease = 15 * time.Second
+	// defaultLease is how long a silent node keeps its members.
+	defaultLease = 15 * time.Second
 	// opTimeout bounds Open and Join whatever the caller's context says:
 	// a person waiting at a prompt should hear "try later" rather than wait.
 	opTimeout = 4 * time.Second
@@ -82,9 +82,9 @@ const (
 	markerTTL = time.Second
 )
 
-// ErrMismatch means this node's data directory does not match the one the
+// errMismatch means this node's data directory does not match the one the
 // cluster was started with (another salt or another host key).
-var ErrMismatch = errors.New("cluster: node does not match the cluster")
+var errMismatch = errors.New("cluster: node does not match the cluster")
 
 // Config says who this node is and how it takes part.
 type Config struct {
@@ -100,7 +100,7 @@ type Config struct {
 	// to join a cluster that was started with another.
 	HostKey []byte
 	// Lease is how long a silent node keeps its members (whole seconds,
-	// at least 2 s; DefaultLease if zero). Every node must use the same.
+	// at least 2 s; defaultLease if zero). Every node must use the same.
 	Lease time.Duration
 	// Replicas is how many JetStream servers keep each bucket (1 if zero).
 	Replicas int
@@ -170,7 +170,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 		return nil, errors.New("cluster: no node name")
 	}
 	if cfg.Lease == 0 {
-		cfg.Lease = DefaultLease
+		cfg.Lease = defaultLease
 	}
 	cfg.Lease = cfg.Lease.Round(time.Second)
 	if cfg.Lease < 2*time.Second {

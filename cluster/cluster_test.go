@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/natstest"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/rooms/roomstest"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -19,25 +19,7 @@ const testSalt = "cluster-test-salt-0123456789"
 
 // startServer runs an embedded NATS server with JetStream on 127.0.0.1;
 // port 0 picks a free one.
-func startServer(t testing.TB, port int, dir string) *server.Server {
-	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
+var startServer = natstest.StartServer
 
 func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()

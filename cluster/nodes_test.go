@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -11,23 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/natstest"
+	"github.com/hush-chat/hush/internal/wait"
 	"github.com/hush-chat/hush/rooms"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // next waits for the next events of s until done holds, within d.
 func next(t *testing.T, s rooms.Seat, d time.Duration, what string, done func([]rooms.Event) bool) []rooms.Event {
@@ -177,7 +167,9 @@ func TestEventsCrossOnlyWhenNeeded(t *testing.T) {
 			t.Fatalf("out of order at piece %d: %+v", i, ev)
 		}
 	}
-	waitFor(t, 2*time.Second, "raw count", func() bool { return count()-before >= n+n/50 })
+	wait.Within(t, 2*time.Second, "raw count", func() (bool, string) {
+		return count()-before >= n+n/50, fmt.Sprintf("%d messages", count()-before)
+	})
 	if got, sent := count()-before, b.Counters().EventsOut-out; got != n+n/50 || sent != uint64(n+n/50) {
 		t.Fatalf("%d keystrokes and newlines made %d messages (%d counted out)", n+n/50, got, sent)
 	}
@@ -435,7 +427,7 @@ func testFencing(t *testing.T, closed bool) {
 	next(t, own1, time.Second, "Typed", hasKind(rooms.Typed))
 
 	px.set(false, false)
-	waitFor(t, 3*b.cfg.Lease, "b healthy again", func() bool { return b.Health() == nil })
+	wait.Within(t, 3*b.cfg.Lease, "b healthy again", func() (bool, string) { err := b.Health(); return err == nil, fmt.Sprint(err) })
 	x := open(t, b, 2, "back")
 	join(t, a, x.Code(), "welcome")
 	next(t, x, 2*time.Second, "Joined", hasKind(rooms.Joined))
@@ -479,23 +471,19 @@ func TestServerRestart(t *testing.T) {
 	startServer(t, port, "")
 	back := time.Now()
 	t.Logf("restarted %v after shutdown", time.Since(down))
-	waitFor(t, 10*time.Second, "Open to work again", func() bool {
+	wait.Within(t, 10*time.Second, "Open to work again", func() (bool, string) {
 		s, err := b.Open(t.Context(), 2, rooms.Member{Name: "again"})
 		if err == nil {
 			s.Leave()
 		}
-		return err == nil
+		return err == nil, fmt.Sprint(err)
 	})
-	waitFor(t, 5*time.Second, "kept room written again", func() bool {
-		s, err := b.Join(t.Context(), kept.Code(), rooms.Member{Name: "j"})
-		if err == nil {
-			return true
-		}
-		if !errors.Is(err, rooms.ErrNoRoom) && !errors.Is(err, rooms.ErrUnavailable) {
+	wait.Within(t, 5*time.Second, "kept room written again", func() (bool, string) {
+		_, err := b.Join(t.Context(), kept.Code(), rooms.Member{Name: "j"})
+		if err != nil && !errors.Is(err, rooms.ErrNoRoom) && !errors.Is(err, rooms.ErrUnavailable) {
 			t.Fatalf("Join: %v", err)
 		}
-		_ = s
-		return false
+		return err == nil, fmt.Sprint(err)
 	})
 	next(t, kept, 2*time.Second, "Joined", hasKind(rooms.Joined))
 	t.Logf("NATS back for %v: new rooms open, the old room is found again", time.Since(back))
@@ -522,11 +510,11 @@ func TestMismatchRefused(t *testing.T) {
 		cfg := testConfig(t, "b")
 		edit(&cfg)
 		r, err := New(t.Context(), connect(t, s.ClientURL()), cfg)
-		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), name) {
+		if !errors.Is(err, errMismatch) || !strings.Contains(err.Error(), name) {
 			if r != nil {
 				r.Close(nil)
 			}
-			t.Errorf("%s differs: New = %v, want ErrMismatch naming it", name, err)
+			t.Errorf("%s differs: New = %v, want errMismatch naming it", name, err)
 		}
 	}
 	newNode(t, s.ClientURL(), "c") // the same directory is welcome
@@ -535,46 +523,14 @@ func TestMismatchRefused(t *testing.T) {
 // Three JetStream servers clustered by routes, buckets kept on all three:
 // losing one, a room keeps working and new rooms open.
 func TestThreeServers(t *testing.T) {
-	ports := make([]int, 3)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-	}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(p))
-	}
-	var servers []*server.Server
-	for i := range 3 {
-		opts := &server.Options{
-			ServerName: "n" + strconv.Itoa(i), Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-			Cluster: server.ClusterOpts{Name: "hush", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
-		}
-		s, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		t.Cleanup(s.Shutdown)
-		servers = append(servers, s)
-	}
-	for _, s := range servers {
-		if !s.ReadyForConnections(5 * time.Second) {
-			t.Fatal("not ready")
-		}
-	}
+	servers := natstest.Cluster(t, 3)
 	r3 := func(c *Config) { c.Replicas = 3 }
 	var a, b *Registry
-	waitFor(t, 15*time.Second, "JetStream cluster up", func() bool {
+	wait.Within(t, 15*time.Second, "JetStream cluster up", func() (bool, string) {
 		nc := connect(t, servers[0].ClientURL())
 		js, _ := jetstream.New(nc)
 		_, err := js.AccountInfo(t.Context())
-		return err == nil
+		return err == nil, fmt.Sprint(err)
 	})
 	a = newNode(t, servers[0].ClientURL(), "a", r3)
 	b = newNode(t, servers[1].ClientURL(), "b", r3)
@@ -585,17 +541,17 @@ func TestThreeServers(t *testing.T) {
 	servers[2].Shutdown()
 	y.Type("through one server down")
 	next(t, x, 2*time.Second, "Typed", hasKind(rooms.Typed))
-	waitFor(t, 10*time.Second, "Join with one server down", func() bool {
+	wait.Within(t, 10*time.Second, "Join with one server down", func() (bool, string) {
 		_, err := a.Join(t.Context(), x.Code(), rooms.Member{Name: "z"})
-		return err == nil
+		return err == nil, fmt.Sprint(err)
 	})
 	next(t, y, 2*time.Second, "Joined z", hasKind(rooms.Joined))
-	waitFor(t, 10*time.Second, "Open with one server down", func() bool {
+	wait.Within(t, 10*time.Second, "Open with one server down", func() (bool, string) {
 		s, err := b.Open(t.Context(), 2, rooms.Member{Name: "o"})
 		if err == nil {
 			s.Leave()
 		}
-		return err == nil
+		return err == nil, fmt.Sprint(err)
 	})
 }
 
@@ -639,9 +595,9 @@ func TestQuietAtRest(t *testing.T) {
 	for _, s := range seats {
 		s.Leave()
 	}
-	waitFor(t, 5*time.Second, "deleted rooms' markers to expire", func() bool {
+	wait.Within(t, 5*time.Second, "deleted rooms' markers to expire", func() (bool, string) {
 		_, msgs := state(roomsBucket)
-		return msgs == 2 // the two fingerprints
+		return msgs == 2, fmt.Sprintf("%d messages", msgs) // the two fingerprints
 	})
 }
 

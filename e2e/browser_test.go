@@ -23,6 +23,7 @@ import (
 
 	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // One Chromium for the whole package (it takes seconds to start on two
@@ -136,12 +137,8 @@ func eval[T any](p *page, expr string) T {
 // wait polls a JavaScript condition until it holds.
 func (p *page) wait(what, cond string) {
 	p.t.Helper()
-	deadline := time.Now().Add(sshtest.Timeout)
-	for !eval[bool](p, "!!("+cond+")") {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("timed out waiting for %s (%s); page text:\n%s", what, cond, eval[string](p, "document.body.innerText"))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !wait.Poll(sshtest.Timeout, func() bool { return eval[bool](p, "!!("+cond+")") }) {
+		p.t.Fatalf("timed out waiting for %s (%s); page text:\n%s", what, cond, eval[string](p, "document.body.innerText"))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // Binaries built once for the package (linking takes seconds on two cores).
@@ -113,23 +114,6 @@ func startNode(t *testing.T, bin, data string, like *binary, nats string, extra 
 	return b
 }
 
-// waitWithin is waitUntil with a bound of its own, for what is slower by
-// design (a lease running out).
-func waitWithin(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		ok, detail := cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v: %s", what, d, detail)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func healthz(addr string) int {
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
@@ -175,7 +159,7 @@ func TestClusterRoomAcrossNodes(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	took := waitWithin(t, 20*time.Second, "bob to leave after node b was killed", func() (bool, string) {
+	took := wait.Within(t, 20*time.Second, "bob to leave after node b was killed", func() (bool, string) {
 		return strings.Contains(alice.Screen(), "left"), alice.Screen()
 	})
 	t.Logf("node b killed: its member left alice's screen after %v", took.Round(100*time.Millisecond))
@@ -222,7 +206,7 @@ func TestClusterNATSDownAndBack(t *testing.T) {
 	// NATS comes back empty (its JetStream was in memory): new rooms work
 	// again without restarting hush.
 	startNATS(t, natsBin, n.port)
-	waitWithin(t, 30*time.Second, "a new room on node a after NATS came back", func() (bool, string) { return opens(t, a.addr) })
+	wait.Within(t, 30*time.Second, "a new room on node a after NATS came back", func() (bool, string) { return opens(t, a.addr) })
 	bob, code := openRoom(t, b.addr, "new", sshtest.Options{})
 	dave := sshtest.Dial(t, a.addr, code, sshtest.Options{})
 	bob.WaitText("joined")
@@ -252,7 +236,7 @@ func TestClusterNodeCutOff(t *testing.T) {
 
 	wire.cut()
 	start := time.Now()
-	waitWithin(t, 20*time.Second, "bob to hear the room was lost", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "bob to hear the room was lost", func() (bool, string) {
 		select {
 		case <-bob.Done():
 			return strings.Contains(bob.Screen()+bob.Stderr(), "The room was lost"), bob.Screen()
@@ -261,7 +245,7 @@ func TestClusterNodeCutOff(t *testing.T) {
 		}
 	})
 	t.Logf("node b fenced itself %v after the cut", time.Since(start).Round(100*time.Millisecond))
-	waitWithin(t, 20*time.Second, "alice to see bob leave", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "alice to see bob leave", func() (bool, string) {
 		return strings.Contains(alice.Screen(), "left"), alice.Screen()
 	})
 	t.Logf("alice saw bob leave %v after the cut", time.Since(start).Round(100*time.Millisecond))
@@ -288,7 +272,7 @@ func TestClusterSurvivesANATSServer(t *testing.T) {
 	}
 	all := strings.Join(urls, ",")
 	var a *binary
-	waitWithin(t, 30*time.Second, "node a to start on the NATS cluster", func() (bool, string) {
+	wait.Within(t, 30*time.Second, "node a to start on the NATS cluster", func() (bool, string) {
 		// JetStream needs its cluster formed before buckets can be made.
 		a = tryNode(t, hush, all, "--node", "a", "--nats-replicas", "3")
 		return a != nil, ""
@@ -305,23 +289,17 @@ func TestClusterSurvivesANATSServer(t *testing.T) {
 	// what crosses nodes meanwhile is lost (core NATS delivers at most
 	// once), so bob types until a word gets through, then once more.
 	n := 0
-	waitWithin(t, 30*time.Second, "typing to cross nodes again", func() (bool, string) {
+	wait.Within(t, 30*time.Second, "typing to cross nodes again", func() (bool, string) {
 		n++
 		word := fmt.Sprintf("down%d ", n)
 		bob.Type(word)
-		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) {
-			if strings.Contains(alice.Screen(), strings.TrimSpace(word)) {
-				return true, ""
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return false, alice.Screen()
+		crossed := wait.Poll(time.Second, func() bool { return strings.Contains(alice.Screen(), strings.TrimSpace(word)) })
+		return crossed, alice.Screen()
 	})
 	t.Logf("typing crossed nodes again %v after a NATS server was killed (%d words typed)", time.Since(killed).Round(100*time.Millisecond), n)
 	bob.Type("one server down")
 	alice.WaitText("one server down")
-	waitWithin(t, 30*time.Second, "a new room with one NATS server down", func() (bool, string) { return opens(t, b.addr) })
+	wait.Within(t, 30*time.Second, "a new room with one NATS server down", func() (bool, string) { return opens(t, b.addr) })
 }
 
 // opens reports whether new@addr gets a room now (and says why not).
@@ -331,15 +309,20 @@ func opens(t *testing.T, addr string) (bool, string) {
 		return false, err.Error()
 	}
 	defer term.Close()
-	for deadline := time.Now().Add(sshtest.Timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(term.Screen(), "Waiting for someone") {
-			return true, ""
-		}
+	ended := false
+	wait.Poll(sshtest.Timeout, func() bool {
 		select {
 		case <-term.Done():
-			return false, term.Stderr()
+			ended = true
 		default:
 		}
+		return ended || strings.Contains(term.Screen(), "Waiting for someone")
+	})
+	switch {
+	case strings.Contains(term.Screen(), "Waiting for someone"):
+		return true, ""
+	case ended:
+		return false, term.Stderr()
 	}
 	return false, term.Screen()
 }
@@ -352,20 +335,26 @@ func tryNode(t *testing.T, bin, nats string, extra ...string) *binary {
 	args := append([]string{"--data", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--host", "chat.test", "--nats", nats}, extra...)
 	b := startBinary(t, bin, "", args...)
 	b.data = data
-	deadline := time.Now().Add(sshtest.Timeout * 3)
-	for time.Now().Before(deadline) {
+	up, exited := false, false
+	wait.Poll(3*sshtest.Timeout, func() bool {
+		select {
+		case <-b.done:
+			exited = true
+		default:
+		}
 		out := b.stderr.String()
 		l, m := listenRE.FindStringSubmatch(out), metricsListenRE.FindStringSubmatch(out)
 		if l != nil && m != nil {
-			b.addr, b.maddr = l[1], m[1]
-			return b
+			b.addr, b.maddr, up = l[1], m[1], true
 		}
-		select {
-		case <-b.done:
-			t.Logf("node not up yet (%v): %s", b.cmd.ProcessState, lastLine(out))
-			return nil
-		case <-time.After(20 * time.Millisecond):
-		}
+		return up || exited
+	})
+	switch {
+	case up:
+		return b
+	case exited:
+		t.Logf("node not up yet (%v): %s", b.cmd.ProcessState, lastLine(b.stderr.String()))
+		return nil
 	}
 	t.Fatalf("node neither listened nor exited:\n%s", b.stderr)
 	return nil

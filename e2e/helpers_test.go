@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -24,7 +23,9 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hush-chat/hush/app"
+	"github.com/hush-chat/hush/internal/logtest"
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 	"github.com/hush-chat/hush/metrics"
 )
 
@@ -87,39 +88,11 @@ func (s *server) stop() error {
 }
 
 // logBuffer collects output (a log, a stream) written from other goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type logBuffer = logtest.Buffer
 
 // waitUntil polls cond until it holds, failing after sshtest.Timeout with
 // the last detail it gave. (Screens have their own waits, on sshtest.Term.)
-func waitUntil(t *testing.T, what string, cond func() (ok bool, detail string)) {
-	t.Helper()
-	deadline := time.Now().Add(sshtest.Timeout)
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, detail)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitUntil = wait.Until
 
 // waitLog waits for the server's log to contain line.
 func waitLog(t *testing.T, log *logBuffer, line string) {
@@ -129,22 +102,9 @@ func waitLog(t *testing.T, log *logBuffer, line string) {
 	})
 }
 
-var inviteRE = regexp.MustCompile(`ssh -p (\d+) ([a-z0-9-]+)@chat\.test`)
-
 // inviteCode waits for term to be alone in a new room and returns the code
 // from its invite line, checking the invite names the port at addr.
-func inviteCode(t *testing.T, term *sshtest.Term, addr string) string {
-	t.Helper()
-	term.WaitText("Waiting for someone to join")
-	m := inviteRE.FindStringSubmatch(term.Screen())
-	if m == nil {
-		t.Fatalf("no invite on screen:\n%s", term.Screen())
-	}
-	if !strings.HasSuffix(addr, ":"+m[1]) {
-		t.Fatalf("invite port %s, server on %s", m[1], addr)
-	}
-	return m[2]
-}
+var inviteCode = sshtest.InviteCode
 
 // openRoom connects as user ("new" or "group") and returns the terminal and
 // the room code read off its screen.
@@ -176,14 +136,7 @@ func lineOf(term *sshtest.Term, s string) int {
 
 // guestConfig is a bare client's config: a guest (no key) who trusts any
 // host key.
-func guestConfig(user string) *gossh.ClientConfig {
-	return &gossh.ClientConfig{
-		User:            user,
-		Auth:            []gossh.AuthMethod{gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return nil, nil })},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
-		Timeout:         sshtest.Timeout,
-	}
-}
+var guestConfig = sshtest.GuestConfig
 
 // exitStatus is the status a bare client's session ended with, -1 if none.
 func exitStatus(err error) int {

@@ -36,15 +36,6 @@ func (b *Bucket) Take(n int, now time.Time) int {
 	return got
 }
 
-// Until is how long until the bucket holds n tokens (0 if it does).
-func (b *Bucket) Until(n float64, now time.Time) time.Duration {
-	b.refill(now)
-	if b.tokens >= n || b.Rate <= 0 {
-		return 0
-	}
-	return time.Duration((n - b.tokens) / b.Rate * float64(time.Second))
-}
-
 // Give puts n tokens back, up to the burst.
 func (b *Bucket) Give(n int) { b.tokens = min(b.Burst, b.tokens+float64(n)) }
 
@@ -123,7 +114,7 @@ func (a *Addresses) get(ip string, now time.Time) *addr {
 func (a *Addresses) sweep(now time.Time) {
 	a.lastSweep = now
 	for ip, x := range a.addrs {
-		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && x.pictures.Full(now) && a.cfg.Forgotten(x.wrong, now) {
+		if x.conns == 0 && x.sessions == 0 && x.starts.Full(now) && x.refused.Full(now) && x.pictures.Full(now) && a.cfg.forgotten(x.wrong, now) {
 			delete(a.addrs, ip)
 		}
 	}

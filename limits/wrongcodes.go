@@ -51,8 +51,8 @@ func (c Config) Wait(s WrongCodeRecord, now time.Time) time.Duration {
 	return max(wait, 0)
 }
 
-// Forgotten reports whether s says nothing any more: no pause, the whole
+// forgotten reports whether s says nothing any more: no pause, the whole
 // allowance back. Such a record can be dropped.
-func (c Config) Forgotten(s WrongCodeRecord, now time.Time) bool {
+func (c Config) forgotten(s WrongCodeRecord, now time.Time) bool {
 	return !now.Before(s.Paused) && c.refill(s, now).Left >= float64(c.WrongCodes)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -125,7 +126,7 @@ func New(reg rooms.Registry, build Build) *Metrics {
 		}, []string{"op"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_rejections_total",
-			Help: "Sessions refused, by reason: malformed, unknown, full, rate-limited, locked-out, server-full, shutting-down, unavailable, bad-request, other.",
+			Help: rejectionsHelp(),
 		}, []string{"reason"}),
 		keystrokes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hush_keystrokes_relayed_total",
@@ -196,6 +197,16 @@ func (m *Metrics) Seated(op admit.Op) {
 	}
 }
 
+// rejectionsHelp names every refusal reason, from admit's own list, so the
+// help cannot fall behind a new one.
+func rejectionsHelp() string {
+	var labels []string
+	for _, r := range admit.Reasons() {
+		labels = append(labels, r.String())
+	}
+	return "Sessions refused, by reason: " + strings.Join(labels, ", ") + "."
+}
+
 // Refused counts a refusal (admit.Observer); an unknown reason counts as
 // "other", so a new reason can never grow an unlisted series.
 func (m *Metrics) Refused(r admit.Reason) {
@@ -218,8 +229,8 @@ func (m *Metrics) IdleClosed() { m.idle.Inc() }
 // Throttled counts a connection's requests held back for coming too fast.
 func (m *Metrics) Throttled() { m.throttled.Inc() }
 
-// SetHealthy says whether the SSH listener is accepting; /healthz answers
-// 200 only while it is.
+// SetHealthy says whether every listener is accepting; /healthz answers
+// 200 only while they are.
 func (m *Metrics) SetHealthy(ok bool) { m.healthy.Store(ok) }
 
 // Handler serves /metrics (Prometheus text) and /healthz.

@@ -130,6 +130,11 @@ func TestCountsAndGauges(t *testing.T) {
 	if n := len(f["hush_rejections_total"].GetMetric()); n != len(admit.Reasons()) {
 		t.Errorf("%d rejection series, want %d", n, len(admit.Reasons()))
 	}
+	for _, r := range admit.Reasons() {
+		if help := f["hush_rejections_total"].GetHelp(); !strings.Contains(help, " "+r.String()+",") && !strings.HasSuffix(help, " "+r.String()+".") {
+			t.Errorf("the rejections help does not name %s: %q", r, help)
+		}
+	}
 
 	// A size once seen stays, at zero, when no room has that many.
 	a.Leave()

@@ -10,16 +10,16 @@ import (
 	"strings"
 )
 
-// BadgeLen is how many fingerprint characters a badge shows: 48 bits, enough
+// badgeLen is how many fingerprint characters a badge shows: 48 bits, enough
 // that nobody can make a key that matches someone else's badge.
-const BadgeLen = 8
+const badgeLen = 8
 
 // FromKey derives a stable handle and badge from a public key in SSH wire
 // format. The same key gets the same handle in every room and every restart.
 func FromKey(wire []byte) (handle, badge string) {
 	sum := sha256.Sum256(wire)
 	fp := base64.RawStdEncoding.EncodeToString(sum[:])
-	return pick(binary.BigEndian.Uint32(sum[:4])), fp[:BadgeLen]
+	return pick(binary.BigEndian.Uint32(sum[:4])), fp[:badgeLen]
 }
 
 // Guest returns a fresh random name for someone without a key. The "guest-"

@@ -19,7 +19,7 @@ func TestFromKeyIsStable(t *testing.T) {
 	if h1 != h2 || b1 != b2 {
 		t.Fatalf("same key, different names: %s/%s vs %s/%s", h1, b1, h2, b2)
 	}
-	if len(strings.Split(h1, "-")) != 2 || len(b1) != BadgeLen {
+	if len(strings.Split(h1, "-")) != 2 || len(b1) != badgeLen {
 		t.Fatalf("handle %q badge %q", h1, b1)
 	}
 	// The badge is the start of the fingerprint OpenSSH shows.

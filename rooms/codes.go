@@ -16,13 +16,13 @@ import (
 // read aloud and typed on a phone.
 const Alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 
-// RandomBits is how much of every code comes from crypto/rand: all of it,
-// and all a guesser has to find. 48 bits take up to CodeLen characters.
-const RandomBits = 48
+// randomBits is how much of every code comes from crypto/rand: all of it,
+// and all a guesser has to find. 48 bits take up to codeLen characters.
+const randomBits = 48
 
-// CodeLen is the length of every code: the longest 48-bit value, and the
+// codeLen is the length of every code: the longest 48-bit value, and the
 // padding for the rest, so every code looks alike.
-const CodeLen = 12
+const codeLen = 12
 
 // maxCodeLen bounds input before hashids ever sees it.
 const maxCodeLen = 32
@@ -48,7 +48,7 @@ func NewCodes(salt string) (*Codes, error) {
 	d := hashids.NewData()
 	d.Salt = salt
 	d.Alphabet = Alphabet
-	d.MinLength = CodeLen
+	d.MinLength = codeLen
 	h, err := hashids.NewWithData(d)
 	if err != nil {
 		return nil, fmt.Errorf("rooms: hashids: %w", err)
@@ -63,7 +63,7 @@ func (c *Codes) New() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("rooms: random: %w", err)
 	}
-	random := int64(binary.BigEndian.Uint64(b[:]) >> (64 - RandomBits))
+	random := int64(binary.BigEndian.Uint64(b[:]) >> (64 - randomBits))
 	return c.h.EncodeInt64([]int64{random})
 }
 

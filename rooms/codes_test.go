@@ -43,11 +43,11 @@ func TestCodesRejectsJunk(t *testing.T) {
 	}
 }
 
-// The whole code is random: New draws RandomBits bits and nothing else, so
+// The whole code is random: New draws randomBits bits and nothing else, so
 // the smallest and largest values must round-trip like any other.
 func TestCodesExtremes(t *testing.T) {
 	c, _ := NewCodes(testSalt)
-	for _, n := range []int64{0, 1, 1<<RandomBits - 1} {
+	for _, n := range []int64{0, 1, 1<<randomBits - 1} {
 		code, err := c.h.EncodeInt64([]int64{n})
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +58,7 @@ func TestCodesExtremes(t *testing.T) {
 	}
 }
 
-// Code length: the doc comment on RandomBits promises what is checked here.
+// Code length: the doc comment on randomBits promises what is checked here.
 // hashids writes a number in base 21 (what is left of Alphabet after
 // separators and guards) after a one-letter lottery, and pads only up to
 // MinLength (10). 48 bits need up to 11 base-21 digits, so a code is 12
@@ -66,12 +66,12 @@ func TestCodesExtremes(t *testing.T) {
 // 21^9 (about 1 in 350): codes do not all have the same length.
 func TestCodesLength(t *testing.T) {
 	c, _ := NewCodes(testSalt)
-	longest, _ := c.h.EncodeInt64([]int64{1<<RandomBits - 1})
-	if len(longest) != CodeLen {
-		t.Fatalf("the largest %d-bit value encodes in %d characters, CodeLen is %d", RandomBits, len(longest), CodeLen)
+	longest, _ := c.h.EncodeInt64([]int64{1<<randomBits - 1})
+	if len(longest) != codeLen {
+		t.Fatalf("the largest %d-bit value encodes in %d characters, codeLen is %d", randomBits, len(longest), codeLen)
 	}
-	for _, n := range []int64{0, 1, 1 << 20, 1<<RandomBits - 1} {
-		if code, _ := c.h.EncodeInt64([]int64{n}); len(code) != CodeLen {
+	for _, n := range []int64{0, 1, 1 << 20, 1<<randomBits - 1} {
+		if code, _ := c.h.EncodeInt64([]int64{n}); len(code) != codeLen {
 			t.Fatalf("%d encodes as %q", n, code)
 		}
 	}
@@ -80,8 +80,8 @@ func TestCodesLength(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(code) != CodeLen {
-			t.Fatalf("code %q has %d characters, want %d", code, len(code), CodeLen)
+		if len(code) != codeLen {
+			t.Fatalf("code %q has %d characters, want %d", code, len(code), codeLen)
 		}
 	}
 }
@@ -113,7 +113,7 @@ func TestGroupedCodesParseBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := Grouped(code)
-	if len(g) != CodeLen+CodeLen/groupOf-1 || strings.Count(g, "-") != CodeLen/groupOf-1 {
+	if len(g) != codeLen+codeLen/groupOf-1 || strings.Count(g, "-") != codeLen/groupOf-1 {
 		t.Fatalf("Grouped(%q) = %q", code, g)
 	}
 	for _, typed := range []string{g, strings.ToUpper(g), code, strings.ToUpper(code), strings.ReplaceAll(g, "-", "--")} {

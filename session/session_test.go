@@ -15,6 +15,7 @@ import (
 
 	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
@@ -94,23 +95,10 @@ func serve(t *testing.T, tweak func(*Config, *admit.Config)) *testServer {
 	return &testServer{Server: srv, addr: ln.Addr().String(), hub: cfg.Hub, obs: obs}
 }
 
-// code reads the room code off the invite line on term's screen.
-func code(t *testing.T, term *sshtest.Term) string {
-	t.Helper()
-	term.WaitText("Waiting for someone to join")
-	for _, f := range strings.Fields(term.Screen()) {
-		if c, ok := strings.CutSuffix(f, "@chat.test"); ok {
-			return c
-		}
-	}
-	t.Fatalf("no invite on screen:\n%s", term.Screen())
-	return ""
-}
-
 func TestRoutesByUserName(t *testing.T) {
 	s := serve(t, nil)
 	alice := sshtest.Dial(t, s.addr, "new", sshtest.Options{})
-	c := code(t, alice)
+	c := sshtest.InviteCode(t, alice, s.addr)
 	if !strings.Contains(alice.Screen(), "ssh -p ") {
 		t.Fatalf("invite without the port:\n%s", alice.Screen())
 	}
@@ -155,12 +143,14 @@ func TestRefusalsAreCounted(t *testing.T) {
 	}
 	// The client hears its exit status before the refusal is counted:
 	// wait for the count, within a bound.
-	for deadline := time.Now().Add(sshtest.Timeout); s.obs.count(admit.BadRequest) != 1 || s.obs.count(admit.TooManyConns) != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			s.obs.mu.Lock()
-			t.Fatalf("refusals counted %v", s.obs.refused)
+	wait.Until(t, "both refusals counted", func() (bool, string) {
+		if s.obs.count(admit.BadRequest) == 1 && s.obs.count(admit.TooManyConns) == 1 {
+			return true, ""
 		}
-	}
+		s.obs.mu.Lock()
+		defer s.obs.mu.Unlock()
+		return false, fmt.Sprint(s.obs.refused)
+	})
 }
 
 // A shutdown ends every seat through the gate; each person is told why on
@@ -170,7 +160,7 @@ func TestShutdownSaysGoodbyeWithAStatus(t *testing.T) {
 	for range 3 {
 		s := serve(t, nil)
 		alice := sshtest.Dial(t, s.addr, "new", sshtest.Options{})
-		bob := sshtest.Dial(t, s.addr, code(t, alice), sshtest.Options{})
+		bob := sshtest.Dial(t, s.addr, sshtest.InviteCode(t, alice, s.addr), sshtest.Options{})
 		bob.WaitText("2 of 2 here")
 		s.hub.Shutdown()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -196,12 +186,7 @@ func TestShutdownSaysGoodbyeWithAStatus(t *testing.T) {
 // protocol themselves.
 func dialRaw(t *testing.T, addr, user string) *gossh.Client {
 	t.Helper()
-	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
-		User:            user,
-		Auth:            []gossh.AuthMethod{gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return nil, nil })},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
-		Timeout:         sshtest.Timeout,
-	})
+	c, err := gossh.Dial("tcp", addr, sshtest.GuestConfig(user))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,13 +226,13 @@ func TestChannelsPerConnection(t *testing.T) {
 	// One closed frees its slot.
 	open[0].Close()
 	var err error
-	for deadline := time.Now().Add(sshtest.Timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.Poll(sshtest.Timeout, func() bool {
 		var sess *gossh.Session
 		if sess, err = c.NewSession(); err == nil {
 			sess.Close()
-			break
 		}
-	}
+		return err == nil
+	})
 	if err != nil {
 		t.Fatalf("after one closed: %v", err)
 	}
@@ -307,7 +292,7 @@ func TestSeatFreedWhenTheChannelEnds(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			s := serve(t, nil)
 			alice := sshtest.Dial(t, s.addr, "new", sshtest.Options{})
-			room := code(t, alice)
+			room := sshtest.InviteCode(t, alice, s.addr)
 			c := dialRaw(t, s.addr, room)
 			sess, err := c.NewSession()
 			if err != nil {

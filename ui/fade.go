@@ -16,7 +16,7 @@ const maxShades = 24
 
 // The lane colours, one set per kind of background, each colour in the
 // same order (sky, amber, leaf, rose, lilac, teal, straw, coral). WCAG
-// contrast ratios, computed in ui/fade_test.go:
+// contrast ratios, checked in ui/reading_test.go (TestFadesTowardTheBackground):
 //   - onDark: at least 9.2:1 on black and 7.3:1 on #1e1e1e;
 //   - onLight: at least 5.3:1 on white;
 //   - unsure, for a terminal that does not say what its background is:

@@ -11,14 +11,14 @@ import (
 	uv "github.com/charmbracelet/ultraviolet"
 )
 
-// MaxPasteBytes bounds what one bracketed paste may buffer, whatever
+// maxPasteBytes bounds what one bracketed paste may buffer, whatever
 // --max-paste keeps of it; the rest is read and thrown away.
-const MaxPasteBytes = 64 << 10
+const maxPasteBytes = 64 << 10
 
-// EscWait is how long a lone ESC, or the start of a sequence, waits for
+// escWait is how long a lone ESC, or the start of a sequence, waits for
 // the rest before it counts as typed as it is: Esc alone leaves the room,
 // so an arrow key split across two packets must not look like it.
-const EscWait = 50 * time.Millisecond
+const escWait = 50 * time.Millisecond
 
 var (
 	pasteStart = []byte("\x1b[200~")
@@ -43,7 +43,7 @@ func ReadInput(r io.Reader, send func(tea.Msg)) error {
 		in.timer.Stop()
 		in.buf = append(in.buf, chunk[:n]...)
 		if in.decode(err != nil) {
-			in.timer.Reset(EscWait)
+			in.timer.Reset(escWait)
 		}
 		in.mu.Unlock()
 		if err != nil {
@@ -97,7 +97,7 @@ func (in *input) decode(force bool) (held bool) {
 			} else {
 				return false
 			}
-			in.paste = append(in.paste, body[:min(len(body), MaxPasteBytes-len(in.paste))]...)
+			in.paste = append(in.paste, body[:min(len(body), maxPasteBytes-len(in.paste))]...)
 			pending = pending[len(body):]
 			if end < 0 {
 				return false

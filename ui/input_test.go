@@ -66,9 +66,9 @@ func TestReadInput(t *testing.T) {
 }
 
 func TestReadInputBoundsPaste(t *testing.T) {
-	huge := strings.Repeat("x", 3*MaxPasteBytes)
+	huge := strings.Repeat("x", 3*maxPasteBytes)
 	got := collect("\x1b[200~", huge, "\x1b[201~", "!")
-	if len(got) != 2 || len(got[0]) != len(`paste:""`)+MaxPasteBytes || got[1] != "key:!" {
+	if len(got) != 2 || len(got[0]) != len(`paste:""`)+maxPasteBytes || got[1] != "key:!" {
 		t.Fatalf("got %d events, first %d bytes", len(got), len(got[0]))
 	}
 }
@@ -87,7 +87,7 @@ func FuzzReadInput(f *testing.F) {
 	f.Add([]byte("\x1b[\x1b]\x1bP\xff\xfe"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		_ = ReadInput(iotest.HalfReader(strings.NewReader(string(in))), func(m tea.Msg) {
-			if p, ok := m.(tea.PasteMsg); ok && len(p.Content) > MaxPasteBytes {
+			if p, ok := m.(tea.PasteMsg); ok && len(p.Content) > maxPasteBytes {
 				t.Fatalf("paste of %d bytes", len(p.Content))
 			}
 		})

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/x/vt"
-	"golang.org/x/crypto/ssh"
+
+	"github.com/hush-chat/hush/internal/sshtest"
 )
 
 // waitLimit bounds every single wait for a screen or a connection.
@@ -27,9 +27,8 @@ const rawKeep = 16 << 10
 // which is what background typists use: an x/vt emulator costs far more
 // than a connection. Either way it keeps the first rawKeep bytes.
 type term struct {
-	client *ssh.Client
-	sess   *ssh.Session
-	stdin  io.Writer
+	conn  *sshtest.Conn
+	stdin io.Writer
 
 	received atomic.Int64 // bytes the server wrote to this terminal
 	reads    atomic.Int64 // reads that returned data: about one per frame
@@ -51,60 +50,26 @@ func newEmulator(w, h int) *vt.Emulator {
 	return e
 }
 
-// dial opens a session as user with a w×h PTY and starts a shell. emu may be
-// nil; a reused emulator is reset first. env pairs are sent before the PTY.
+// dial opens a session as user with a w×h PTY and starts a shell, the way
+// the tests do (sshtest.Open). emu may be nil; a reused emulator is reset
+// first. env pairs are sent before the PTY.
 func dial(addr, user string, w, h int, emu *vt.Emulator, env ...string) (*term, error) {
 	if emu != nil {
 		_, _ = emu.WriteString("\x1bc\x1b[?1049l\x1b[2J\x1b[H")
 	}
-	t := &term{emu: emu, done: make(chan struct{})}
-	cfg := &ssh.ClientConfig{
-		User: user,
-		Auth: []ssh.AuthMethod{ssh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) {
-			return nil, nil
-		})},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // a loopback server we just started
-		Timeout:         waitLimit,
-	}
-	conn, err := net.DialTimeout("tcp", addr, waitLimit)
-	if err != nil {
-		return nil, err
-	}
-	_ = conn.SetDeadline(time.Now().Add(waitLimit))
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	_ = conn.SetDeadline(time.Time{})
-	t.client = ssh.NewClient(c, chans, reqs)
-	fail := func(err error) (*term, error) {
-		t.client.Close()
-		return nil, err
-	}
-	if t.sess, err = t.client.NewSession(); err != nil {
-		return fail(err)
-	}
-	for i := 0; i+1 < len(env); i += 2 {
-		if err := t.sess.Setenv(env[i], env[i+1]); err != nil {
-			return fail(err)
+	o := sshtest.Options{Width: w, Height: h, Timeout: waitLimit}
+	if len(env) > 0 {
+		o.Env = make(map[string]string, len(env)/2)
+		for i := 0; i+1 < len(env); i += 2 {
+			o.Env[env[i]] = env[i+1]
 		}
 	}
-	if err := t.sess.RequestPty("xterm-256color", h, w, ssh.TerminalModes{}); err != nil {
-		return fail(err)
-	}
-	stdout, err := t.sess.StdoutPipe()
+	c, err := sshtest.Open(addr, user, o, io.Discard)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	t.sess.Stderr = io.Discard
-	if t.stdin, err = t.sess.StdinPipe(); err != nil {
-		return fail(err)
-	}
-	if err := t.sess.Shell(); err != nil {
-		return fail(err)
-	}
-	go t.pump(stdout)
+	t := &term{conn: c, stdin: c.Stdin, emu: emu, done: make(chan struct{})}
+	go t.pump(c.Stdout)
 	return t, nil
 }
 
@@ -223,11 +188,8 @@ func (t *term) send(s string) error {
 }
 
 func (t *term) close() {
-	if t.sess != nil {
-		_ = t.sess.Close()
-	}
-	if t.client != nil {
-		_ = t.client.Close()
+	if t.conn != nil {
+		t.conn.Close()
 	}
 }
 

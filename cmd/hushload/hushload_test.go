@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 func TestTrackerMatchesNewestCharacter(t *testing.T) {
@@ -303,9 +305,7 @@ func TestTabSpeaksTheProtocol(t *testing.T) {
 			t.Fatalf("key %d arrived as %q", i, s)
 		}
 	}
-	for end := time.Now().Add(5 * time.Second); tr.pending() > 0 && time.Now().Before(end); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.Poll(5*time.Second, func() bool { return tr.pending() == 0 })
 	if tr.pending() != 0 || len(tr.lat) != n {
 		t.Fatalf("%d pending, %d timed", tr.pending(), len(tr.lat))
 	}

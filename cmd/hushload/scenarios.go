@@ -5,16 +5,15 @@ import (
 	"image/color"
 	"math/rand/v2"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/x/vt"
-)
 
-var inviteRE = regexp.MustCompile(`ssh -p \d+ ([A-Za-z0-9-]+)@`)
+	"github.com/hush-chat/hush/internal/sshtest"
+)
 
 // alphabet is what typists type, in turn: every printable ASCII character
 // but space, so the newest visible character on the peer's screen says
@@ -94,11 +93,9 @@ func openCreator(srv *server, o *opts, decode bool) (*term, string, error) {
 	}
 	var code string
 	if _, err := a.wait("the invite", func() bool {
-		if m := inviteRE.FindSubmatch(a.raw); m != nil {
-			code = string(m[1])
-			return true
-		}
-		return false
+		c, _, ok := sshtest.Invite(string(a.raw))
+		code = c
+		return ok
 	}); err != nil {
 		a.close()
 		return nil, "", err

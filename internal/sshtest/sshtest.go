@@ -4,6 +4,7 @@ package sshtest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,10 +22,12 @@ import (
 	"github.com/charmbracelet/x/vt"
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // Timeout bounds every wait; a test that needs longer is broken.
-const Timeout = 10 * time.Second
+const Timeout = wait.Timeout
 
 // Options shape one connection.
 type Options struct {
@@ -33,7 +37,8 @@ type Options struct {
 	NoPTY   bool
 	Command string // run as an exec request instead of a shell
 	Env     map[string]string
-	From    string // local address to dial from, e.g. 127.0.0.2 (any loopback address works on Linux)
+	From    string        // local address to dial from, e.g. 127.0.0.2 (any loopback address works on Linux)
+	Timeout time.Duration // bounds connecting and the handshake; Timeout if zero
 }
 
 // NewKey returns a fresh ed25519 signer.
@@ -89,20 +94,66 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 		o.Height = 24
 	}
 	tm := &Term{t: t, done: make(chan struct{})}
-	auth := []ssh.AuthMethod{ssh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return nil, nil })}
+	tm.startEmulator(o.Width, o.Height)
+	c, err := Open(addr, user, o, stderrOf{tm})
+	if err != nil {
+		return nil, err
+	}
+	tm.HostKey, tm.stdin = c.HostKey, c.Stdin
+	tm.resize = func(w, h int) error { return c.Session.WindowChange(h, w) }
+	tm.hangup = c.Close
+	t.Cleanup(tm.Close)
+	go func() {
+		tm.pump(c.Stdout)
+		tm.waitErr = c.Session.Wait() // after stdout's EOF; it waits for stderr itself
+		close(tm.done)
+	}()
+	return tm, nil
+}
+
+// Conn is an SSH session as Open leaves it: started, its stdin and stdout
+// to use.
+type Conn struct {
+	Client  *ssh.Client
+	Session *ssh.Session
+	Stdin   io.WriteCloser
+	Stdout  io.Reader
+	HostKey ssh.PublicKey // what the server presented
+}
+
+// Close hangs up.
+func (c *Conn) Close() { _ = c.Session.Close(); _ = c.Client.Close() }
+
+// GuestConfig is a client's config for user as a guest (no key, an empty
+// keyboard-interactive answer) who trusts any host key: every server a
+// test or the load tool dials is one it has just started on loopback.
+func GuestConfig(user string) *ssh.ClientConfig {
+	return &ssh.ClientConfig{
+		User:            user,
+		Auth:            []ssh.AuthMethod{ssh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return nil, nil })},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         Timeout,
+	}
+}
+
+// Open connects to addr as user (a guest unless o.Key), sends o.Env, asks
+// for a PTY of o.Width×o.Height unless o.NoPTY, and starts a shell, or
+// o.Command; the session's stderr goes to stderr. Connecting and the
+// handshake are bounded by o.Timeout. It fails no test: cmd/hushload
+// opens its sessions with it too.
+func Open(addr, user string, o Options, stderr io.Writer) (*Conn, error) {
+	limit := cmp.Or(o.Timeout, Timeout)
+	c := &Conn{}
+	cfg := GuestConfig(user)
 	if o.Key != nil {
-		auth = []ssh.AuthMethod{ssh.PublicKeys(o.Key)}
+		cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(o.Key)}
 	}
-	cfg := &ssh.ClientConfig{
-		User: user,
-		Auth: auth,
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			tm.HostKey = key
-			return nil
-		},
-		Timeout: Timeout,
+	cfg.HostKeyCallback = func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		c.HostKey = key
+		return nil
 	}
-	d := net.Dialer{Timeout: Timeout}
+	cfg.Timeout = limit
+	d := net.Dialer{Timeout: limit}
 	if o.From != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.From)}
 	}
@@ -110,59 +161,58 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	_ = conn.SetDeadline(time.Now().Add(limit)) // a server that never answers the handshake
+	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	client := ssh.NewClient(c, chans, reqs)
-	sess, err := client.NewSession()
-	if err != nil {
-		client.Close()
+	_ = conn.SetDeadline(time.Time{})
+	c.Client = ssh.NewClient(cc, chans, reqs)
+	if err := c.start(o, stderr); err != nil {
+		c.Client.Close()
 		return nil, err
 	}
-	tm.resize = func(w, h int) error { return sess.WindowChange(h, w) }
-	tm.hangup = func() { _ = sess.Close(); _ = client.Close() }
-	t.Cleanup(tm.Close)
+	return c, nil
+}
+
+// start opens the session on c.Client and starts what o asks for.
+func (c *Conn) start(o Options, stderr io.Writer) error {
+	sess, err := c.Client.NewSession()
+	if err != nil {
+		return err
+	}
+	c.Session = sess
 	for k, v := range o.Env {
 		if err := sess.Setenv(k, v); err != nil {
-			return nil, fmt.Errorf("setenv %s: %w", k, err)
+			return fmt.Errorf("setenv %s: %w", k, err)
 		}
 	}
 	if !o.NoPTY {
 		if err := sess.RequestPty("xterm-256color", o.Height, o.Width, ssh.TerminalModes{}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	tm.startEmulator(o.Width, o.Height)
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
-		return nil, err
+	sess.Stderr = stderr
+	if c.Stdout, err = sess.StdoutPipe(); err != nil {
+		return err
 	}
-	stderr, err := sess.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if tm.stdin, err = sess.StdinPipe(); err != nil {
-		return nil, err
+	if c.Stdin, err = sess.StdinPipe(); err != nil {
+		return err
 	}
 	if o.Command != "" {
-		err = sess.Start(o.Command)
-	} else {
-		err = sess.Shell()
+		return sess.Start(o.Command)
 	}
-	if err != nil {
-		return nil, err
-	}
-	var copies sync.WaitGroup
-	copies.Go(func() { tm.pump(stdout, true) })
-	copies.Go(func() { tm.pump(stderr, false) })
-	go func() {
-		copies.Wait()
-		tm.waitErr = sess.Wait()
-		close(tm.done)
-	}()
-	return tm, nil
+	return sess.Shell()
+}
+
+// stderrOf collects a Term's stderr.
+type stderrOf struct{ tm *Term }
+
+func (s stderrOf) Write(p []byte) (int, error) {
+	s.tm.mu.Lock()
+	defer s.tm.mu.Unlock()
+	return s.tm.stderr.Write(p)
 }
 
 func (tm *Term) startEmulator(w, h int) {
@@ -190,7 +240,7 @@ func Spawn(t testing.TB, cmd *exec.Cmd, w, h int) *Term {
 	tm.hangup = func() { _ = cmd.Process.Kill() }
 	t.Cleanup(tm.Close)
 	go func() {
-		tm.pump(ptmx, true) // ends with EIO when the program exits
+		tm.pump(ptmx) // ends with EIO when the program exits
 		tm.waitErr = cmd.Wait()
 		ptmx.Close()
 		close(tm.done)
@@ -198,18 +248,14 @@ func Spawn(t testing.TB, cmd *exec.Cmd, w, h int) *Term {
 	return tm
 }
 
-func (tm *Term) pump(r io.Reader, screen bool) {
+func (tm *Term) pump(r io.Reader) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
 			tm.mu.Lock()
-			if screen {
-				tm.raw.Write(buf[:n])
-				_, _ = tm.emu.Write(buf[:n])
-			} else {
-				tm.stderr.Write(buf[:n])
-			}
+			tm.raw.Write(buf[:n])
+			_, _ = tm.emu.Write(buf[:n])
 			tm.mu.Unlock()
 		}
 		if err != nil {
@@ -327,27 +373,55 @@ func (tm *Term) CellFg(s string) (color.Color, bool) {
 }
 
 // WaitFor waits until ok holds for the screen, failing with the screen
-// shown if it does not within Timeout.
+// shown if it does not within Timeout, or if the session ends first.
 func (tm *Term) WaitFor(what string, ok func(screen string) bool) {
 	tm.t.Helper()
-	deadline := time.Now().Add(Timeout)
-	for {
-		s := tm.Screen()
-		if ok(s) {
-			return
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("timed out waiting for %s; screen:\n%s\nstderr: %q", what, s, tm.Stderr())
-		}
+	held, ended := false, false
+	wait.Poll(Timeout, func() bool {
 		select {
 		case <-tm.done:
-			if s := tm.Screen(); ok(s) {
-				return
-			}
-			tm.t.Fatalf("session ended waiting for %s; screen:\n%s\nstderr: %q", what, tm.Screen(), tm.Stderr())
-		case <-time.After(5 * time.Millisecond):
+			ended = true // and what its last output drew is on screen
+		default:
 		}
+		held = ok(tm.Screen())
+		return held || ended
+	})
+	switch {
+	case held:
+	case ended:
+		tm.t.Fatalf("session ended waiting for %s; screen:\n%s\nstderr: %q", what, tm.Screen(), tm.Stderr())
+	default:
+		tm.t.Fatalf("timed out waiting for %s; screen:\n%s\nstderr: %q", what, tm.Screen(), tm.Stderr())
 	}
+}
+
+// inviteRE finds the command an invite shows: tests serve on a port other
+// than 22, so it names the port.
+var inviteRE = regexp.MustCompile(`ssh -p (\d+) ([A-Za-z0-9-]+)@`)
+
+// Invite finds the invite command in text (a screen, or raw output) and
+// returns its room code and port.
+func Invite(text string) (code, port string, ok bool) {
+	m := inviteRE.FindStringSubmatch(text)
+	if m == nil {
+		return "", "", false
+	}
+	return m[2], m[1], true
+}
+
+// InviteCode waits for term to be alone in a new room and returns the code
+// from its invite, failing t unless the invite names the port of addr.
+func InviteCode(t testing.TB, term *Term, addr string) string {
+	t.Helper()
+	term.WaitText("Waiting for someone to join")
+	code, port, ok := Invite(term.Screen())
+	if !ok {
+		t.Fatalf("no invite on screen:\n%s", term.Screen())
+	}
+	if !strings.HasSuffix(addr, ":"+port) {
+		t.Fatalf("invite port %s, server on %s", port, addr)
+	}
+	return code
 }
 
 // WaitText waits until the screen shows s.

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/wait"
 	"github.com/hush-chat/hush/rooms"
 )
 
@@ -184,26 +185,6 @@ func count(n int, f func(rooms.Event) bool) func([]rooms.Event) bool {
 // has is a done func: some event matches f.
 func has(f func(rooms.Event) bool) func([]rooms.Event) bool { return count(1, f) }
 
-// eventually polls cond until it holds or Wait passes. For counts a registry
-// may update after the call that changed them returns; in-process
-// registries pass on the first try.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(Wait)
-	pause := time.Millisecond
-	for {
-		ok, got := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last saw %s", Wait, what, got)
-		}
-		time.Sleep(pause)
-		pause = min(2*pause, 50*time.Millisecond)
-	}
-}
-
 // wantStats waits until reg counts the given rooms and members, BySize
 // given as pairs of size, count. Dropped is not compared.
 func wantStats(t *testing.T, reg rooms.Registry, nrooms, members int, bySize ...int) {
@@ -212,7 +193,7 @@ func wantStats(t *testing.T, reg rooms.Registry, nrooms, members int, bySize ...
 	for i := 0; i+1 < len(bySize); i += 2 {
 		want[bySize[i]] = bySize[i+1]
 	}
-	eventually(t, fmt.Sprintf("Stats{Rooms:%d Members:%d BySize:%v}", nrooms, members, want), func() (bool, string) {
+	wait.Within(t, Wait, fmt.Sprintf("Stats{Rooms:%d Members:%d BySize:%v}", nrooms, members, want), func() (bool, string) {
 		s := reg.Stats()
 		got := map[int]int{}
 		for k, v := range s.BySize {
@@ -687,7 +668,7 @@ func testBoundedQueue(t *testing.T, reg rooms.Registry) {
 		}
 	}
 	t.Logf("%d pieces typed at a member who does not read in %v", rooms.QueueLimit+extra, time.Since(start))
-	eventually(t, fmt.Sprintf("Stats().Dropped to grow by %d", extra), func() (bool, string) {
+	wait.Within(t, Wait, fmt.Sprintf("Stats().Dropped to grow by %d", extra), func() (bool, string) {
 		d := reg.Stats().Dropped - dropped
 		return d >= extra, fmt.Sprint("grown by ", d)
 	})
@@ -726,7 +707,7 @@ func testBoundedQueue(t *testing.T, reg rooms.Registry) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, fmt.Sprintf("Stats().Dropped to grow by %d", extra), func() (bool, string) {
+	wait.Within(t, Wait, fmt.Sprintf("Stats().Dropped to grow by %d", extra), func() (bool, string) {
 		d := reg.Stats().Dropped - dropped
 		return d >= extra, fmt.Sprint("grown by ", d)
 	})
