@@ -233,35 +233,16 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	return o, nil
 }
 
+// run builds what it needs and runs the scenario o names (all: connect,
+// latency and idle, in that order).
 func run(o *opts) (*Report, error) {
 	rep := &Report{Machine: machine(), Command: "go run ./cmd/hushload " + strings.Join(os.Args[1:], " ")}
-	var err error
 	env := strings.Fields(o.serverEnv)
-	hush := launcher{kind: "hush", bin: o.server, prof: o.profile, extra: strings.Fields(o.serverArgs), env: env}
-	if o.profile != "" {
-		if o.profile, err = filepath.Abs(o.profile); err != nil {
-			return nil, err
-		}
-		hush.prof = o.profile
-		if err := os.MkdirAll(o.profile, 0o755); err != nil {
-			return nil, err
-		}
+	hush, cleanup, err := hushLauncher(o, env)
+	if err != nil {
+		return nil, err
 	}
-	if hush.bin == "" {
-		repo, err := findRepo()
-		if err != nil {
-			return nil, err
-		}
-		dir, err := os.MkdirTemp("", "hushload-bin-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		progress("building the server in %s", repo)
-		if hush.bin, err = buildHush(repo, dir, o.profile != ""); err != nil {
-			return nil, err
-		}
-	}
+	defer cleanup()
 	relay := launcher{kind: "relay", env: env}
 	want := func(s string) bool { return o.scenario == "all" || o.scenario == s }
 
@@ -271,83 +252,154 @@ func run(o *opts) (*Report, error) {
 		}
 	}
 	if o.scenario == "cluster" {
-		natsd := o.natsServer
-		if natsd == "" {
-			repo, err := findRepo()
-			if err != nil {
-				return nil, err
-			}
-			dir, err := os.MkdirTemp("", "hushload-nats-bin-")
-			if err != nil {
-				return nil, err
-			}
-			defer os.RemoveAll(dir)
-			progress("building nats-server")
-			if natsd, err = buildNATS(repo, dir); err != nil {
-				return nil, err
-			}
-		}
-		if o.profile != "" {
-			progress("-profile: the cluster scenario is not profiled")
-		}
-		if rep.Cluster, err = runCluster(hush, natsd, o); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
+		if rep.Cluster, err = clusterScenario(hush, o); err != nil {
+			return nil, err
 		}
 	}
-
 	if want("connect") {
-		rep.Connect = &struct {
-			Hush  *ConnectRun `json:"hush"`
-			Relay *ConnectRun `json:"relay,omitempty"`
-		}{}
-		var err error
-		if rep.Connect.Hush, err = runConnect(hush, o); err != nil {
-			return nil, fmt.Errorf("connect, hush: %w", err)
-		}
-		if o.baseline {
-			if rep.Connect.Relay, err = runConnect(relay, o); err != nil {
-				return nil, fmt.Errorf("connect, relay: %w", err)
-			}
+		if err := compareConnect(rep, hush, relay, o); err != nil {
+			return nil, err
 		}
 	}
 	if want("latency") {
-		rep.Latency = &struct {
-			Hush     *LatencyRun `json:"hush"`
-			Relay    *LatencyRun `json:"relay,omitempty"`
-			P50Ratio float64     `json:"p50_ratio,omitempty"`
-			P99Ratio float64     `json:"p99_ratio,omitempty"`
-		}{}
-		var err error
-		if o.baseline {
-			if rep.Latency.Relay, err = runLatency(relay, o); err != nil {
-				return nil, fmt.Errorf("latency, relay: %w", err)
-			}
-		}
-		if rep.Latency.Hush, err = runLatency(hush, o); err != nil {
-			return nil, fmt.Errorf("latency, hush: %w", err)
-		}
-		if r := rep.Latency.Relay; r != nil {
-			rep.Latency.P50Ratio = ratio(rep.Latency.Hush.Latency.P50, r.Latency.P50)
-			rep.Latency.P99Ratio = ratio(rep.Latency.Hush.Latency.P99, r.Latency.P99)
+		if err := compareLatency(rep, hush, relay, o); err != nil {
+			return nil, err
 		}
 	}
 	if want("idle") {
-		rep.Idle = &struct {
-			Hush  *IdleRun `json:"hush"`
-			Relay *IdleRun `json:"relay,omitempty"`
-		}{}
-		var err error
-		if rep.Idle.Hush, err = runIdle(hush, o); err != nil {
-			return nil, fmt.Errorf("idle, hush: %w", err)
-		}
-		if o.baseline {
-			if rep.Idle.Relay, err = runIdle(relay, o); err != nil {
-				return nil, fmt.Errorf("idle, relay: %w", err)
-			}
+		if err := compareIdle(rep, hush, relay, o); err != nil {
+			return nil, err
 		}
 	}
 	rep.Targets = targets(rep, o)
 	return rep, nil
+}
+
+// hushLauncher starts hush servers from -server, or from the repository
+// built into a temporary directory that cleanup removes (cleanup is never
+// nil); with -profile, the profiles' directory is made absolute and
+// created.
+func hushLauncher(o *opts, env []string) (l launcher, cleanup func(), err error) {
+	l = launcher{kind: "hush", bin: o.server, prof: o.profile, extra: strings.Fields(o.serverArgs), env: env}
+	cleanup = func() {}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			return l, cleanup, err
+		}
+		l.prof = o.profile
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return l, cleanup, err
+		}
+	}
+	if l.bin == "" {
+		repo, err := findRepo()
+		if err != nil {
+			return l, cleanup, err
+		}
+		dir, err := os.MkdirTemp("", "hushload-bin-")
+		if err != nil {
+			return l, cleanup, err
+		}
+		progress("building the server in %s", repo)
+		if l.bin, err = buildHush(repo, dir, o.profile != ""); err != nil {
+			os.RemoveAll(dir)
+			return l, cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	return l, cleanup, nil
+}
+
+// clusterScenario runs the cluster scenario on nats-server from
+// -nats-server, or built into a temporary directory for the run.
+func clusterScenario(hush launcher, o *opts) (*ClusterRun, error) {
+	natsd := o.natsServer
+	if natsd == "" {
+		repo, err := findRepo()
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "hushload-nats-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		progress("building nats-server")
+		if natsd, err = buildNATS(repo, dir); err != nil {
+			return nil, err
+		}
+	}
+	if o.profile != "" {
+		progress("-profile: the cluster scenario is not profiled")
+	}
+	c, err := runCluster(hush, natsd, o)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return c, nil
+}
+
+// compareConnect runs the connect scenario on hush, then (with -baseline)
+// on the relay.
+func compareConnect(rep *Report, hush, relay launcher, o *opts) error {
+	rep.Connect = &struct {
+		Hush  *ConnectRun `json:"hush"`
+		Relay *ConnectRun `json:"relay,omitempty"`
+	}{}
+	var err error
+	if rep.Connect.Hush, err = runConnect(hush, o); err != nil {
+		return fmt.Errorf("connect, hush: %w", err)
+	}
+	if o.baseline {
+		if rep.Connect.Relay, err = runConnect(relay, o); err != nil {
+			return fmt.Errorf("connect, relay: %w", err)
+		}
+	}
+	return nil
+}
+
+// compareLatency runs the latency scenario on the relay (with -baseline),
+// then on hush, and sets their ratios.
+func compareLatency(rep *Report, hush, relay launcher, o *opts) error {
+	rep.Latency = &struct {
+		Hush     *LatencyRun `json:"hush"`
+		Relay    *LatencyRun `json:"relay,omitempty"`
+		P50Ratio float64     `json:"p50_ratio,omitempty"`
+		P99Ratio float64     `json:"p99_ratio,omitempty"`
+	}{}
+	var err error
+	if o.baseline {
+		if rep.Latency.Relay, err = runLatency(relay, o); err != nil {
+			return fmt.Errorf("latency, relay: %w", err)
+		}
+	}
+	if rep.Latency.Hush, err = runLatency(hush, o); err != nil {
+		return fmt.Errorf("latency, hush: %w", err)
+	}
+	if r := rep.Latency.Relay; r != nil {
+		rep.Latency.P50Ratio = ratio(rep.Latency.Hush.Latency.P50, r.Latency.P50)
+		rep.Latency.P99Ratio = ratio(rep.Latency.Hush.Latency.P99, r.Latency.P99)
+	}
+	return nil
+}
+
+// compareIdle runs the idle scenario on hush, then (with -baseline) on the
+// relay.
+func compareIdle(rep *Report, hush, relay launcher, o *opts) error {
+	rep.Idle = &struct {
+		Hush  *IdleRun `json:"hush"`
+		Relay *IdleRun `json:"relay,omitempty"`
+	}{}
+	var err error
+	if rep.Idle.Hush, err = runIdle(hush, o); err != nil {
+		return fmt.Errorf("idle, hush: %w", err)
+	}
+	if o.baseline {
+		if rep.Idle.Relay, err = runIdle(relay, o); err != nil {
+			return fmt.Errorf("idle, relay: %w", err)
+		}
+	}
+	return nil
 }
 
 func machine() Machine {
