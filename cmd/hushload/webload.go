@@ -108,20 +108,10 @@ func runWeb(l launcher, o *opts) (*WebRun, error) {
 	run.RSSKB = s3.rssKB
 	run.RSSPerWebSessionKB = round(float64(s3.rssKB-s2.rssKB)/float64(2*R), 1)
 
-	sshssh := &flow{}
-	var sshRecv []*term
-	for i, p := range pairs {
-		sshssh.typists = append(sshssh.typists, p.a)
-		if i < m {
-			tr, err := watchScreen(l.kind, p.b)
-			if err != nil {
-				return nil, err
-			}
-			sshssh.trackers = append(sshssh.trackers, tr)
-			sshRecv = append(sshRecv, p.b)
-		}
+	sshssh, err := pairFlow(l.kind, pairs, m)
+	if err != nil {
+		return nil, err
 	}
-	sshssh.peerBytes = termBytes(sshRecv)
 
 	sshweb := &flow{}
 	for i, a := range creators[:R] {
