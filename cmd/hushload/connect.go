@@ -24,14 +24,19 @@ type ConnectRun struct {
 	ServerCPUPct    float64 `json:"server_cpu_pct_of_core"`
 }
 
-// firstFrame dials user and returns how long until row 0 shows the room header.
+// firstFrame dials user and returns how long until row 0 shows the room
+// header. emu is reused by the next call, so it returns only once the
+// session's reader has stopped writing to it.
 func firstFrame(srv *server, o *opts, emu *vt.Emulator) (time.Duration, error) {
 	start := time.Now()
 	t, err := dial(srv.addr, "new", o.width, o.height, emu)
 	if err != nil {
 		return 0, err
 	}
-	defer t.close()
+	defer func() {
+		t.close()
+		<-t.done
+	}()
 	at, err := t.waitText(srv.kind+" · room", 0)
 	if err != nil {
 		return 0, err

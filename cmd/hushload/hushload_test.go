@@ -413,11 +413,15 @@ func TestSmokeCluster(t *testing.T) {
 	}
 }
 
-// Latency (with the fading room) and idle, briefly, with a real server (the
-// relay is this binary re-executed, so it is left out: -baseline=false):
-// every figure the table shows for hush is there.
-func TestSmokeLatencyIdle(t *testing.T) {
-	rep := smoke(t, "-scenario", "latency", "-baseline=false", "-linger", "1s")
+// Connect, latency (with the fading room) and idle, briefly, with a real
+// server (the relay is this binary re-executed, so it is left out:
+// -baseline=false): every figure the table shows for hush is there.
+func TestSmokeConnectLatencyIdle(t *testing.T) {
+	rep := smoke(t, "-scenario", "connect", "-baseline=false", "-connect", "40", "-conc", "2", "-first", "20")
+	if c := rep.Connect.Hush; c.Serial.N != 20 || c.Loaded.N != 40 || c.Errors != 0 {
+		t.Errorf("connect: %+v", c)
+	}
+	rep = smoke(t, "-scenario", "latency", "-baseline=false", "-linger", "1s")
 	l := rep.Latency.Hush
 	if l.Latency.N < 20 || l.Lost != 0 || l.SendErrors != 0 || l.PeerBytesPerKey <= 0 {
 		t.Errorf("latency: %+v", l)
