@@ -382,21 +382,9 @@ func clusterLatency(a, b, ns *server, monitor string, o *opts) (*ClusterLatency,
 	defer closePairs(cross)
 	flows := make([]*flow, 2)
 	for k, pairs := range [][]*pair{same, cross} { // flows[0] same, [1] cross
-		f := &flow{}
-		var recv []*term
-		for i, p := range pairs {
-			f.typists = append(f.typists, p.a)
-			if i < m {
-				tr, err := watchScreen("hush", p.b)
-				if err != nil {
-					return nil, err
-				}
-				f.trackers = append(f.trackers, tr)
-				recv = append(recv, p.b)
-			}
+		if flows[k], err = pairFlow("hush", pairs, m); err != nil {
+			return nil, err
 		}
-		f.peerBytes = termBytes(recv)
-		flows[k] = f
 	}
 	run.SetupSeconds = round(time.Since(setup).Seconds(), 2)
 

@@ -120,6 +120,26 @@ func watchScreen(kind string, recv *term) (*tracker, error) {
 	return tr, nil
 }
 
+// pairFlow is a flow of rooms of two: every creator types, and the first
+// m joiners are timed on their decoded screens.
+func pairFlow(kind string, pairs []*pair, m int) (*flow, error) {
+	f := &flow{}
+	var recv []*term
+	for i, p := range pairs {
+		f.typists = append(f.typists, p.a)
+		if i < m {
+			tr, err := watchScreen(kind, p.b)
+			if err != nil {
+				return nil, err
+			}
+			f.trackers = append(f.trackers, tr)
+			recv = append(recv, p.b)
+		}
+	}
+	f.peerBytes = termBytes(recv)
+	return f, nil
+}
+
 // termBytes counts what the server sent to terms.
 func termBytes(terms []*term) func() int64 {
 	return func() (n int64) {

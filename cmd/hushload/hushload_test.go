@@ -412,3 +412,25 @@ func TestSmokeCluster(t *testing.T) {
 		t.Errorf("%.1f KV writes/s at rest", i.KVWritesPerSec)
 	}
 }
+
+// Connect, latency (with the fading room) and idle, briefly, with a real
+// server (the relay is this binary re-executed, so it is left out:
+// -baseline=false): every figure the table shows for hush is there.
+func TestSmokeConnectLatencyIdle(t *testing.T) {
+	rep := smoke(t, "-scenario", "connect", "-baseline=false", "-connect", "40", "-conc", "2", "-first", "20")
+	if c := rep.Connect.Hush; c.Serial.N != 20 || c.Loaded.N != 40 || c.Errors != 0 {
+		t.Errorf("connect: %+v", c)
+	}
+	rep = smoke(t, "-scenario", "latency", "-baseline=false", "-linger", "1s")
+	l := rep.Latency.Hush
+	if l.Latency.N < 20 || l.Lost != 0 || l.SendErrors != 0 || l.PeerBytesPerKey <= 0 {
+		t.Errorf("latency: %+v", l)
+	}
+	if l.FadeSteps == 0 {
+		t.Errorf("latency: no fade steps seen: %+v", l)
+	}
+	rep = smoke(t, "-scenario", "idle", "-baseline=false", "-idle", "4", "-settle", "0s", "-idle-for", "1s")
+	if i := rep.Idle.Hush; i.Sessions != 4 || i.RSSKB <= 0 {
+		t.Errorf("idle: %+v", i)
+	}
+}

@@ -72,7 +72,6 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -81,11 +80,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 )
 
@@ -117,46 +114,6 @@ type opts struct {
 	jsonOut    bool
 	quiet      bool
 	timeout    time.Duration
-}
-
-// Report is everything one run measured.
-type Report struct {
-	Machine Machine `json:"machine"`
-	Command string  `json:"command"`
-	Latency *struct {
-		Hush     *LatencyRun `json:"hush"`
-		Relay    *LatencyRun `json:"relay,omitempty"`
-		P50Ratio float64     `json:"p50_ratio,omitempty"`
-		P99Ratio float64     `json:"p99_ratio,omitempty"`
-	} `json:"latency,omitempty"`
-	Idle *struct {
-		Hush  *IdleRun `json:"hush"`
-		Relay *IdleRun `json:"relay,omitempty"`
-	} `json:"idle,omitempty"`
-	Connect *struct {
-		Hush  *ConnectRun `json:"hush"`
-		Relay *ConnectRun `json:"relay,omitempty"`
-	} `json:"connect,omitempty"`
-	Web     *WebRun     `json:"web,omitempty"`
-	Cluster *ClusterRun `json:"cluster,omitempty"`
-	Targets []Target    `json:"targets"`
-}
-
-// Machine is where the figures come from.
-type Machine struct {
-	CPUs   int    `json:"cpus"`
-	Model  string `json:"cpu_model"`
-	Go     string `json:"go"`
-	Kernel string `json:"kernel"`
-}
-
-// Target is one goal from the performance issue and whether this run met it.
-type Target struct {
-	Name   string `json:"name"`
-	Goal   string `json:"goal"`
-	Got    string `json:"got"`
-	Met    bool   `json:"met"`
-	Caveat string `json:"caveat,omitempty"`
 }
 
 var quiet atomic.Bool
@@ -276,35 +233,16 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	return o, nil
 }
 
+// run builds what it needs and runs the scenario o names (all: connect,
+// latency and idle, in that order).
 func run(o *opts) (*Report, error) {
 	rep := &Report{Machine: machine(), Command: "go run ./cmd/hushload " + strings.Join(os.Args[1:], " ")}
-	var err error
 	env := strings.Fields(o.serverEnv)
-	hush := launcher{kind: "hush", bin: o.server, prof: o.profile, extra: strings.Fields(o.serverArgs), env: env}
-	if o.profile != "" {
-		if o.profile, err = filepath.Abs(o.profile); err != nil {
-			return nil, err
-		}
-		hush.prof = o.profile
-		if err := os.MkdirAll(o.profile, 0o755); err != nil {
-			return nil, err
-		}
+	hush, cleanup, err := hushLauncher(o, env)
+	if err != nil {
+		return nil, err
 	}
-	if hush.bin == "" {
-		repo, err := findRepo()
-		if err != nil {
-			return nil, err
-		}
-		dir, err := os.MkdirTemp("", "hushload-bin-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		progress("building the server in %s", repo)
-		if hush.bin, err = buildHush(repo, dir, o.profile != ""); err != nil {
-			return nil, err
-		}
-	}
+	defer cleanup()
 	relay := launcher{kind: "relay", env: env}
 	want := func(s string) bool { return o.scenario == "all" || o.scenario == s }
 
@@ -314,83 +252,154 @@ func run(o *opts) (*Report, error) {
 		}
 	}
 	if o.scenario == "cluster" {
-		natsd := o.natsServer
-		if natsd == "" {
-			repo, err := findRepo()
-			if err != nil {
-				return nil, err
-			}
-			dir, err := os.MkdirTemp("", "hushload-nats-bin-")
-			if err != nil {
-				return nil, err
-			}
-			defer os.RemoveAll(dir)
-			progress("building nats-server")
-			if natsd, err = buildNATS(repo, dir); err != nil {
-				return nil, err
-			}
-		}
-		if o.profile != "" {
-			progress("-profile: the cluster scenario is not profiled")
-		}
-		if rep.Cluster, err = runCluster(hush, natsd, o); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
+		if rep.Cluster, err = clusterScenario(hush, o); err != nil {
+			return nil, err
 		}
 	}
-
 	if want("connect") {
-		rep.Connect = &struct {
-			Hush  *ConnectRun `json:"hush"`
-			Relay *ConnectRun `json:"relay,omitempty"`
-		}{}
-		var err error
-		if rep.Connect.Hush, err = runConnect(hush, o); err != nil {
-			return nil, fmt.Errorf("connect, hush: %w", err)
-		}
-		if o.baseline {
-			if rep.Connect.Relay, err = runConnect(relay, o); err != nil {
-				return nil, fmt.Errorf("connect, relay: %w", err)
-			}
+		if err := compareConnect(rep, hush, relay, o); err != nil {
+			return nil, err
 		}
 	}
 	if want("latency") {
-		rep.Latency = &struct {
-			Hush     *LatencyRun `json:"hush"`
-			Relay    *LatencyRun `json:"relay,omitempty"`
-			P50Ratio float64     `json:"p50_ratio,omitempty"`
-			P99Ratio float64     `json:"p99_ratio,omitempty"`
-		}{}
-		var err error
-		if o.baseline {
-			if rep.Latency.Relay, err = runLatency(relay, o); err != nil {
-				return nil, fmt.Errorf("latency, relay: %w", err)
-			}
-		}
-		if rep.Latency.Hush, err = runLatency(hush, o); err != nil {
-			return nil, fmt.Errorf("latency, hush: %w", err)
-		}
-		if r := rep.Latency.Relay; r != nil {
-			rep.Latency.P50Ratio = ratio(rep.Latency.Hush.Latency.P50, r.Latency.P50)
-			rep.Latency.P99Ratio = ratio(rep.Latency.Hush.Latency.P99, r.Latency.P99)
+		if err := compareLatency(rep, hush, relay, o); err != nil {
+			return nil, err
 		}
 	}
 	if want("idle") {
-		rep.Idle = &struct {
-			Hush  *IdleRun `json:"hush"`
-			Relay *IdleRun `json:"relay,omitempty"`
-		}{}
-		var err error
-		if rep.Idle.Hush, err = runIdle(hush, o); err != nil {
-			return nil, fmt.Errorf("idle, hush: %w", err)
-		}
-		if o.baseline {
-			if rep.Idle.Relay, err = runIdle(relay, o); err != nil {
-				return nil, fmt.Errorf("idle, relay: %w", err)
-			}
+		if err := compareIdle(rep, hush, relay, o); err != nil {
+			return nil, err
 		}
 	}
 	rep.Targets = targets(rep, o)
 	return rep, nil
+}
+
+// hushLauncher starts hush servers from -server, or from the repository
+// built into a temporary directory that cleanup removes (cleanup is never
+// nil); with -profile, the profiles' directory is made absolute and
+// created.
+func hushLauncher(o *opts, env []string) (l launcher, cleanup func(), err error) {
+	l = launcher{kind: "hush", bin: o.server, prof: o.profile, extra: strings.Fields(o.serverArgs), env: env}
+	cleanup = func() {}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			return l, cleanup, err
+		}
+		l.prof = o.profile
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return l, cleanup, err
+		}
+	}
+	if l.bin == "" {
+		repo, err := findRepo()
+		if err != nil {
+			return l, cleanup, err
+		}
+		dir, err := os.MkdirTemp("", "hushload-bin-")
+		if err != nil {
+			return l, cleanup, err
+		}
+		progress("building the server in %s", repo)
+		if l.bin, err = buildHush(repo, dir, o.profile != ""); err != nil {
+			os.RemoveAll(dir)
+			return l, cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	return l, cleanup, nil
+}
+
+// clusterScenario runs the cluster scenario on nats-server from
+// -nats-server, or built into a temporary directory for the run.
+func clusterScenario(hush launcher, o *opts) (*ClusterRun, error) {
+	natsd := o.natsServer
+	if natsd == "" {
+		repo, err := findRepo()
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "hushload-nats-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		progress("building nats-server")
+		if natsd, err = buildNATS(repo, dir); err != nil {
+			return nil, err
+		}
+	}
+	if o.profile != "" {
+		progress("-profile: the cluster scenario is not profiled")
+	}
+	c, err := runCluster(hush, natsd, o)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return c, nil
+}
+
+// compareConnect runs the connect scenario on hush, then (with -baseline)
+// on the relay.
+func compareConnect(rep *Report, hush, relay launcher, o *opts) error {
+	rep.Connect = &struct {
+		Hush  *ConnectRun `json:"hush"`
+		Relay *ConnectRun `json:"relay,omitempty"`
+	}{}
+	var err error
+	if rep.Connect.Hush, err = runConnect(hush, o); err != nil {
+		return fmt.Errorf("connect, hush: %w", err)
+	}
+	if o.baseline {
+		if rep.Connect.Relay, err = runConnect(relay, o); err != nil {
+			return fmt.Errorf("connect, relay: %w", err)
+		}
+	}
+	return nil
+}
+
+// compareLatency runs the latency scenario on the relay (with -baseline),
+// then on hush, and sets their ratios.
+func compareLatency(rep *Report, hush, relay launcher, o *opts) error {
+	rep.Latency = &struct {
+		Hush     *LatencyRun `json:"hush"`
+		Relay    *LatencyRun `json:"relay,omitempty"`
+		P50Ratio float64     `json:"p50_ratio,omitempty"`
+		P99Ratio float64     `json:"p99_ratio,omitempty"`
+	}{}
+	var err error
+	if o.baseline {
+		if rep.Latency.Relay, err = runLatency(relay, o); err != nil {
+			return fmt.Errorf("latency, relay: %w", err)
+		}
+	}
+	if rep.Latency.Hush, err = runLatency(hush, o); err != nil {
+		return fmt.Errorf("latency, hush: %w", err)
+	}
+	if r := rep.Latency.Relay; r != nil {
+		rep.Latency.P50Ratio = ratio(rep.Latency.Hush.Latency.P50, r.Latency.P50)
+		rep.Latency.P99Ratio = ratio(rep.Latency.Hush.Latency.P99, r.Latency.P99)
+	}
+	return nil
+}
+
+// compareIdle runs the idle scenario on hush, then (with -baseline) on the
+// relay.
+func compareIdle(rep *Report, hush, relay launcher, o *opts) error {
+	rep.Idle = &struct {
+		Hush  *IdleRun `json:"hush"`
+		Relay *IdleRun `json:"relay,omitempty"`
+	}{}
+	var err error
+	if rep.Idle.Hush, err = runIdle(hush, o); err != nil {
+		return fmt.Errorf("idle, hush: %w", err)
+	}
+	if o.baseline {
+		if rep.Idle.Relay, err = runIdle(relay, o); err != nil {
+			return fmt.Errorf("idle, relay: %w", err)
+		}
+	}
+	return nil
 }
 
 func machine() Machine {
@@ -407,295 +416,4 @@ func machine() Machine {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	return m
-}
-
-func targets(rep *Report, o *opts) []Target {
-	var ts []Target
-	if l := rep.Latency; l != nil && l.Relay != nil {
-		t := Target{
-			Name: "keystroke→peer p99 vs bare relay",
-			Goal: "≤ 3× relay p99, 1,000 rooms × 5 keys/s",
-			Got: fmt.Sprintf("%.2f× (hush %.2f ms, relay %.2f ms; %d rooms × %g keys/s)",
-				l.P99Ratio, l.Hush.Latency.P99, l.Relay.Latency.P99, o.rooms, o.rate),
-			Met: l.P99Ratio > 0 && l.P99Ratio <= 3,
-		}
-		if o.rooms < 1000 || o.rate < 5 {
-			t.Caveat = "lighter load than the target's"
-		}
-		if o.typing == typingBursts {
-			t.Name = "keystroke→peer p99 vs bare relay, timed typists in bursts"
-			t.Goal = "≤ 3× relay p99, 200 rooms, timed typists in bursts"
-			t.Got = fmt.Sprintf("%.2f× (hush %.2f ms, relay %.2f ms; %d rooms, %g keys/s in the others)",
-				l.P99Ratio, l.Hush.Latency.P99, l.Relay.Latency.P99, o.rooms, o.rate)
-			t.Caveat = ""
-			if o.rooms < 200 || o.rate < 5 {
-				t.Caveat = "lighter load than the target's"
-			}
-		}
-		ts = append(ts, t)
-	}
-	if i := rep.Idle; i != nil {
-		ts = append(ts, Target{
-			Name: "server RSS per connected session",
-			Goal: "≤ 200 KB",
-			Got:  fmt.Sprintf("%.1f KB (%d idle sessions)", i.Hush.RSSPerSessionKB, i.Hush.Sessions),
-			Met:  i.Hush.RSSPerSessionKB <= 200,
-		})
-		t := Target{
-			Name: "idle CPU, 10,000 sessions",
-			Goal: "< 2% of one core",
-			Got:  fmt.Sprintf("%.3f%% (%d sessions measured: %.3f%%, resolution %.3f%%)", i.Hush.CPUPctAt10k, i.Hush.Sessions, i.Hush.CPUPct, i.Hush.CPUResolutionPct),
-			Met:  i.Hush.CPUPctAt10k < 2,
-		}
-		if i.Hush.Sessions < 10000 {
-			t.Caveat = "scaled linearly from the sessions measured, which overstates it (timer wake-ups batch as sessions grow): measure with -idle 10000"
-		}
-		ts = append(ts, t)
-	} else if l := rep.Latency; l != nil {
-		ts = append(ts, Target{
-			Name:   "server RSS per connected session",
-			Goal:   "≤ 200 KB",
-			Got:    fmt.Sprintf("%.1f KB (%d sessions, before typing)", l.Hush.RSSPerSessionKB, 2*l.Hush.Rooms),
-			Met:    l.Hush.RSSPerSessionKB <= 200,
-			Caveat: "from the latency scenario",
-		})
-	}
-	if c := rep.Connect; c != nil {
-		ts = append(ts, Target{
-			Name: "connect→first frame p50",
-			Goal: "< 5 ms",
-			Got:  fmt.Sprintf("%.2f ms (one at a time, %d sessions)", c.Hush.Serial.P50, c.Hush.Serial.N),
-			Met:  c.Hush.Serial.N > 0 && c.Hush.Serial.P50 < 5,
-		}, Target{
-			Name: "new SSH sessions per second",
-			Goal: "≥ 500/s sustained",
-			Got:  fmt.Sprintf("%.0f/s (%d sessions, %d at a time, %d errors)", c.Hush.PerSec, c.Hush.Sessions, c.Hush.Concurrency, c.Hush.Errors),
-			Met:  c.Hush.PerSec >= 500 && c.Hush.Errors == 0,
-		})
-	}
-	if v := rep.Web; v != nil {
-		ts = append(ts, Target{
-			Name:   "server RSS per connected session, browsers",
-			Goal:   "≤ 200 KB",
-			Got:    fmt.Sprintf("%.1f KB (%d browser sessions; SSH: %.1f KB)", v.RSSPerWebSessionKB, v.WebSessions, v.RSSPerSSHSessionKB),
-			Met:    v.RSSPerWebSessionKB <= 200,
-			Caveat: "the goal written for SSH sessions, applied to browsers; from a typing scenario",
-		})
-	}
-	if c := rep.Cluster; c != nil && c.Latency != nil {
-		l := c.Latency
-		ts = append(ts, Target{
-			Name: "cross-node keystroke→peer p99 vs same-node",
-			Goal: "≤ 1.5× same-node p99",
-			Got: fmt.Sprintf("%.2f× (cross %.2f ms, same %.2f ms; %d rooms of each × %g keys/s)",
-				l.P99Ratio, l.Cross.Latency.P99, l.Same.Latency.P99, l.Rooms, l.Rate),
-			Met: l.P99Ratio > 0 && l.P99Ratio <= 1.5,
-		})
-	}
-	if c := rep.Cluster; c != nil && c.Idle != nil {
-		i := c.Idle
-		t := Target{
-			Name: "JetStream KV writes at rest, 10,000 sessions on 2 nodes",
-			Goal: "< 100/s",
-			Got:  fmt.Sprintf("%.2f/s (%d sessions over %.0fs)", i.KVWritesPerSec, i.Sessions, i.Seconds),
-			Met:  i.KVWritesPerSec < 100,
-		}
-		if i.Sessions < 10000 {
-			t.Caveat = "fewer sessions than the target's: measure with -idle 10000"
-		}
-		ts = append(ts, t)
-		worst := slices.MaxFunc(i.Nodes, func(a, b NodeIdle) int { return cmp.Compare(a.RSSPerSessionKB, b.RSSPerSessionKB) })
-		ts = append(ts, Target{
-			Name: "server RSS per connected session, NATS registry",
-			Goal: "≤ 200 KB",
-			Got:  fmt.Sprintf("%.1f KB on node %s, the higher (a %.1f, b %.1f; %d sessions)", worst.RSSPerSessionKB, worst.Name, i.Nodes[0].RSSPerSessionKB, i.Nodes[1].RSSPerSessionKB, i.Sessions),
-			Met:  worst.RSSPerSessionKB <= 200,
-		})
-	}
-	if l := rep.Latency; l != nil && l.Hush.FadeSteps > 0 {
-		ts = append(ts, Target{
-			Name: "fading under load",
-			Goal: "≥ 8 steps/s",
-			Got:  fmt.Sprintf("%.1f steps/s (%d steps, longest gap %.0f ms, while %d rooms type)", l.Hush.FadeStepsPerSec, l.Hush.FadeSteps, l.Hush.FadeMaxGapMS, o.rooms),
-			Met:  l.Hush.FadeStepsPerSec >= 8,
-		})
-	}
-	return ts
-}
-
-func printReport(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, Linux %s\n", r.Machine.CPUs, r.Machine.Model, r.Machine.Go, r.Machine.Kernel)
-	fmt.Fprintf(w, "command: %s\n\n", r.Command)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(cells ...any) {
-		for i, c := range cells {
-			if i > 0 {
-				fmt.Fprint(tw, "\t")
-			}
-			switch v := c.(type) {
-			case float64:
-				fmt.Fprint(tw, fmtNum(v))
-			default:
-				fmt.Fprint(tw, v)
-			}
-		}
-		fmt.Fprintln(tw)
-	}
-	// spent closes a typing table: the load, and what the machine spent.
-	spent := func(t TypingRun) {
-		row("keys/s typed (all rooms)", t.KeysPerSec, "", "")
-		row("load tool CPU (% of one core)", t.ClientCPUPct, "", "")
-		row(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), t.MachineBusyPct, "", "")
-		row("… of which other work (noise)", t.OtherBusyPct, "", "")
-		row("", "", "", "")
-	}
-	noRelay := false
-	pair := func(name string, h, b float64, withRatio bool) {
-		switch {
-		case noRelay:
-			row(name, h, "-", "")
-		case withRatio:
-			row(name, h, b, fmt.Sprintf("%.2f×", ratio(h, b)))
-		default:
-			row(name, h, b, "")
-		}
-	}
-	if c := r.Connect; c != nil {
-		b := c.Relay
-		noRelay = b == nil
-		if b == nil {
-			b = &ConnectRun{}
-		}
-		row("CONNECT", "hush", "relay", "ratio")
-		pair("first frame p50, one at a time (ms)", c.Hush.Serial.P50, b.Serial.P50, true)
-		pair("first frame p99, one at a time (ms)", c.Hush.Serial.P99, b.Serial.P99, true)
-		pair(fmt.Sprintf("sessions/s, %d at a time", c.Hush.Concurrency), c.Hush.PerSec, b.PerSec, true)
-		pair("first frame p50 under that load (ms)", c.Hush.Loaded.P50, b.Loaded.P50, true)
-		pair("first frame p99 under that load (ms)", c.Hush.Loaded.P99, b.Loaded.P99, true)
-		pair("server CPU per session (ms)", c.Hush.CPUPerSessionMS, b.CPUPerSessionMS, true)
-		row("errors", c.Hush.Errors, b.Errors, "")
-		row("", "", "", "")
-	}
-	if l := r.Latency; l != nil {
-		b := l.Relay
-		noRelay = b == nil
-		if b == nil {
-			b = &LatencyRun{}
-		}
-		row(fmt.Sprintf("LATENCY (%d rooms × %g keys/s, %d timed, typing %s)", l.Hush.Rooms, l.Hush.Rate, l.Hush.Measured, l.Hush.Typing), "hush", "relay", "ratio")
-		pair("keystroke→peer p50 (ms)", l.Hush.Latency.P50, b.Latency.P50, true)
-		pair("keystroke→peer p90 (ms)", l.Hush.Latency.P90, b.Latency.P90, true)
-		pair("keystroke→peer p99 (ms)", l.Hush.Latency.P99, b.Latency.P99, true)
-		pair("keystroke→peer max (ms)", l.Hush.Latency.Max, b.Latency.Max, true)
-		row("samples / lost", fmt.Sprintf("%d / %d", l.Hush.Latency.N, l.Hush.Lost), fmt.Sprintf("%d / %d", b.Latency.N, b.Lost), "")
-		pair("keys/s typed (all rooms)", l.Hush.KeysPerSec, b.KeysPerSec, false)
-		pair("server CPU (% of one core)", l.Hush.ServerCPUPct, b.ServerCPUPct, true)
-		pair("server CPU per key (µs)", l.Hush.CPUPerKeyUS, b.CPUPerKeyUS, true)
-		pair("bytes to the peer per key", l.Hush.PeerBytesPerKey, b.PeerBytesPerKey, true)
-		pair("screen updates (reads) at the peer per key", l.Hush.PeerReadsPerKey, b.PeerReadsPerKey, true)
-		pair("bytes to all clients per key", l.Hush.AllBytesPerKey, b.AllBytesPerKey, true)
-		pair("server RSS per session (KB)", l.Hush.RSSPerSessionKB, b.RSSPerSessionKB, true)
-		pair("load tool CPU (% of one core)", l.Hush.ClientCPUPct, b.ClientCPUPct, false)
-		pair(fmt.Sprintf("whole machine busy (%% of one core, %d cores)", r.Machine.CPUs), l.Hush.MachineBusyPct, b.MachineBusyPct, false)
-		pair("… of which other work (noise)", l.Hush.OtherBusyPct, b.OtherBusyPct, false)
-		if l.Hush.FadeSteps > 0 {
-			row("fade steps/s on the peer (longest gap ms)", fmt.Sprintf("%s (%s)", fmtNum(l.Hush.FadeStepsPerSec), fmtNum(l.Hush.FadeMaxGapMS)), "-", "")
-		}
-		row("", "", "", "")
-	}
-	if i := r.Idle; i != nil {
-		b := i.Relay
-		noRelay = b == nil
-		if b == nil {
-			b = &IdleRun{}
-		}
-		row(fmt.Sprintf("IDLE (%d sessions)", i.Hush.Sessions), "hush", "relay", "ratio")
-		pair("server RSS (MB)", float64(i.Hush.RSSKB)/1024, float64(b.RSSKB)/1024, true)
-		pair("server RSS per session (KB)", i.Hush.RSSPerSessionKB, b.RSSPerSessionKB, true)
-		pair("server CPU idle (% of one core)", i.Hush.CPUPct, b.CPUPct, false)
-		pair("… per 1,000 sessions (%)", i.Hush.CPUPctPer1000, b.CPUPctPer1000, false)
-		pair("bytes sent while idle", float64(i.Hush.BytesSent), float64(b.BytesSent), false)
-		pair("setup (s)", i.Hush.SetupSeconds, b.SetupSeconds, false)
-		row("", "", "", "")
-	}
-	if v := r.Web; v != nil {
-		dir := func(name string, f func(d Direction) any) {
-			row(name, f(v.SSHToSSH), f(v.SSHToWeb), f(v.WebToSSH))
-		}
-		row(fmt.Sprintf("WEB (%d rooms of each kind × %g keys/s, %d timed each, typing %s)", v.Rooms, v.Rate, v.Measured, v.Typing), "ssh→ssh", "ssh→web", "web→ssh")
-		dir("keystroke→peer p50 (ms)", func(d Direction) any { return d.Latency.P50 })
-		dir("keystroke→peer p90 (ms)", func(d Direction) any { return d.Latency.P90 })
-		dir("keystroke→peer p99 (ms)", func(d Direction) any { return d.Latency.P99 })
-		dir("keystroke→peer max (ms)", func(d Direction) any { return d.Latency.Max })
-		row("p50 / ssh→ssh p50", "1×", fmt.Sprintf("%.2f×", v.SSHToWebP50Ratio), fmt.Sprintf("%.2f×", v.WebToSSHP50Ratio))
-		row("p99 / ssh→ssh p99", "1×", fmt.Sprintf("%.2f×", v.SSHToWebP99Ratio), fmt.Sprintf("%.2f×", v.WebToSSHP99Ratio))
-		dir("samples / lost", func(d Direction) any { return fmt.Sprintf("%d / %d", d.Latency.N, d.Lost) })
-		dir("bytes to the peer per key (web: frame payload)", func(d Direction) any { return d.PeerBytesPerKey })
-		row("server RSS per SSH / browser session (KB)", v.RSSPerSSHSessionKB, v.RSSPerWebSessionKB, "")
-		row("server CPU (% of one core, all rooms)", v.ServerCPUPct, "", "")
-		row("server CPU per key (µs, all rooms)", v.CPUPerKeyUS, "", "")
-		spent(v.TypingRun)
-	}
-	if c := r.Cluster; c != nil && c.Latency != nil {
-		l := c.Latency
-		dir := func(name string, f func(d Direction) float64) {
-			row(name, f(l.Same), f(l.Cross), fmt.Sprintf("%.2f×", ratio(f(l.Cross), f(l.Same))))
-		}
-		row(fmt.Sprintf("CLUSTER, TYPING (%d rooms of each kind × %g keys/s, %d timed each, typing %s)", l.Rooms, l.Rate, l.Measured, l.Typing), "same node", "cross node", "ratio")
-		dir("keystroke→peer p50 (ms)", func(d Direction) float64 { return d.Latency.P50 })
-		dir("keystroke→peer p90 (ms)", func(d Direction) float64 { return d.Latency.P90 })
-		dir("keystroke→peer p99 (ms)", func(d Direction) float64 { return d.Latency.P99 })
-		dir("keystroke→peer max (ms)", func(d Direction) float64 { return d.Latency.Max })
-		row("samples / lost", fmt.Sprintf("%d / %d", l.Same.Latency.N, l.Same.Lost), fmt.Sprintf("%d / %d", l.Cross.Latency.N, l.Cross.Lost), "")
-		dir("bytes to the peer per key", func(d Direction) float64 { return d.PeerBytesPerKey })
-		row("", "node a", "node b", "nats")
-		row("CPU (% of one core)", l.NodeACPUPct, l.NodeBCPUPct, l.NATSCPUPct)
-		row("CPU per key, all three (µs)", l.CPUPerKeyUS, "", "")
-		row("NATS messages in per cross-node key", l.NATSMsgsInPerCrossKey, "", "")
-		row("JetStream KV writes/s while typing", l.KVWritesPerSec, "", "")
-		spent(l.TypingRun)
-	}
-	if c := r.Cluster; c != nil && c.Idle != nil {
-		i := c.Idle
-		nodes := func(name string, f func(n NodeIdle) any) {
-			row(name, f(i.Nodes[0]), f(i.Nodes[1]), f(i.NATS))
-		}
-		row(fmt.Sprintf("CLUSTER, AT REST (%d sessions, %d of %d rooms across nodes, %.0fs)", i.Sessions, i.CrossRooms, i.SameRooms+i.CrossRooms, i.Seconds), "node a", "node b", "nats")
-		nodes("sessions", func(n NodeIdle) any { return n.Sessions })
-		nodes("RSS (MB)", func(n NodeIdle) any { return float64(n.RSSKB) / 1024 })
-		nodes("RSS per session (KB; nats: per session of both)", func(n NodeIdle) any { return n.RSSPerSessionKB })
-		nodes(fmt.Sprintf("CPU at rest (%% of one core, resolution %.3f%%)", i.CPUResolutionPct), func(n NodeIdle) any { return n.CPUPct })
-		row("JetStream KV writes/s", i.KVWritesPerSec, "", "")
-		for _, name := range kvStreams {
-			row("… "+name+" (writes)", float64(i.KVWrites[name]), "", "")
-		}
-		row("bytes sent to clients at rest", float64(i.BytesSent), "", "")
-		row("setup (s)", i.SetupSeconds, "", "")
-		row("", "", "", "")
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "TARGETS")
-	for _, t := range r.Targets {
-		mark := "MET    "
-		if !t.Met {
-			mark = "NOT MET"
-		}
-		fmt.Fprintf(w, "  %s  %s: %s — goal %s", mark, t.Name, t.Got, t.Goal)
-		if t.Caveat != "" {
-			fmt.Fprintf(w, " (%s)", t.Caveat)
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-func fmtNum(v float64) string {
-	switch {
-	case v == 0:
-		return "0"
-	case v >= 100 || v <= -100:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10 || v <= -10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.3g", v)
 }

@@ -51,110 +51,24 @@ func runWeb(l launcher, o *opts) (*WebRun, error) {
 		return nil, err
 	}
 	defer srv.stop()
-	webAddr := srv.found[1]
 	R, m := o.rooms, min(o.measure, o.rooms)
 	run := &WebRun{Server: l.kind, TypingRun: TypingRun{Rooms: R, Measured: m, Rate: o.rate, Typing: o.typing},
 		SSHSessions: 2*R + 2*R, WebSessions: 2 * R}
 	base := mustSample(srv.pid)
 	setup := time.Now()
-
-	progress("web: opening %d SSH↔SSH rooms (%d decoded)", R, m)
-	pairs, err := openPairs(srv, o, R, func(i int) bool { return i < m })
+	w := &webRooms{}
+	defer w.close()
+	if err := w.open(srv, o, run, base); err != nil {
+		return nil, err
+	}
+	sshssh, err := pairFlow(l.kind, w.pairs, m)
 	if err != nil {
 		return nil, err
 	}
-	defer closePairs(pairs)
-	s1 := mustSample(srv.pid)
-	run.RSSPerSSHSessionKB = round(float64(s1.rssKB-base.rssKB)/float64(2*R), 1)
-
-	// creators[:R] type to a browser; creators[R:] watch one (the first m
-	// of those decode their screens).
-	progress("web: opening %d rooms over SSH for browsers to join", 2*R)
-	creators := make([]*term, 2*R)
-	codes := make([]string, 2*R)
-	err = forEach(2*R, o.dialConc, func(i int) error {
-		a, code, err := openCreator(srv, o, i >= R && i-R < m)
-		creators[i], codes[i] = a, code
-		return err
-	})
-	defer closeAll(creators)
+	sshweb := w.sshToWeb(R, m)
+	webssh, err := w.webToSSH(l.kind, R, m)
 	if err != nil {
 		return nil, err
-	}
-	s2 := mustSample(srv.pid)
-	progress("web: %d browsers joining them over WebSocket", 2*R)
-	tabs := make([]*tab, 2*R)
-	err = forEach(2*R, o.dialConc, func(i int) error {
-		t, err := dialWeb(webAddr, "join", codes[i])
-		if err != nil {
-			return fmt.Errorf("browser joining %s: %w", codes[i], err)
-		}
-		tabs[i] = t
-		if len(t.others) != 1 {
-			return fmt.Errorf("browser joined %s with %d others, want 1", codes[i], len(t.others))
-		}
-		return nil
-	})
-	defer closeTabs(tabs)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range creators[R : R+m] {
-		if _, err := a.waitText("2 of 2 here", 0); err != nil {
-			return nil, err
-		}
-	}
-	s3 := mustSample(srv.pid)
-	run.RSSKB = s3.rssKB
-	run.RSSPerWebSessionKB = round(float64(s3.rssKB-s2.rssKB)/float64(2*R), 1)
-
-	sshssh := &flow{}
-	var sshRecv []*term
-	for i, p := range pairs {
-		sshssh.typists = append(sshssh.typists, p.a)
-		if i < m {
-			tr, err := watchScreen(l.kind, p.b)
-			if err != nil {
-				return nil, err
-			}
-			sshssh.trackers = append(sshssh.trackers, tr)
-			sshRecv = append(sshRecv, p.b)
-		}
-	}
-	sshssh.peerBytes = termBytes(sshRecv)
-
-	sshweb := &flow{}
-	for i, a := range creators[:R] {
-		sshweb.typists = append(sshweb.typists, a)
-		if i < m {
-			tr, peer := &tracker{}, tabs[i].others[0]
-			tabs[i].setWatch(func(f *wsFrame, now time.Time) {
-				// Frames come in order: the newest character of each says
-				// which keystrokes it brought.
-				if f.T == "typed" && f.ID == peer && f.S != "" {
-					tr.saw(f.S[len(f.S)-1], now)
-				}
-			})
-			sshweb.trackers = append(sshweb.trackers, tr)
-		}
-	}
-	sshweb.peerBytes = func() (n int64) {
-		for _, t := range tabs[:m] {
-			n += t.received.Load()
-		}
-		return n
-	}
-
-	webssh := &flow{peerBytes: termBytes(creators[R : R+m])}
-	for i, t := range tabs[R:] {
-		webssh.typists = append(webssh.typists, t)
-		if i < m {
-			tr, err := watchScreen(l.kind, creators[R+i])
-			if err != nil {
-				return nil, err
-			}
-			webssh.trackers = append(webssh.trackers, tr)
-		}
 	}
 	run.SetupSeconds = round(time.Since(setup).Seconds(), 2)
 
@@ -175,22 +89,147 @@ func runWeb(l launcher, o *opts) (*WebRun, error) {
 			srv.control("heap web-after")
 		}
 	})
-	elapsed := sEnd.at.Sub(s0.at)
+	run.SSHToSSH, run.SSHToWeb, run.WebToSSH = sshssh.direction(), sshweb.direction(), webssh.direction()
+	run.record(ty, s0, sEnd)
+	return run, nil
+}
+
+// webRooms is what the web scenario opens: R SSH↔SSH pairs, and 2R rooms
+// opened over SSH that browsers joined (tabs[i] in creators[i]'s room).
+// creators[:R] type to their browser; creators[R:] watch theirs (the first
+// m of those decode their screens).
+type webRooms struct {
+	pairs    []*pair
+	creators []*term
+	tabs     []*tab
+}
+
+// open opens every room, R = run.Rooms of each kind, and sets run's
+// memory figures from samples taken between the steps. What it opened,
+// even on error, close closes.
+func (w *webRooms) open(srv *server, o *opts, run *WebRun, base usage) error {
+	R, m := run.Rooms, run.Measured
+	progress("web: opening %d SSH↔SSH rooms (%d decoded)", R, m)
+	var err error
+	if w.pairs, err = openPairs(srv, o, R, func(i int) bool { return i < m }); err != nil {
+		return err
+	}
+	s1 := mustSample(srv.pid)
+	run.RSSPerSSHSessionKB = round(float64(s1.rssKB-base.rssKB)/float64(2*R), 1)
+
+	progress("web: opening %d rooms over SSH for browsers to join", 2*R)
+	w.creators = make([]*term, 2*R)
+	codes := make([]string, 2*R)
+	err = forEach(2*R, o.dialConc, func(i int) error {
+		a, code, err := openCreator(srv, o, i >= R && i-R < m)
+		w.creators[i], codes[i] = a, code
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s2 := mustSample(srv.pid)
+	if err := w.join(srv.found[1], codes, o); err != nil {
+		return err
+	}
+	for _, a := range w.creators[R : R+m] {
+		if _, err := a.waitText("2 of 2 here", 0); err != nil {
+			return err
+		}
+	}
+	s3 := mustSample(srv.pid)
+	run.RSSKB = s3.rssKB
+	run.RSSPerWebSessionKB = round(float64(s3.rssKB-s2.rssKB)/float64(2*R), 1)
+	return nil
+}
+
+// join has a browser join each room by its code, over WebSocket at webAddr.
+func (w *webRooms) join(webAddr string, codes []string, o *opts) error {
+	progress("web: %d browsers joining them over WebSocket", len(codes))
+	w.tabs = make([]*tab, len(codes))
+	return forEach(len(codes), o.dialConc, func(i int) error {
+		t, err := dialWeb(webAddr, "join", codes[i])
+		if err != nil {
+			return fmt.Errorf("browser joining %s: %w", codes[i], err)
+		}
+		w.tabs[i] = t
+		if len(t.others) != 1 {
+			return fmt.Errorf("browser joined %s with %d others, want 1", codes[i], len(t.others))
+		}
+		return nil
+	})
+}
+
+// close hangs up the browsers, then the SSH sessions.
+func (w *webRooms) close() {
+	closeTabs(w.tabs)
+	closeAll(w.creators)
+	closePairs(w.pairs)
+}
+
+// sshToWeb is the flow of creators[:R], typing to browsers; the first m
+// browsers are timed on their typed frames.
+func (w *webRooms) sshToWeb(R, m int) *flow {
+	fl := &flow{}
+	for i, a := range w.creators[:R] {
+		fl.typists = append(fl.typists, a)
+		if i < m {
+			tr, peer := &tracker{}, w.tabs[i].others[0]
+			w.tabs[i].setWatch(func(f *wsFrame, now time.Time) {
+				// Frames come in order: the newest character of each says
+				// which keystrokes it brought.
+				if f.T == "typed" && f.ID == peer && f.S != "" {
+					tr.saw(f.S[len(f.S)-1], now)
+				}
+			})
+			fl.trackers = append(fl.trackers, tr)
+		}
+	}
+	tabs := w.tabs
+	fl.peerBytes = func() (n int64) {
+		for _, t := range tabs[:m] {
+			n += t.received.Load()
+		}
+		return n
+	}
+	return fl
+}
+
+// webToSSH is the flow of the browsers in creators[R:]'s rooms, typing to
+// them; the first m creators are timed on their decoded screens.
+func (w *webRooms) webToSSH(kind string, R, m int) (*flow, error) {
+	f := &flow{peerBytes: termBytes(w.creators[R : R+m])}
+	for i, t := range w.tabs[R:] {
+		f.typists = append(f.typists, t)
+		if i < m {
+			tr, err := watchScreen(kind, w.creators[R+i])
+			if err != nil {
+				return nil, err
+			}
+			f.trackers = append(f.trackers, tr)
+		}
+	}
+	return f, nil
+}
+
+// record sets run's load and CPU figures from a typing period, s0 and s1
+// being the server's samples on either side of it, and the ratios of its
+// directions (already set) to the SSH↔SSH baseline.
+func (run *WebRun) record(ty typing, s0, s1 usage) {
+	elapsed := s1.at.Sub(s0.at)
 	run.Seconds = round(elapsed.Seconds(), 2)
 	run.Keys, run.SendErrors = ty.keys, ty.errs
 	run.KeysPerSec = round(float64(ty.keys)/elapsed.Seconds(), 1)
-	run.SSHToSSH, run.SSHToWeb, run.WebToSSH = sshssh.direction(), sshweb.direction(), webssh.direction()
 	b := run.SSHToSSH.Latency
 	run.WebToSSHP50Ratio = ratio(run.WebToSSH.Latency.P50, b.P50)
 	run.WebToSSHP99Ratio = ratio(run.WebToSSH.Latency.P99, b.P99)
 	run.SSHToWebP50Ratio = ratio(run.SSHToWeb.Latency.P50, b.P50)
 	run.SSHToWebP99Ratio = ratio(run.SSHToWeb.Latency.P99, b.P99)
-	run.ServerCPUPct = round(100*float64(sEnd.cpu-s0.cpu)/float64(elapsed), 1)
+	run.ServerCPUPct = round(100*float64(s1.cpu-s0.cpu)/float64(elapsed), 1)
 	run.ClientCPUPct = round(100*float64(ty.clientCPU)/float64(ty.elapsed), 1)
 	run.MachineBusyPct = ty.machineBusyPct
 	run.OtherBusyPct = round(max(0, run.MachineBusyPct-run.ServerCPUPct-run.ClientCPUPct), 1)
 	if ty.keys > 0 {
-		run.CPUPerKeyUS = round(float64((sEnd.cpu-s0.cpu).Microseconds())/float64(ty.keys), 1)
+		run.CPUPerKeyUS = round(float64((s1.cpu-s0.cpu).Microseconds())/float64(ty.keys), 1)
 	}
-	return run, nil
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"time"
+)
+
+// IdleRun is many sessions sitting in rooms with nothing to show.
+type IdleRun struct {
+	Server           string  `json:"server"`
+	Sessions         int     `json:"sessions"`
+	SetupSeconds     float64 `json:"setup_seconds"`
+	RSSBeforeKB      int64   `json:"rss_before_kb"`
+	RSSKB            int64   `json:"rss_kb"`
+	RSSPerSessionKB  float64 `json:"rss_per_session_kb"`
+	Seconds          float64 `json:"seconds"`
+	CPUPct           float64 `json:"cpu_pct_of_core"`
+	CPUPctPer1000    float64 `json:"cpu_pct_per_1000_sessions"`
+	CPUPctAt10k      float64 `json:"cpu_pct_at_10000_sessions_scaled"`
+	CPUResolutionPct float64 `json:"cpu_resolution_pct"`
+	BytesSent        int64   `json:"bytes_sent_while_idle"`
+}
+
+func runIdle(l launcher, o *opts) (*IdleRun, error) {
+	srv, err := l.start(o.idleLinger)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	rooms := max(1, o.idle/2)
+	run := &IdleRun{Server: l.kind, Sessions: 2 * rooms}
+	base := mustSample(srv.pid)
+	run.RSSBeforeKB = base.rssKB
+	progress("%s: connecting %d idle sessions", l.kind, run.Sessions)
+	start := time.Now()
+	pairs, err := openPairs(srv, o, rooms, func(int) bool { return false })
+	if err != nil {
+		return nil, err
+	}
+	defer closePairs(pairs)
+	run.SetupSeconds = round(time.Since(start).Seconds(), 2)
+	progress("%s: %d sessions up in %.1fs; settling %v", l.kind, run.Sessions, run.SetupSeconds, o.settle)
+	time.Sleep(o.settle)
+	if o.profile != "" {
+		srv.control("heap idle")
+		srv.control("goroutine idle")
+		srv.control("cpu idle")
+	}
+	var b0 int64
+	for _, p := range pairs {
+		b0 += p.a.received.Load() + p.b.received.Load()
+	}
+	s0 := mustSample(srv.pid)
+	time.Sleep(o.idleFor)
+	s1 := mustSample(srv.pid)
+	if o.profile != "" {
+		srv.control("stop")
+	}
+	var b1 int64
+	for _, p := range pairs {
+		b1 += p.a.received.Load() + p.b.received.Load()
+	}
+	elapsed := s1.at.Sub(s0.at)
+	run.RSSKB = s0.rssKB
+	run.RSSPerSessionKB = round(float64(s0.rssKB-base.rssKB)/float64(run.Sessions), 1)
+	run.Seconds = round(elapsed.Seconds(), 2)
+	run.CPUPct = round(100*float64(s1.cpu-s0.cpu)/float64(elapsed), 3)
+	run.CPUPctPer1000 = round(run.CPUPct*1000/float64(run.Sessions), 3)
+	run.CPUPctAt10k = round(run.CPUPct*10000/float64(run.Sessions), 3)
+	run.CPUResolutionPct = round(100*float64(clockTick)/float64(elapsed), 3)
+	run.BytesSent = b1 - b0
+	return run, nil
+}
