@@ -62,6 +62,22 @@ func loopbackHost(h string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// webHosts are the names the page is served under (--web-url's host is
+// added by package web): the SSH invite's --host and --web's own host
+// when it is a name.
+func webHosts(cfg Config) []string {
+	var hosts []string
+	for _, h := range []string{cfg.Host, cfg.Web} {
+		if name, _, err := net.SplitHostPort(h); err == nil {
+			h = name
+		}
+		if h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
 // startWeb listens for browsers when --web is set.
 func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, log *slog.Logger) (*webFront, error) {
 	if cfg.Web == "" {
@@ -71,6 +87,7 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		return nil, err
 	}
 	trusted, _ := parsePrefixes(cfg.WebTrustedProxies)
+	files := openFiles(log)
 	wc := web.Config{
 		Gate:           gate,
 		Speak:          speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},
@@ -84,6 +101,11 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		StallTimeout:   cfg.Stall,
 		HelloTimeout:   cfg.HandshakeTimeout,
 		IdleTimeout:    cfg.IdleTimeout,
+		Hosts:          webHosts(cfg),
+		// A browser keeps a few connections for the page besides its
+		// sockets, which the gate bounds at --max-conns-per-ip.
+		ConnsPerAddress: 2 * cfg.ConnsPerIP,
+		MaxConns:        webShare(files),
 	}
 	if mx != nil {
 		wc.Metrics = mx
