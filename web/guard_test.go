@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +262,73 @@ func TestConnectionsPerAddressAtAccept(t *testing.T) {
 		t.Fatalf("another address: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// A tab that stops reading but answers coder/websocket's pings blind (its
+// payloads count up from 1) is dropped within the stall timeout: the
+// question it must answer is a random nonce it has not read.
+func TestBlindPongsDoNotKeepASeat(t *testing.T) {
+	s := serve(t)
+	a := s.open(t, map[string]any{"t": "hello", "op": "new"})
+	seated := a.next("seated")
+	addr := strings.TrimPrefix(s.url, "http://")
+	c, err := net.DialTimeout("tcp", addr, bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var b strings.Builder
+	b.WriteString("GET /ws HTTP/1.1\r\nHost: " + addr + "\r\n")
+	_ = upgradeHeaders("").Write(&b)
+	b.WriteString("\r\n")
+	_, _ = io.WriteString(c, b.String())
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	frame := func(op byte, payload []byte) []byte {
+		f := []byte{0x80 | op, 0x80 | byte(len(payload)), 0, 0, 0, 0} // mask 0: payload as is
+		return append(f, payload...)
+	}
+	hello := []byte(`{"t":"hello","op":"join","code":"` + seated.Code + `"}`)
+	if _, err := c.Write(frame(1, hello)); err != nil {
+		t.Fatal(err)
+	}
+	a.next("joined")
+	// From now on it reads nothing, and answers pings 1, 2, 3… every
+	// 100 ms, as a blind client would, while a types.
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := c.Write(frame(0xa, []byte(strconv.Itoa(i)))); err != nil {
+				return
+			}
+		}
+	}()
+	for deadline := start.Add(bound); ; {
+		a.send(map[string]any{"t": "type", "s": "x"})
+		if f := a.next("own", "left"); f.T == "left" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a tab answering pings blind kept its seat")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The probe goes out at most half a stall timeout after output and
+	// waits a stall timeout (2s here); 2s more for a loaded machine.
+	took := time.Since(start)
+	t.Logf("a blind tab was dropped %v after it stopped reading (--stall-timeout 2s)", took.Round(time.Millisecond))
+	if bound := 3*time.Second + 2*time.Second; took > bound {
+		t.Fatalf("dropped after %v, want within %v", took, bound)
+	}
 }

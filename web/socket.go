@@ -27,10 +27,10 @@ const readLimit = 1024
 
 // Frames from the browser.
 type inFrame struct {
-	T    string `json:"t"`              // hello, type, nl, paste, leave
+	T    string `json:"t"`              // hello, type, nl, paste, leave, pong
 	Op   string `json:"op,omitempty"`   // hello: new, group, join
 	Code string `json:"code,omitempty"` // hello: the room to join
-	S    string `json:"s,omitempty"`    // type, paste: the text
+	S    string `json:"s,omitempty"`    // type, paste: the text; pong: the nonce
 	More bool   `json:"more,omitempty"` // paste: more pieces follow
 }
 
@@ -133,6 +133,7 @@ type tab struct {
 	c      *websocket.Conn
 	remote string
 	link   func(code string) string
+	asks   asks // liveness questions (see probe)
 }
 
 func (t *tab) serve(ctx context.Context, conn *admit.Conn) {
