@@ -123,6 +123,19 @@ func (g *Gate) Connect(addr net.Addr) *Conn {
 	return &Conn{g: g, key: key, refused: v == limits.Refuse, release: release}
 }
 
+// Over says why a connection just over its address's limits gets no
+// session (counting the refusal), or nil for one within them. A front end
+// that can tell it before any session (SSH's banner) does so and closes.
+func (c *Conn) Over() *Refusal {
+	if !c.refused {
+		return nil
+	}
+	return c.g.refuse(&Refusal{Reason: TooManyConns})
+}
+
+// Refused says whether the connection is over its address's limits.
+func (c *Conn) Refused() bool { return c.refused }
+
 // Close gives the connection's place back.
 func (c *Conn) Close() { c.release() }
 

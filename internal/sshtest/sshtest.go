@@ -70,6 +70,16 @@ type Term struct {
 	waitErr error
 }
 
+// BannerError is a connection refused after the server said why in its
+// banner.
+type BannerError struct {
+	Banner string
+	Err    error
+}
+
+func (e *BannerError) Error() string { return fmt.Sprintf("%v (banner: %q)", e.Err, e.Banner) }
+func (e *BannerError) Unwrap() error { return e.Err }
+
 // Dial connects to addr as user and starts a shell with a PTY.
 func Dial(t testing.TB, addr, user string, o Options) *Term {
 	t.Helper()
@@ -101,6 +111,13 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 			return nil
 		},
 		Timeout: Timeout,
+		// OpenSSH prints the banner on standard error; so does this.
+		BannerCallback: func(msg string) error {
+			tm.mu.Lock()
+			tm.stderr.WriteString(msg)
+			tm.mu.Unlock()
+			return nil
+		},
 	}
 	d := net.Dialer{Timeout: Timeout}
 	if o.From != "" {
@@ -113,6 +130,9 @@ func TryDial(t testing.TB, addr, user string, o Options) (*Term, error) {
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
 		conn.Close()
+		if b := tm.Stderr(); b != "" {
+			return nil, &BannerError{Banner: b, Err: err}
+		}
 		return nil, err
 	}
 	client := ssh.NewClient(c, chans, reqs)
