@@ -22,7 +22,10 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 			s.refuse(sess, err)
 			return
 		}
-		defer pass.Done()
+		// The address's place is given back only once the session's end
+		// (its exit status and close) has been sent: a client never sees
+		// more sessions of its address open than the limit.
+		defer func() { _ = sess.Exit(0); pass.Done() }()
 		user := strings.ToLower(sess.User())
 		who := identify(sess)
 		var seat rooms.Seat
