@@ -332,3 +332,35 @@ func TestBlindPongsDoNotKeepASeat(t *testing.T) {
 		t.Fatalf("dropped after %v, want within %v", took, bound)
 	}
 }
+
+// At the server-wide bound, a connection kept alive with nothing to do
+// makes room for a newcomer: hoarding keep-alives locks nobody out.
+func TestIdleKeepAliveMakesRoom(t *testing.T) {
+	s := serve(t, func(c *web.Config) { c.MaxConns = 4 })
+	addr := strings.TrimPrefix(s.url, "http://")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 4 {
+		c, err := net.DialTimeout("tcp", addr, bound)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		_ = c.SetDeadline(time.Now().Add(bound))
+		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for i := range 3 {
+		if got := rawGet(t, addr, "/", addr, nil); got != http.StatusOK {
+			t.Fatalf("newcomer %d: %d", i+1, got)
+		}
+	}
+}

@@ -38,8 +38,10 @@ const sendBuffer = 64 << 10
 // listener counts the web port's connections as they are accepted, before
 // any HTTP: at most perAddr from one address (except from trusted proxies,
 // which carry everyone's), at most total altogether, so the file
-// descriptors left over stay SSH's. Over either, a connection is closed
-// at once.
+// descriptors left over stay SSH's. Over the first, a connection is
+// closed at once; at the second, a connection kept alive with no request
+// in flight is closed to make room, and only if there is none is the new
+// one closed.
 type listener struct {
 	net.Listener
 	s       *Server
@@ -49,10 +51,23 @@ type listener struct {
 	mu    sync.Mutex
 	open  int
 	addrs map[string]int
+	idle  map[net.Conn]struct{} // kept alive between requests
 }
 
 func (s *Server) listen(l net.Listener) *listener {
-	return &listener{Listener: l, s: s, perAddr: s.cfg.ConnsPerAddress, total: s.cfg.MaxConns, addrs: make(map[string]int)}
+	return &listener{Listener: l, s: s, perAddr: s.cfg.ConnsPerAddress, total: s.cfg.MaxConns, addrs: make(map[string]int), idle: make(map[net.Conn]struct{})}
+}
+
+// state follows what http.Server does with each connection, to know which
+// are idle.
+func (l *listener) state(c net.Conn, st http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st == http.StateIdle {
+		l.idle[c] = struct{}{}
+	} else {
+		delete(l.idle, c)
+	}
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -85,19 +100,34 @@ func (l *listener) keyOf(a net.Addr) (string, bool) {
 }
 
 func (l *listener) take(key string, counted bool) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.total > 0 && l.open >= l.total {
-		return false
+	for range 3 {
+		l.mu.Lock()
+		if counted && l.perAddr > 0 && l.addrs[key] >= l.perAddr {
+			l.mu.Unlock()
+			return false
+		}
+		if l.total > 0 && l.open >= l.total {
+			var idle net.Conn
+			for c := range l.idle {
+				idle = c
+				delete(l.idle, c)
+				break
+			}
+			l.mu.Unlock()
+			if idle == nil {
+				return false
+			}
+			_ = idle.Close() // gives its place back
+			continue
+		}
+		l.open++
+		if counted {
+			l.addrs[key]++
+		}
+		l.mu.Unlock()
+		return true
 	}
-	if counted && l.perAddr > 0 && l.addrs[key] >= l.perAddr {
-		return false
-	}
-	l.open++
-	if counted {
-		l.addrs[key]++
-	}
-	return true
+	return false
 }
 
 func (l *listener) give(key string, counted bool) {

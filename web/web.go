@@ -151,7 +151,9 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts connections on l until Shutdown. TLS, if any, is l's.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.http.Serve(s.listen(l))
+	ln := s.listen(l)
+	s.http.ConnState = ln.state
+	err := s.http.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
