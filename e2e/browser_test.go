@@ -508,3 +508,22 @@ func TestBrowserScreenshot(t *testing.T) {
 		}
 	}
 }
+
+// The page answers the server's liveness questions: with --stall-timeout
+// 1s, a tab stays seated through 4 s of its peer typing (four stall
+// timeouts, so at least two questions were asked and answered).
+func TestBrowserAnswersLiveness(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.Stall = time.Second; c.Linger = 30 * time.Second })
+	alice, code := openRoom(t, s.Addr(), "new", sshtest.Options{})
+	p := openPage(t, webURL(s)+"/"+code)
+	p.seatedCode()
+	alice.WaitText("joined")
+	for start := time.Now(); time.Since(start) < 4*time.Second; time.Sleep(200 * time.Millisecond) {
+		alice.Type("x")
+	}
+	alice.Type(" done")
+	p.waitLane(sshName(alice), "done")
+	if strings.Contains(alice.Screen(), "left") {
+		t.Fatalf("the tab was dropped while it read everything:\n%s", alice.Screen())
+	}
+}
