@@ -3,9 +3,14 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,6 +23,7 @@ import (
 	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
 	"github.com/hush-chat/hush/web"
 )
 
@@ -362,5 +368,74 @@ func TestIdleKeepAliveMakesRoom(t *testing.T) {
 		if got := rawGet(t, addr, "/", addr, nil); got != http.StatusOK {
 			t.Fatalf("newcomer %d: %d", i+1, got)
 		}
+	}
+}
+
+// Served over TLS (the listener's, as app sets it up), the page's own
+// https Origin is welcome, an http one is another origin, and the paced
+// connection beneath still carries the socket.
+func TestOverTLS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, _ := rooms.NewCodes("a test salt, long enough")
+	gate := admit.New(rooms.NewMemory(codes), admit.Config{}, nil)
+	srv, err := web.New(web.Config{Gate: gate, StallTimeout: 2 * time.Second, TLS: true, Speak: speak.Config{KeysPerSecond: 10, KeyBurst: 10, MaxPaste: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		gate.Shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-served
+	}()
+	addr := raw.Addr().String()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	dial := func(origin string) (*websocket.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, "wss://"+addr+"/ws", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Origin": {origin}}})
+		return c, err
+	}
+	if _, err := dial("http://" + addr); err == nil {
+		t.Fatal("an http Origin was accepted on an https page")
+	}
+	c, err := dial("https://" + addr)
+	if err != nil {
+		t.Fatalf("the page's own https Origin: %v", err)
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"t":"hello","op":"new"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := c.Read(ctx)
+	if err != nil || !strings.Contains(string(b), `"t":"seated"`) || !strings.Contains(string(b), `"link":"https://`) {
+		t.Fatalf("first frame over TLS: %s %v", b, err)
+	}
+	resp, err := hc.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src wss://"+addr) {
+		t.Fatalf("CSP over TLS: %q", csp)
 	}
 }

@@ -246,10 +246,11 @@ func (s *Server) allowedHost(host string) bool {
 	return s.hosts[name] || strings.HasSuffix(name, ".localhost")
 }
 
-// scheme is how the browser reached the page: TLS here, or https as a
-// trusted proxy says; anyone else's X-Forwarded-Proto is ignored.
+// scheme is how the browser reached the page: TLS here (Config.TLS: the
+// listener's connections reach net/http wrapped, so r.TLS is not set), or
+// https as a trusted proxy says; anyone else's X-Forwarded-Proto is ignored.
 func (s *Server) scheme(r *http.Request) string {
-	if r.TLS != nil || (s.fromProxy(r) && r.Header.Get("X-Forwarded-Proto") == "https") {
+	if s.cfg.TLS || r.TLS != nil || (s.fromProxy(r) && r.Header.Get("X-Forwarded-Proto") == "https") {
 		return "https"
 	}
 	return "http"
