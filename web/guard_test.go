@@ -439,3 +439,28 @@ func TestOverTLS(t *testing.T) {
 		t.Fatalf("CSP over TLS: %q", csp)
 	}
 }
+
+// A socket over its address's connection limit is told so at once, before
+// its hello, and closed: it holds no place while it says nothing.
+func TestOverLimitSocketIsToldAtOnce(t *testing.T) {
+	codes, _ := rooms.NewCodes("a test salt, long enough")
+	gate := admit.New(rooms.NewMemory(codes), admit.Config{PerAddress: limits.Config{Conns: 1}}, nil)
+	s := serve(t, func(c *web.Config) { c.Gate = gate; c.HelloTimeout = time.Minute })
+	a := s.open(t, map[string]any{"t": "hello", "op": "new"})
+	a.next("seated")
+	over, _, err := s.dial(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	f := over.next("refused")
+	if f.Reason != "rate-limited" {
+		t.Fatalf("over the limit: %+v", f)
+	}
+	if err := over.closed(); err == nil {
+		t.Fatal("the socket over the limit was not closed")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("told after %v", took)
+	}
+}

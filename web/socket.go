@@ -106,6 +106,10 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
 	t := &tab{s: s, c: c, remote: admit.Key(addr), link: link}
+	if over := conn.Over(); over != nil { // told at once, not after its hello
+		t.refuse(ctx, over)
+		return
+	}
 	t.serve(ctx, conn)
 }
 
