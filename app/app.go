@@ -107,7 +107,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if mx != nil {
 		mm = mx.m
 	}
-	wf, err := startWeb(cfg, gate, sshPort, mm, log)
+	wf, err := startWeb(cfg, gate, sshPort, openFiles(log), mm, log)
 	if err != nil {
 		ln.Close()
 		gate.Shutdown()

@@ -21,7 +21,7 @@ func openFiles(log *slog.Logger) int {
 			lim = raised
 		}
 	}
-	log.Info("open files limit", "soft", lim.Cur, "hard", lim.Max, "web share", webShare(int(min(lim.Cur, 1<<30))))
+	log.Info("open files limit", "soft", lim.Cur, "hard", lim.Max, "web_share", webShare(int(min(lim.Cur, 1<<30))))
 	return int(min(lim.Cur, 1<<30))
 }
 

@@ -79,7 +79,9 @@ func webHosts(cfg Config) []string {
 }
 
 // startWeb listens for browsers when --web is set.
-func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, log *slog.Logger) (*webFront, error) {
+// files is the process's open-files limit (0: unknown), half of which the
+// web may use.
+func startWeb(cfg Config, gate *admit.Gate, sshPort, files int, mx *metrics.Metrics, log *slog.Logger) (*webFront, error) {
 	if cfg.Web == "" {
 		return nil, nil
 	}
@@ -87,7 +89,6 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		return nil, err
 	}
 	trusted, _ := parsePrefixes(cfg.WebTrustedProxies)
-	files := openFiles(log)
 	wc := web.Config{
 		Gate:           gate,
 		Speak:          speak.Config{KeysPerSecond: cfg.KeyRate, KeyBurst: cfg.KeyBurst, MaxPaste: cfg.MaxPaste},

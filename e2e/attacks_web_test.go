@@ -314,6 +314,9 @@ func webBurn(t *testing.T, bin string) {
 func webKeepAlives(t *testing.T, bin string) {
 	const files = 1024
 	b := startWebBinary(t, bin, files, "--linger", "30s", "--max-conns-per-ip", "40")
+	if !strings.Contains(b.stderr.String(), `msg="open files limit" soft=1024 hard=1024 web_share=512`) {
+		t.Fatalf("the open files limit was not logged as set:\n%s", b.stderr)
+	}
 	v := newVictim(t, b.addr)
 	var kept, closed atomic.Int64
 	var mu sync.Mutex
