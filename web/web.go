@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -114,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.SSH = func(code string) string { return "ssh " + code + "@localhost" }
 	}
 	s := &Server{cfg: cfg, log: cfg.Log}
+	hosts := append(slices.Clone(cfg.Hosts), "localhost")
 	if cfg.URL != "" {
 		u, err := url.Parse(cfg.URL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -125,10 +127,10 @@ func New(cfg Config) (*Server, error) {
 			host = u.Hostname() // a browser leaves a default port out
 		}
 		s.origin = strings.ToLower(u.Scheme + "://" + host)
-		cfg.Hosts = append(cfg.Hosts, u.Hostname())
+		hosts = append(hosts, u.Hostname())
 	}
 	s.hosts = make(map[string]bool)
-	for _, h := range append(cfg.Hosts, "localhost") {
+	for _, h := range hosts {
 		s.hosts[strings.ToLower(strings.TrimSuffix(h, "."))] = true
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
