@@ -123,16 +123,25 @@ func (g *Gate) Connect(addr net.Addr) *Conn {
 	return &Conn{g: g, key: key, refused: v == limits.Refuse, release: release}
 }
 
+// Over says why a connection just over its address's limits gets no
+// session (counting the refusal), or nil for one within them. A front end
+// that can tell it before any session (SSH's banner) does so and closes.
+func (c *Conn) Over() *Refusal {
+	if !c.refused {
+		return nil
+	}
+	return c.g.refuse(&Refusal{Reason: TooManyConns})
+}
+
+// Refused says whether the connection is over its address's limits.
+func (c *Conn) Refused() bool { return c.refused }
+
 // Close gives the connection's place back.
 func (c *Conn) Close() { c.release() }
 
 // Picture spends one picture from the address's allowance; false when it
 // is spent.
 func (c *Conn) Picture() bool { return c.g.addrs.Picture(c.key) }
-
-// Over reports whether the connection is over its address's limits: it
-// is to be told why and let go, whatever it asks for.
-func (c *Conn) Over() bool { return c.refused }
 
 // Key is the address the connection is counted under.
 func (c *Conn) Key() string { return c.key }

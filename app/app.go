@@ -99,7 +99,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 	}
 	undo.add(wf.close)
 	hub := newHub(cfg, gate, sshPort, wf, log)
-	if err := wf.build(cfg, hub, mx.metrics(), log); err != nil {
+	if err := wf.build(cfg, hub, openFiles(log), mx.metrics(), log); err != nil {
 		return nil, err
 	}
 	srv, err := newSSH(cfg, hub, mx, log)

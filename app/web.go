@@ -84,8 +84,25 @@ func listenWeb(cfg Config) (*webFront, error) {
 	return &webFront{ln: ln, url: cfg.WebURL}, nil
 }
 
-// build makes the server for the page and its sockets.
-func (w *webFront) build(cfg Config, hub *talk.Hub, mx *metrics.Metrics, log *slog.Logger) error {
+// webHosts are the names the page is served under (--web-url's host is
+// added by package web): the SSH invite's --host and --web's own host
+// when it is a name.
+func webHosts(cfg Config) []string {
+	var hosts []string
+	for _, h := range []string{cfg.Host, cfg.Web} {
+		if name, _, err := net.SplitHostPort(h); err == nil {
+			h = name
+		}
+		if h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// build makes the server for the page and its sockets. files is the
+// process's open-files limit (0: unknown), half of which the web may use.
+func (w *webFront) build(cfg Config, hub *talk.Hub, files int, mx *metrics.Metrics, log *slog.Logger) error {
 	if w == nil {
 		return nil
 	}
@@ -98,6 +115,11 @@ func (w *webFront) build(cfg Config, hub *talk.Hub, mx *metrics.Metrics, log *sl
 		TrustedProxies: trusted,
 		StallTimeout:   cfg.Stall,
 		HelloTimeout:   cfg.HandshakeTimeout,
+		Hosts:          webHosts(cfg),
+		// A browser keeps a few connections for the page besides its
+		// sockets, which the gate bounds at --max-conns-per-ip.
+		ConnsPerAddress: 2 * cfg.ConnsPerIP,
+		MaxConns:        webShare(files),
 	}
 	if mx != nil {
 		wc.Metrics = mx

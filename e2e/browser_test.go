@@ -62,6 +62,8 @@ func browser(t *testing.T) context.Context {
 			chromedp.Flag("disable-component-update", true),
 			chromedp.Flag("disable-gpu", true),
 			chromedp.Flag("no-sandbox", true),
+			// A rebinding attacker's name, resolved to this machine.
+			chromedp.Flag("host-resolver-rules", "MAP evil.example 127.0.0.1"),
 			chromedp.WindowSize(800, 600),
 		)...)
 		ctx, cancel := chromedp.NewContext(alloc)
@@ -503,5 +505,48 @@ func TestBrowserScreenshot(t *testing.T) {
 		if err := os.WriteFile(filepath.Join("..", "docs", "web.png"), shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The page answers the server's liveness questions: with --stall-timeout
+// 1s, a tab stays seated through 4 s of its peer typing (four stall
+// timeouts, so at least two questions were asked and answered).
+func TestBrowserAnswersLiveness(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.Stall = time.Second; c.Linger = 30 * time.Second })
+	alice, code := openRoom(t, s.Addr(), "new", sshtest.Options{})
+	p := openPage(t, webURL(s)+"/"+code)
+	p.seatedCode()
+	alice.WaitText("joined")
+	for start := time.Now(); time.Since(start) < 4*time.Second; time.Sleep(200 * time.Millisecond) {
+		alice.Type("x")
+	}
+	alice.Type(" done")
+	p.waitLane(sshName(alice), "done")
+	if strings.Contains(alice.Screen(), "left") {
+		t.Fatalf("the tab was dropped while it read everything:\n%s", alice.Screen())
+	}
+}
+
+// DNS rebinding in a real browser: evil.example resolves to this server.
+// The page loaded by that name is a 421, and a socket opened from it is
+// refused; nothing is seated.
+func TestBrowserRebindingRefused(t *testing.T) {
+	s := startServer(t)
+	_, port, _ := net.SplitHostPort(s.WebAddr())
+	p := openPage(t, "http://evil.example:"+port+"/")
+	if body := eval[string](p, "document.body.innerText"); !strings.Contains(body, "does not serve this host name") {
+		t.Fatalf("the page by a foreign name: %q", body)
+	}
+	got := eval[string](p, `new Promise(done => {
+		const ws = new WebSocket('ws://' + location.host + '/ws');
+		ws.onopen = () => done('opened');
+		ws.onclose = () => done('closed');
+		setTimeout(() => done('timeout'), 5000);
+	})`)
+	if got != "closed" {
+		t.Fatalf("a socket from the rebound page: %s", got)
+	}
+	if n := s.App.Sessions(); n != 0 {
+		t.Fatalf("%d sessions", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -81,4 +82,24 @@ func TestOpenSSHInterop(t *testing.T) {
 	}
 	keyed.Type("\x04")
 	keyed.Exit()
+}
+
+// Over its address's connection limit, OpenSSH prints the server's banner
+// (why, in one line) and gives up: the server closed the connection.
+func TestOpenSSHOverLimitSeesTheBanner(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.ConnsPerIP = 1 })
+	openRoom(t, s.Addr(), "new", sshtest.Options{})
+	// As people run it: LogLevel INFO, the default, shows banners (the
+	// helper's ERROR hides them).
+	host, port, _ := net.SplitHostPort(s.Addr())
+	cmd := exec.Command("ssh", "-F", "/dev/null", "-p", port, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "PubkeyAuthentication=no", "new@"+host)
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "SSH_AUTH_SOCK=")
+	over := sshtest.Spawn(t, cmd, 80, 24)
+	if got := over.Exit(); got == 0 {
+		t.Fatalf("ssh over the limit exited 0:\n%s", over.Screen())
+	}
+	if !strings.Contains(over.Screen(), "Too many connections from your address") {
+		t.Fatalf("OpenSSH did not print why:\n%s", over.Screen())
+	}
 }

@@ -35,6 +35,42 @@ func (s *Server) connect(ctx ssh.Context, conn net.Conn) net.Conn {
 	return rc
 }
 
+// A connection just over its address's limits is told why in the SSH
+// banner (OpenSSH prints it before asking for anything), refused every
+// way of authenticating, and closed: as soon as it tries one, a moment
+// after the banner, and at the latest overGrace after it arrived. So an
+// address holds no more than its limit for longer than that.
+const (
+	overGrace = 1500 * time.Millisecond
+	// bannerFlush is how long the banner is given to leave before the
+	// connection closes under it.
+	bannerFlush = 200 * time.Millisecond
+)
+
+func (s *Server) banner(ctx ssh.Context) string {
+	g := guardOf(ctx)
+	if g == nil {
+		return ""
+	}
+	err := g.gate.Refusal("ssh")
+	if err == nil {
+		return ""
+	}
+	time.AfterFunc(bannerFlush, func() { _ = g.conn.Close() })
+	return err.Error() + "\r\n"
+}
+
+// welcomeAuth lets everyone in (a key gives a stable handle, no key makes
+// a guest) except a connection over its address's limits, which is closed.
+func (s *Server) welcomeAuth(ctx ssh.Context) bool {
+	g := guardOf(ctx)
+	if g != nil && g.gate.Over() {
+		_ = g.conn.Close()
+		return false
+	}
+	return true
+}
+
 func boundSendBuffer(conn net.Conn) {
 	for {
 		switch c := conn.(type) {

@@ -78,7 +78,11 @@ func newGuard(s *Server, conn net.Conn, gate *talk.Conn) *guard {
 // bound and then the grace.
 func (g *guard) start() {
 	g.mu.Lock()
-	g.idle.Reset(g.s.cfg.HandshakeTimeout + idleGrace)
+	if g.gate.Over() {
+		g.idle.Reset(overGrace)
+	} else {
+		g.idle.Reset(g.s.cfg.HandshakeTimeout + idleGrace)
+	}
 	g.mu.Unlock()
 }
 
@@ -95,7 +99,11 @@ func (g *guard) idleOut() {
 	if !idle {
 		return
 	}
-	g.s.log.Info("closed idle connection", "remote", talk.Key(g.conn.RemoteAddr()), "reason", "no session")
+	reason := "no session"
+	if g.gate.Over() {
+		reason = "over the limit"
+	}
+	g.s.log.Info("closed idle connection", "remote", talk.Key(g.conn.RemoteAddr()), "reason", reason)
 	g.s.cfg.Metrics.IdleClosed()
 	_ = g.conn.Close()
 }

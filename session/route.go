@@ -13,10 +13,6 @@ import (
 // and takes the session there; anything else gets the welcome.
 func (s *Server) route(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		if err := gateConn(sess).Refusal("ssh"); err != nil {
-			s.refuse(sess, err)
-			return
-		}
 		where, ok := talk.Route(sess.User())
 		if !ok {
 			s.welcome(sess)
@@ -31,7 +27,10 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 			s.refuse(sess, err)
 			return
 		}
-		defer conv.Close()
+		// The address's place is given back only once the session's end
+		// (its exit status and close) has been sent: a client never sees
+		// more sessions of its address open than the limit.
+		defer func() { _ = sess.Exit(0); conv.Close() }()
 		s.runRoom(sess, conv)
 		next(sess)
 	}

@@ -61,8 +61,10 @@ func New(cfg Config) (*Server, error) {
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		// Everyone is let in: a key gives a stable handle, no key makes a guest.
-		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
-		wish.WithKeyboardInteractiveAuth(func(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return true }),
+		// (A connection over its address's limits is told why in the
+		// banner and let in by neither: see over.)
+		wish.WithPublicKeyAuth(func(ctx ssh.Context, _ ssh.PublicKey) bool { return s.welcomeAuth(ctx) }),
+		wish.WithKeyboardInteractiveAuth(func(ctx ssh.Context, _ gossh.KeyboardInteractiveChallenge) bool { return s.welcomeAuth(ctx) }),
 		// The last middleware listed runs first.
 		wish.WithMiddleware(
 			s.route,
@@ -76,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.HandshakeTimeout = cfg.HandshakeTimeout
 	srv.ConnCallback = s.connect
+	srv.BannerHandler = s.banner
 	srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{"default": s.badSubsystem}
 	srv.ConnectionFailedCallback = func(net.Conn, error) { s.cfg.Metrics.HandshakeFailed() }
 	srv.ChannelHandlers = map[string]ssh.ChannelHandler{

@@ -174,8 +174,8 @@ func (c *Conn) SendPicture(ctx context.Context, name string, key []byte, tok str
 	if !ok || where.Op != admit.OpJoin {
 		return "", errPictureWhere
 	}
-	if c.c.Over() {
-		return "", Refuse(TooManyConns)
+	if err := c.Refusal("ssh"); err != nil {
+		return "", err
 	}
 	conv, err := h.seatedAs(where.Code, key, tok)
 	if err != nil {

@@ -98,12 +98,15 @@ func (h *Hub) refused(err error, via string, c *admit.Conn) *Refusal {
 // address's limits), nil if it may ask. A front end asks before showing
 // even a welcome.
 func (c *Conn) Refusal(via string) error {
-	if c.c.Over() {
-		c.h.Refused(TooManyConns)
-		return c.h.refused(&admit.Refusal{Reason: TooManyConns}, via, c.c)
+	if r := c.c.Over(); r != nil {
+		return c.h.refused(r, via, c.c)
 	}
 	return nil
 }
+
+// Over reports whether the connection is over its address's limits: it is
+// to be told why (Refusal) and let go, whatever it asks for.
+func (c *Conn) Over() bool { return c.c.Refused() }
 
 // Refuse words a refusal a front end makes before any session exists:
 // shutting down, or too many connections.

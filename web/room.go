@@ -119,12 +119,28 @@ func (t *tab) show(ctx context.Context, e talk.Event) bool {
 // restPing is how often a quiet tab is asked whether it is still there.
 const restPing = 30 * time.Second
 
-// probe pings the tab and drops it if no answer comes in the stall timeout.
+// probe asks the tab a question with a random nonce and drops it if the
+// answer does not come within the stall timeout. The page answers only
+// once it has read everything sent before, so a tab that stopped reading
+// cannot keep its seat by answering blind (as it could a WebSocket ping,
+// whose payload coder/websocket counts up).
 func (t *tab) probe(ctx context.Context, drop context.CancelFunc) {
 	pctx, cancel := context.WithTimeout(ctx, t.s.cfg.StallTimeout)
 	defer cancel()
-	if err := t.c.Ping(pctx); err != nil && ctx.Err() == nil {
-		t.stalled(drop)
+	nonce, answered := t.asks.ask()
+	defer t.asks.forget(nonce)
+	if err := t.write(pctx, outFrame{T: "ping", S: nonce}); err != nil {
+		if ctx.Err() == nil {
+			t.stalled(drop)
+		}
+		return
+	}
+	select {
+	case <-answered:
+	case <-pctx.Done():
+		if ctx.Err() == nil {
+			t.stalled(drop)
+		}
 	}
 }
 
@@ -172,6 +188,10 @@ func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame) 
 		f, err := t.read(ctx)
 		if err != nil {
 			return err
+		}
+		if f.T == "pong" { // an answer to probe, not typing
+			t.asks.answer(f.S)
+			continue
 		}
 		now := time.Now()
 		conv.Touch(now)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,10 +25,10 @@ const readLimit = 1024
 
 // Frames from the browser.
 type inFrame struct {
-	T    string `json:"t"`              // hello, type, nl, paste, leave
+	T    string `json:"t"`              // hello, type, nl, paste, leave, pong
 	Op   string `json:"op,omitempty"`   // hello: new, group, join
 	Code string `json:"code,omitempty"` // hello: the room to join
-	S    string `json:"s,omitempty"`    // type, paste: the text
+	S    string `json:"s,omitempty"`    // type, paste: the text; pong: the nonce
 	More bool   `json:"more,omitempty"` // paste: more pieces follow
 }
 
@@ -71,18 +72,32 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	addr := s.clientAddr(r)
+	// What is not a WebSocket from this site is refused before the gate
+	// counts it: a foreign page (even an <img> pointed here) must not
+	// spend a visitor's budget, which SSH shares.
+	if !upgrading(r) {
+		s.hub.Refused(talk.BadRequest)
+		http.Error(w, "This address is for the page's WebSocket.", http.StatusUpgradeRequired)
+		return
+	}
+	if !s.sameOrigin(r) {
+		s.hub.Refused(talk.BadRequest)
+		s.log.Info("web refused", "remote", talk.Key(addr), "reason", "origin")
+		http.Error(w, "Open the page from this server.", http.StatusForbidden)
+		return
+	}
 	conn := s.hub.Connect(addr)
 	if conn == nil {
 		http.Error(w, talk.Refuse(talk.TooManyConns).Text, http.StatusTooManyRequests)
 		return
 	}
 	defer conn.Close()
-	// A foreign Origin gets 403 here: another site must not use a
-	// visitor's browser to open rooms.
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.origins})
+	// The Origin was checked above, against the configured URL or the
+	// known host the request came by.
+	c, err := websocket.Accept(hijackCounting{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.hub.Refused(talk.BadRequest)
-		s.log.Info("web refused", "remote", talk.Key(addr), "reason", "origin")
+		s.log.Info("web refused", "remote", talk.Key(addr), "reason", "handshake")
 		return
 	}
 	defer c.CloseNow()
@@ -92,7 +107,29 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
 	t := &tab{s: s, c: c, remote: talk.Key(addr), link: link}
+	if err := conn.Refusal("web"); err != nil { // told at once, not after its hello
+		t.refuse(ctx, err)
+		return
+	}
 	t.serve(ctx, conn)
+}
+
+// upgrading says whether r asks for a WebSocket, as coder/websocket will
+// check again.
+func upgrading(r *http.Request) bool {
+	return headerHas(r.Header, "Connection", "upgrade") && headerHas(r.Header, "Upgrade", "websocket") &&
+		r.Header.Get("Sec-WebSocket-Version") == "13" && r.Header.Get("Sec-WebSocket-Key") != ""
+}
+
+func headerHas(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tab is one browser tab's socket.
@@ -101,6 +138,7 @@ type tab struct {
 	c      *websocket.Conn
 	remote string
 	link   func(code string) string
+	asks   asks // liveness questions (see probe)
 }
 
 // places are where a hello may ask to go.

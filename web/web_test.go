@@ -172,6 +172,10 @@ func (tb *tab) next(t string, more ...string) frame {
 		if err := json.Unmarshal(b, &f); err != nil {
 			tb.t.Fatalf("frame %q: %v", b, err)
 		}
+		if f.T == "ping" && t != "ping" {
+			tb.send(map[string]any{"t": "pong", "s": f.S})
+			continue
+		}
 		if f.T == t || slices.Contains(more, f.T) {
 			return f
 		}
@@ -192,6 +196,8 @@ func (tb *tab) heard(id int, want string) string {
 		var f frame
 		_ = json.Unmarshal(b, &f)
 		switch {
+		case f.T == "ping":
+			tb.send(map[string]any{"t": "pong", "s": f.S})
 		case f.T == "typed" && f.ID == id:
 			got.WriteString(f.S)
 		case f.T == "nl" && f.ID == id:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,6 +97,10 @@ func dialWeb(addr, op, code string) (*tab, error) {
 		}
 		t.received.Add(int64(len(b)))
 		t.frames.Add(1)
+		if bytes.HasPrefix(b, []byte(`{"t":"ping"`)) {
+			t.answer(b)
+			continue
+		}
 		var f wsFrame
 		if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
 			return fail(fmt.Errorf("not a JSON text frame: %q", b))
@@ -127,6 +132,10 @@ func (t *tab) pump() {
 		}
 		t.received.Add(int64(len(b)))
 		t.frames.Add(1)
+		if bytes.HasPrefix(b, []byte(`{"t":"ping"`)) {
+			t.answer(b)
+			continue
+		}
 		t.mu.Lock()
 		if t.watch != nil {
 			var f wsFrame
@@ -136,6 +145,17 @@ func (t *tab) pump() {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// answer sends back the nonce of the server's liveness question, as the
+// page does.
+func (t *tab) answer(b []byte) {
+	var f wsFrame
+	if json.Unmarshal(b, &f) != nil {
+		return
+	}
+	pong, _ := json.Marshal(map[string]string{"t": "pong", "s": f.S})
+	_ = t.c.Write(t.ctx, websocket.MessageText, pong)
 }
 
 // setWatch installs f to run for every frame from now on (under t.mu).

@@ -75,6 +75,16 @@ type Term struct {
 	waitErr error
 }
 
+// BannerError is a connection refused after the server said why in its
+// banner.
+type BannerError struct {
+	Banner string
+	Err    error
+}
+
+func (e *BannerError) Error() string { return fmt.Sprintf("%v (banner: %q)", e.Err, e.Banner) }
+func (e *BannerError) Unwrap() error { return e.Err }
+
 // Dial connects to addr as user and starts a shell with a PTY.
 func Dial(t testing.TB, addr, user string, o Options) *Term {
 	t.Helper()
@@ -152,6 +162,15 @@ func Open(addr, user string, o Options, stderr io.Writer) (*Conn, error) {
 		c.HostKey = key
 		return nil
 	}
+	// OpenSSH prints the banner on standard error; so does this.
+	var banner strings.Builder
+	cfg.BannerCallback = func(msg string) error {
+		banner.WriteString(msg)
+		if stderr != nil {
+			_, _ = io.WriteString(stderr, msg)
+		}
+		return nil
+	}
 	cfg.Timeout = limit
 	d := net.Dialer{Timeout: limit}
 	if o.From != "" {
@@ -165,6 +184,9 @@ func Open(addr, user string, o Options, stderr io.Writer) (*Conn, error) {
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
 		conn.Close()
+		if b := banner.String(); b != "" {
+			return nil, &BannerError{Banner: b, Err: err}
+		}
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})

@@ -60,7 +60,11 @@
     st.ws = ws;
     ws.onopen = () => ws.send(JSON.stringify(Object.assign({ t: 'hello' }, st.want)));
     ws.onmessage = (e) => {
-      if (st.ws === ws) handle(JSON.parse(e.data));
+      if (st.ws !== ws) return;
+      const f = JSON.parse(e.data);
+      // The server asks whether this tab still reads: answer with its nonce.
+      if (f.t === 'ping') ws.send(JSON.stringify({ t: 'pong', s: f.s }));
+      else handle(f);
     };
     ws.onclose = () => {
       if (st.ws !== ws) return;
