@@ -82,8 +82,9 @@ const (
 	markerTTL = time.Second
 )
 
-// ErrMismatch means this node's data directory does not match the one the
-// cluster was started with (another salt or another host key).
+// ErrMismatch means this node does not match the cluster as the first
+// node started it: another data directory (salt or host key), or another
+// lease or replica count.
 var ErrMismatch = errors.New("cluster: node does not match the cluster")
 
 // Config says who this node is and how it takes part.
@@ -100,9 +101,11 @@ type Config struct {
 	// to join a cluster that was started with another.
 	HostKey []byte
 	// Lease is how long a silent node keeps its members (whole seconds,
-	// at least 2 s; DefaultLease if zero). Every node must use the same.
+	// at least 2 s; DefaultLease if zero). Every node must use the same:
+	// New refuses one that differs from the cluster's.
 	Lease time.Duration
 	// Replicas is how many JetStream servers keep each bucket (1 if zero).
+	// Every node must use the same: New refuses one that differs.
 	Replicas int
 	// Logger receives structured logs; slog.Default() if nil.
 	Logger *slog.Logger
@@ -206,11 +209,15 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 	r.log = cfg.Logger.With("node", inst)
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
+	if err := r.checkFirst(ctx); err != nil {
+		stop()
+		return nil, err
+	}
 	if r.rooms, r.leases, err = r.ensureBuckets(ctx); err != nil {
 		stop()
 		return nil, err
 	}
-	if err := r.check(ctx); err != nil {
+	if err := r.check(ctx, r.rooms); err != nil {
 		stop()
 		return nil, err
 	}

@@ -88,6 +88,13 @@ func (r *Registry) renew(ctx context.Context, rev uint64) (newRev uint64, fresh 
 	if _, _, err := r.ensureBuckets(ctx); err != nil {
 		return 0, false, err
 	}
+	// The buckets may be new (NATS lost its memory): store again what
+	// every node must share, for nodes that start later.
+	if err := r.check(ctx, r.rooms); errors.Is(err, ErrMismatch) {
+		r.log.Error("cluster: nodes disagree", "err", err)
+	} else if err != nil {
+		return 0, false, err
+	}
 	newRev, err = r.leases.Create(ctx, inst, val)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		// Still ours; only the revision was lost (an answer that never came).

@@ -511,25 +511,39 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
-// A node whose salt or host key differs from the cluster's is refused.
+// A node whose salt, host key, lease or replica count differs from the
+// cluster's is refused, with both values for a setting; it changes no
+// bucket on its way out.
 func TestMismatchRefused(t *testing.T) {
 	s := startServer(t, 0, "")
-	newNode(t, s.ClientURL(), "a")
-	for name, edit := range map[string]func(*Config){
-		"secret":  func(c *Config) { c.Secret = []byte("another-secret-0123456789") },
-		"hostkey": func(c *Config) { c.HostKey = []byte("another-host-key") },
+	a := newNode(t, s.ClientURL(), "a")
+	for name, c := range map[string]struct {
+		edit func(*Config)
+		says string
+	}{
+		"secret":   {func(c *Config) { c.Secret = []byte("another-secret-0123456789") }, "secret (fingerprint"},
+		"hostkey":  {func(c *Config) { c.HostKey = []byte("another-host-key") }, "hostkey (fingerprint"},
+		"lease":    {func(c *Config) { c.Lease = 3 * time.Second }, "lease (--nats-lease) is 3s, the cluster's is 2s"},
+		"replicas": {func(c *Config) { c.Replicas = 3 }, "replicas (--nats-replicas) is 3, the cluster's is 1"},
 	} {
 		cfg := testConfig(t, "b")
-		edit(&cfg)
+		c.edit(&cfg)
 		r, err := New(t.Context(), connect(t, s.ClientURL()), cfg)
-		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), name) {
+		if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), c.says) {
 			if r != nil {
 				r.Close(nil)
 			}
-			t.Errorf("%s differs: New = %v, want ErrMismatch naming it", name, err)
+			t.Errorf("%s differs: New = %v, want ErrMismatch saying %q", name, err, c.says)
 		}
 	}
-	newNode(t, s.ClientURL(), "c") // the same directory is welcome
+	st, err := a.leases.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != a.cfg.Lease {
+		t.Errorf("leases bucket TTL %v after a refused node, want %v", st.TTL(), a.cfg.Lease)
+	}
+	newNode(t, s.ClientURL(), "c") // the same directory and settings are welcome
 }
 
 // Three JetStream servers clustered by routes, buckets kept on all three:
@@ -641,7 +655,7 @@ func TestQuietAtRest(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "deleted rooms' markers to expire", func() bool {
 		_, msgs := state(roomsBucket)
-		return msgs == 2 // the two fingerprints
+		return msgs == 4 // what every node must share: salt, host key, lease, replicas
 	})
 }
 
