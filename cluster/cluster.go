@@ -9,6 +9,12 @@
 // members on another node. Room codes never reach NATS at all: keys and
 // subjects carry a keyed hash of the code.
 //
+// Core NATS is at most once, so a Join or Leave can be lost on the way.
+// Twice a lease each node reads the record of every room it seats that
+// spans nodes and shows what the record says (a difference seen by two
+// checks in a row); a node that did not confirm an arrival hears it again
+// at the next sweep. A lost message's ghost is gone within a lease.
+//
 // A node proves it is alive by renewing one lease key (one write every
 // Lease/3, however many people it seats). When a node's lease expires the
 // others drop its members from the rooms they share. A node that cannot
@@ -109,6 +115,10 @@ type Config struct {
 	Replicas int
 	// Logger receives structured logs; slog.Default() if nil.
 	Logger *slog.Logger
+
+	// drop, if set, is asked about every message from other nodes before
+	// it is dispatched; true loses it, as core NATS may. Tests set it.
+	drop func(*nats.Msg) bool
 }
 
 // Counters are totals since New, for metrics.
@@ -378,6 +388,9 @@ func (r *Registry) dispatch() {
 		case <-r.life.Done():
 			return
 		case msg := <-r.inbox:
+			if r.cfg.drop != nil && r.cfg.drop(msg) {
+				continue
+			}
 			key := strings.TrimPrefix(msg.Subject, subjectPrefix)
 			r.mu.Lock()
 			rm := r.byKey[key]
@@ -517,7 +530,7 @@ func (r *Registry) acquire(key string) *room {
 	defer r.mu.Unlock()
 	rm := r.byKey[key]
 	if rm == nil {
-		rm = &room{reg: r, key: key, remote: make(map[int]member), departed: make(map[int]bool)}
+		rm = &room{reg: r, key: key, remote: map[int]member{}, departed: map[int]bool{}, unheard: map[int]bool{}}
 		r.byKey[key] = rm
 	}
 	rm.refs++

@@ -151,4 +151,3 @@ func (r *Registry) alive(ctx context.Context, node string) (bool, error) {
 	}
 	return true, err
 }
-

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -681,4 +682,78 @@ func TestLostJoinHeals(t *testing.T) {
 	if a.Counters().EventsOut != out+1 {
 		t.Fatal("x's text not published to the newcomer's node")
 	}
+}
+
+// dropper loses, once armed, the messages from other nodes of one kind,
+// as core NATS may (it is at most once), and counts what it lost.
+type dropper struct {
+	kind    rooms.EventKind
+	armed   atomic.Bool
+	dropped atomic.Int32
+}
+
+func (d *dropper) drop(msg *nats.Msg) bool {
+	var w wire
+	if !d.armed.Load() || json.Unmarshal(msg.Data, &w) != nil || w.Kind != d.kind {
+		return false
+	}
+	d.dropped.Add(1)
+	return true
+}
+
+// A Leave lost on the way: the member it concerns leaves the other node's
+// screens within a lease all the same, seen in the room's record.
+func TestLostLeaveReconciled(t *testing.T) {
+	s := startServer(t, 0, "")
+	d := &dropper{kind: rooms.Left}
+	a := newNode(t, s.ClientURL(), "a", func(c *Config) { c.drop = d.drop })
+	b := newNode(t, s.ClientURL(), "b")
+	x := open(t, a, 3, "x")
+	y := join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined y", hasKind(rooms.Joined))
+	d.armed.Store(true)
+	y.Leave()
+	left := time.Now()
+	got := next(t, x, a.cfg.Lease, "Left y within a lease", hasKind(rooms.Left))
+	if ev := got[len(got)-1]; ev.Peer.ID != y.Self().ID {
+		t.Fatalf("x got %+v, want y to leave", got)
+	}
+	if n := d.dropped.Load(); n != 1 {
+		t.Fatalf("%d Left messages lost, want 1", n)
+	}
+	t.Logf("the ghost was gone %v after its Leave was lost (lease %v)", time.Since(left).Round(time.Millisecond), a.cfg.Lease)
+	// Nothing else changes: x's room goes on, and says no more.
+	if err := x.Type("alone"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := x.Drain(nil); len(evs) != 0 {
+		t.Fatalf("x got %+v after the ghost left", evs)
+	}
+}
+
+// A Join lost on the way, every time it is said, to the node whose member
+// opened the room: that member sees the newcomer within a lease though the
+// newcomer says nothing, and then their text crosses both ways.
+func TestLostJoinReconciled(t *testing.T) {
+	s := startServer(t, 0, "")
+	d := &dropper{kind: rooms.Joined}
+	a := newNode(t, s.ClientURL(), "a", func(c *Config) { c.drop = d.drop })
+	b := newNode(t, s.ClientURL(), "b")
+	x := open(t, a, 3, "x")
+	d.armed.Store(true)
+	y := join(t, b, x.Code(), "y")
+	d.armed.Store(false)
+	joined := time.Now()
+	if d.dropped.Load() == 0 {
+		t.Fatal("no Joined message lost")
+	}
+	got := next(t, x, a.cfg.Lease, "Joined y within a lease", hasKind(rooms.Joined))
+	if ev := got[0]; ev.Peer.ID != y.Self().ID || ev.Peer.Name != "y" {
+		t.Fatalf("x got %+v, want y to arrive", got)
+	}
+	t.Logf("y appeared %v after all %d announcements were lost (lease %v)", time.Since(joined).Round(time.Millisecond), d.dropped.Load(), a.cfg.Lease)
+	if err := x.Type("hello y"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, y, 2*time.Second, "x's text", hasKind(rooms.Typed))
 }

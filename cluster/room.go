@@ -65,8 +65,10 @@ type room struct {
 	mu       sync.Mutex
 	seats    int
 	local    []*seat
-	remote   map[int]member // members seated on other nodes
-	departed map[int]bool   // IDs that left: a late word of them changes nothing
+	remote   map[int]member          // members seated on other nodes
+	departed map[int]bool            // IDs that left: a late word of them changes nothing
+	doubt    map[int]rooms.EventKind // what the last check found the record says otherwise (see reconcile)
+	unheard  map[int]bool            // local IDs whose arrival some node did not confirm
 }
 
 // seat is one member's place, held by this node.
@@ -271,7 +273,11 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 	r.counts.Resize(len(rm.local)-1, len(rm.local))
 	arrival := rm.announce(me)
 	rm.mu.Unlock()
-	rm.awaitAcks(ctx, arrival)
+	if !rm.awaitAcks(ctx, arrival, 3) {
+		rm.mu.Lock()
+		rm.unheard[me.ID] = true // the sweep says it again
+		rm.mu.Unlock()
+	}
 	return s, nil
 }
 
@@ -316,17 +322,19 @@ func (rm *room) send1(msg *nats.Msg) {
 }
 
 // awaitAcks waits, briefly, until every other node in the room has heard
-// of the arrival: then what either side types next reaches the other.
-// Core NATS may lose a message (a subscription still crossing a route),
-// so the announcement is repeated; after ackWait Join returns anyway, and
-// the first thing the newcomer types introduces them (see receive).
-func (rm *room) awaitAcks(ctx context.Context, a *arrival) {
+// of the arrival: then what either side types next reaches the other. It
+// reports whether they all have. Core NATS may lose a message (a
+// subscription still crossing a route), so the announcement is said tries
+// times, each waiting ackWait/3; then Join returns anyway, and the first
+// thing the newcomer types introduces them (see receive), or the sweep
+// says it again (see reannounce).
+func (rm *room) awaitAcks(ctx context.Context, a *arrival, tries int) bool {
 	if a == nil {
-		return
+		return true
 	}
 	defer a.acks.Unsubscribe()
 	seen := map[string]bool{}
-	for try := range 3 {
+	for try := range tries {
 		if try > 0 {
 			rm.send1(&a.msg)
 		}
@@ -339,10 +347,14 @@ func (rm *room) awaitAcks(ctx context.Context, a *arrival) {
 			seen[string(msg.Data)] = true
 		}
 		cancel()
-		if len(seen) >= a.nodes || ctx.Err() != nil {
-			return
+		if len(seen) >= a.nodes {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
 		}
 	}
+	return false
 }
 
 // learn takes in the record's members from other nodes. Called with

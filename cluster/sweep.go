@@ -13,13 +13,15 @@ import (
 )
 
 // sweepLoop drops members of nodes whose lease expired, writes local
-// rooms again after NATS lost them, and retries seats not yet given back.
-// It wakes every Lease/4 and when a watcher saw a lease go: watchers stop
-// silently after reconnects, so the clock is what counts.
+// rooms again after NATS lost them, retries seats not yet given back, and
+// reconciles what this node shows with the records. It wakes every
+// Lease/4 and when a watcher saw a lease go: watchers stop silently after
+// reconnects, so the clock is what counts.
 func (r *Registry) sweepLoop() {
 	defer r.wg.Done()
 	t := time.NewTicker(r.cfg.Lease / 4)
 	defer t.Stop()
+	var checked time.Time // the last reconcile of every shared room
 	for {
 		select {
 		case <-r.life.Done():
@@ -38,6 +40,12 @@ func (r *Registry) sweepLoop() {
 		}
 		r.reap()
 		r.tidyPending()
+		// Every shared room twice a lease; rooms in doubt at every tick.
+		all := time.Since(checked) >= r.cfg.Lease*3/8
+		if all {
+			checked = time.Now()
+		}
+		r.reconcileAll(all)
 	}
 }
 
@@ -312,4 +320,117 @@ func sameMembers(a, b []member) bool {
 		}
 	}
 	return true
+}
+
+// reconcileAll checks, against their records, the rooms seated here that
+// span nodes (all, or only those in doubt), so that a Join or Leave core
+// NATS lost (it is at most once) shows within a lease: one read per
+// shared room every Lease/2, and nothing at all for rooms seated only
+// here.
+func (r *Registry) reconcileAll(all bool) {
+	r.mu.Lock()
+	open := make([]*room, 0, len(r.byKey))
+	for _, rm := range r.byKey {
+		open = append(open, rm)
+	}
+	r.mu.Unlock()
+	for _, rm := range open {
+		rm.mu.Lock()
+		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0
+		due := len(rm.local) > 0 && (doubt || all && len(rm.remote) > 0)
+		rm.mu.Unlock()
+		if !due || !r.hold(rm) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(r.life, r.cfg.Lease/4)
+		rm.reconcile(ctx)
+		rm.reannounce(ctx)
+		cancel()
+		r.release(rm)
+	}
+}
+
+// reconcile makes this node's view of the others agree with the record:
+// members it holds that this node never heard of arrive, members it no
+// longer holds leave. A difference counts only when two checks in a row
+// see it: a Join or Leave still on its way, or a record read from a
+// replica a moment behind, is not a difference.
+func (rm *room) reconcile(ctx context.Context) {
+	r := rm.reg
+	rec, _, err := rm.get(ctx)
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyNotFound) { // gone: resync's business
+			r.n.kvErrors.Add(1)
+		}
+		return
+	}
+	held := map[int]member{}
+	for _, m := range rec.Members {
+		if !r.own(m.Node) {
+			held[m.ID] = m
+		}
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	seen := map[int]rooms.EventKind{}
+	for id, m := range rm.remote {
+		h, ok := held[id]
+		switch {
+		case !ok:
+			seen[id] = rooms.Left
+		case h.Node != m.Node:
+			rm.remote[id] = h // came back under a new lease: the same person
+		}
+	}
+	for id := range held {
+		if _, ok := rm.remote[id]; !ok && !rm.departed[id] {
+			seen[id] = rooms.Joined
+		}
+	}
+	var joined, left int
+	for id, kind := range seen {
+		if rm.doubt[id] != kind {
+			continue
+		}
+		delete(seen, id)
+		if kind == rooms.Left {
+			left++
+			rm.depart(rm.remote[id].peer())
+			continue
+		}
+		joined++
+		m := held[id]
+		rm.remote[id] = m
+		for _, o := range rm.local {
+			o.arrived(m.peer())
+		}
+	}
+	rm.doubt = seen
+	if joined+left > 0 {
+		r.log.Info("cluster: membership reconciled", "room", short(rm.key), "joined", joined, "left", left)
+	}
+}
+
+// reannounce repeats the arrivals of members seated here that some node
+// did not confirm, once per check, until every node in the room has.
+func (rm *room) reannounce(ctx context.Context) {
+	rm.mu.Lock()
+	var todo []member
+	for _, s := range rm.local {
+		if rm.unheard[s.self.ID] {
+			todo = append(todo, asMember(s.self, rm.reg.inst()))
+		}
+	}
+	clear(rm.unheard)
+	rm.mu.Unlock()
+	for _, me := range todo {
+		rm.mu.Lock()
+		a := rm.announce(me)
+		rm.mu.Unlock()
+		if !rm.awaitAcks(ctx, a, 1) {
+			rm.mu.Lock()
+			rm.unheard[me.ID] = true
+			rm.mu.Unlock()
+		}
+	}
 }
