@@ -692,6 +692,15 @@ type dropper struct {
 	dropped atomic.Int32
 }
 
+// lossyPair starts two nodes on one server, a losing what d drops, and
+// opens a room for three on a.
+func lossyPair(t *testing.T, d *dropper) (a, b *Registry, x rooms.Seat) {
+	s := startServer(t, 0, "")
+	a = newNode(t, s.ClientURL(), "a", func(c *Config) { c.drop = d.drop })
+	b = newNode(t, s.ClientURL(), "b")
+	return a, b, open(t, a, 3, "x")
+}
+
 func (d *dropper) drop(msg *nats.Msg) bool {
 	var w wire
 	if !d.armed.Load() || json.Unmarshal(msg.Data, &w) != nil || w.Kind != d.kind {
@@ -704,11 +713,8 @@ func (d *dropper) drop(msg *nats.Msg) bool {
 // A Leave lost on the way: the member it concerns leaves the other node's
 // screens within a lease all the same, seen in the room's record.
 func TestLostLeaveReconciled(t *testing.T) {
-	s := startServer(t, 0, "")
 	d := &dropper{kind: rooms.Left}
-	a := newNode(t, s.ClientURL(), "a", func(c *Config) { c.drop = d.drop })
-	b := newNode(t, s.ClientURL(), "b")
-	x := open(t, a, 3, "x")
+	a, b, x := lossyPair(t, d)
 	y := join(t, b, x.Code(), "y")
 	next(t, x, 2*time.Second, "Joined y", hasKind(rooms.Joined))
 	d.armed.Store(true)
@@ -735,11 +741,8 @@ func TestLostLeaveReconciled(t *testing.T) {
 // opened the room: that member sees the newcomer within a lease though the
 // newcomer says nothing, and then their text crosses both ways.
 func TestLostJoinReconciled(t *testing.T) {
-	s := startServer(t, 0, "")
 	d := &dropper{kind: rooms.Joined}
-	a := newNode(t, s.ClientURL(), "a", func(c *Config) { c.drop = d.drop })
-	b := newNode(t, s.ClientURL(), "b")
-	x := open(t, a, 3, "x")
+	a, b, x := lossyPair(t, d)
 	d.armed.Store(true)
 	y := join(t, b, x.Code(), "y")
 	d.armed.Store(false)

@@ -105,7 +105,7 @@ func (l *Ledger) Strike(ctx context.Context, addr string) error {
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			l.r.n.kvErrors.Add(1)
+			l.r.totals.kvErrors.Add(1)
 			return fmt.Errorf("cluster: strike: %w", err)
 		}
 	}
@@ -124,7 +124,7 @@ func (l *Ledger) get(ctx context.Context, key string) (limits.Strikes, uint64, e
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return limits.Strikes{}, 0, nil
 	case err != nil:
-		l.r.n.kvErrors.Add(1)
+		l.r.totals.kvErrors.Add(1)
 		return limits.Strikes{}, 0, fmt.Errorf("cluster: strikes: %w", err)
 	}
 	var s limits.Strikes

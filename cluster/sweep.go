@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,7 +26,7 @@ func (r *Registry) sweepLoop() {
 		case <-r.life.Done():
 			return
 		case <-t.C:
-		case <-r.nudge:
+		case <-r.sweepNow:
 		}
 		if !r.leaseOK.Load() {
 			continue
@@ -93,7 +92,7 @@ func (r *Registry) watch(w jetstream.KeyWatcher) {
 				return
 			}
 			if e != nil && e.Operation() != jetstream.KeyValuePut {
-				wake(r.nudge)
+				wake(r.sweepNow)
 			}
 		}
 	}
@@ -103,12 +102,7 @@ func (r *Registry) watch(w jetstream.KeyWatcher) {
 // seated here: those here see them leave, and the records free their
 // seats.
 func (r *Registry) reap() {
-	r.mu.Lock()
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
+	open := r.table.All()
 	nodes := map[string][]*room{}
 	for _, rm := range open {
 		rm.mu.Lock()
@@ -126,7 +120,7 @@ func (r *Registry) reap() {
 		if ok || err != nil {
 			continue
 		}
-		r.n.nodesLost.Add(1)
+		r.totals.nodesLost.Add(1)
 		r.log.Info("cluster: node gone, dropping its members", "gone", node, "rooms", len(rs))
 		for _, rm := range rs {
 			if !r.hold(rm) {
@@ -147,50 +141,31 @@ func (rm *room) reap(node string) {
 		}
 	}
 	rm.mu.Unlock()
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
+	rm.writes.Lock()
+	defer rm.writes.Unlock()
 	ctx, cancel := context.WithTimeout(rm.reg.life, leaveTimeout)
 	defer cancel()
-	err := rm.change(ctx, func(rec *record) bool {
+	_, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
 		n := len(rec.Members)
 		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool { return m.Node == node })
-		return len(rec.Members) != n
+		return exists && len(rec.Members) != n, nil
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		rm.reg.n.kvErrors.Add(1)
+	if err != nil { // counted; a Join finds what is left as ghosts
+		rm.reg.log.Debug("cluster: reap not written", "room", logKey(rm.key), "err", err)
 	}
 }
 
-// change applies f to the record by compare-and-set until it sticks or
-// f changes nothing. Called with rm.kv held.
-func (rm *room) change(ctx context.Context, f func(*record) bool) error {
-	for range casTries {
-		rec, rev, err := rm.get(ctx)
-		if err != nil {
-			return err
-		}
-		if !f(&rec) {
-			return nil
-		}
-		if err = rm.write(ctx, rec, rev); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return err
-		}
-		pause(ctx)
-	}
-	return errors.New("cluster: room too busy")
-}
-
-// later remembers a room whose record may still hold a seat given up here.
-func (r *Registry) later(key string) {
+// tidyLater remembers a room whose record may still hold a seat given up here.
+func (r *Registry) tidyLater(key string) {
 	r.mu.Lock()
-	r.pending[key] = struct{}{}
+	r.untidy[key] = struct{}{}
 	r.mu.Unlock()
 }
 
 func (r *Registry) tidyPending() {
 	r.mu.Lock()
-	keys := make([]string, 0, len(r.pending))
-	for k := range r.pending {
+	keys := make([]string, 0, len(r.untidy))
+	for k := range r.untidy {
 		keys = append(keys, k)
 	}
 	r.mu.Unlock()
@@ -202,7 +177,7 @@ func (r *Registry) tidyPending() {
 			return // NATS is not answering: next sweep
 		}
 		r.mu.Lock()
-		delete(r.pending, k)
+		delete(r.untidy, k)
 		r.mu.Unlock()
 	}
 }
@@ -212,19 +187,14 @@ func (r *Registry) tidyPending() {
 func (r *Registry) tidy(ctx context.Context, key string) error {
 	rm := r.acquire(key)
 	defer r.release(rm)
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
+	rm.writes.Lock()
+	defer rm.writes.Unlock()
 	return rm.tidyLocked(ctx)
 }
 
 // resyncAll writes every room seated here into its record again.
 func (r *Registry) resyncAll() error {
-	r.mu.Lock()
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
+	open := r.table.All()
 	var errs []error
 	for _, rm := range open {
 		if !r.hold(rm) {
@@ -232,7 +202,7 @@ func (r *Registry) resyncAll() error {
 		}
 		ctx, cancel := context.WithTimeout(r.life, leaveTimeout)
 		if err := rm.resync(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("room %s: %w", short(rm.key), err))
+			errs = append(errs, fmt.Errorf("room %s: %w", logKey(rm.key), err))
 		}
 		cancel()
 		r.release(rm)
@@ -245,81 +215,68 @@ func (r *Registry) resyncAll() error {
 // up gone; and this node's view of the others agree with the record.
 func (rm *room) resync(ctx context.Context) error {
 	r := rm.reg
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
+	rm.writes.Lock()
+	defer rm.writes.Unlock()
 	if err := rm.subscribe(); err != nil {
 		return err
 	}
-	for range casTries {
-		rm.mu.Lock()
-		inst := r.inst()
-		mine := make([]member, 0, len(rm.local))
-		for _, s := range rm.local {
-			mine = append(mine, asMember(s.self, inst))
-		}
-		seats := rm.seats
-		rm.mu.Unlock()
+	var (
+		mine    []member
+		changed bool
+	)
+	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
+		mine = rm.mine()
 		if len(mine) == 0 {
-			return nil
-		}
-		rec, rev, err := rm.get(ctx)
-		exists := err == nil
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return err
+			return false, nil
 		}
 		if !exists {
-			rec = record{Seats: seats}
+			rec.Seats = rm.seatCount()
 		}
 		want := slices.DeleteFunc(slices.Clone(rec.Members), func(m member) bool { return r.own(m.Node) })
 		want = append(want, mine...)
 		for _, m := range want {
 			rec.Last = max(rec.Last, m.ID)
 		}
-		changed := !exists || !sameMembers(rec.Members, want)
+		changed = !exists || !sameMembers(rec.Members, want)
 		rec.Members = want
-		if changed {
-			data, _ := json.Marshal(rec)
-			if exists {
-				_, err = r.rooms.Update(ctx, rm.key, data, rev)
-			} else {
-				_, err = r.rooms.Create(ctx, rm.key, data)
-			}
-			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-				pause(ctx)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		rm.mu.Lock()
-		for id, m := range rm.remote {
-			if !slices.ContainsFunc(rec.Members, func(o member) bool { return o.ID == id }) {
-				rm.depart(m.peer())
-			}
-		}
-		rm.learn(rec)
-		if changed {
-			for _, m := range mine {
-				rm.publish(rooms.Joined, m, "")
-			}
-		}
-		rm.mu.Unlock()
-		return nil
+		return changed, nil
+	})
+	if err != nil || len(mine) == 0 {
+		return err
 	}
-	return errors.New("cluster: room too busy")
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for id, m := range rm.remote {
+		if !slices.ContainsFunc(rec.Members, func(o member) bool { return o.ID == id }) {
+			rm.depart(m.peer())
+		}
+	}
+	rm.learn(rec)
+	if changed {
+		for _, m := range mine {
+			rm.publish(rooms.Joined, m, "")
+		}
+	}
+	return nil
 }
 
-func sameMembers(a, b []member) bool {
-	if len(a) != len(b) {
-		return false
+// mine lists the members seated here, under this process's lease key now.
+func (rm *room) mine() []member {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	key := rm.reg.leaseKey()
+	out := make([]member, 0, len(rm.local))
+	for _, s := range rm.local {
+		out = append(out, asMember(s.Self(), key))
 	}
-	for _, m := range b {
-		if !slices.Contains(a, m) {
-			return false
-		}
-	}
-	return true
+	return out
+}
+
+// seatCount is how many the room holds, as this node knows.
+func (rm *room) seatCount() int {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	return rm.seats
 }
 
 // reconcileAll checks, against their records, the rooms seated here that
@@ -328,12 +285,7 @@ func sameMembers(a, b []member) bool {
 // shared room every Lease/2, and nothing at all for rooms seated only
 // here.
 func (r *Registry) reconcileAll(all bool) {
-	r.mu.Lock()
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
+	open := r.table.All()
 	for _, rm := range open {
 		rm.mu.Lock()
 		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0
@@ -360,7 +312,7 @@ func (rm *room) reconcile(ctx context.Context) {
 	rec, _, err := rm.get(ctx)
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) { // gone: resync's business
-			r.n.kvErrors.Add(1)
+			r.totals.kvErrors.Add(1)
 		}
 		return
 	}
@@ -407,7 +359,7 @@ func (rm *room) reconcile(ctx context.Context) {
 	}
 	rm.doubt = seen
 	if joined+left > 0 {
-		r.log.Info("cluster: membership reconciled", "room", short(rm.key), "joined", joined, "left", left)
+		r.log.Info("cluster: membership reconciled", "room", logKey(rm.key), "joined", joined, "left", left)
 	}
 }
 
@@ -417,8 +369,8 @@ func (rm *room) reannounce(ctx context.Context) {
 	rm.mu.Lock()
 	var todo []member
 	for _, s := range rm.local {
-		if rm.unheard[s.self.ID] {
-			todo = append(todo, asMember(s.self, rm.reg.inst()))
+		if rm.unheard[s.Self().ID] {
+			todo = append(todo, asMember(s.Self(), rm.reg.leaseKey()))
 		}
 	}
 	clear(rm.unheard)
