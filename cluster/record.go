@@ -56,33 +56,50 @@ func (rm *room) get(ctx context.Context) (record, uint64, error) {
 // update changes the room's record by compare-and-set: it reads the
 // record, lets f change it, and writes it back at the revision it read,
 // starting again from the read when another writer came first, until a
-// write sticks, f asks for none, or f fails. f learns whether the record
-// exists (if not, rec starts empty) and says whether to write; a record
-// left with no members is deleted. update returns the record as f left
-// it. Called with rm.writes held; what NATS fails, and a room too busy
-// to write, wrap rooms.ErrUnavailable.
+// write sticks, f asks for none, or f fails (see retryRaces). f learns
+// whether the record exists (if not, rec starts empty) and says whether
+// to write; a record left with no members is deleted. update returns the
+// record as f left it. Called with rm.writes held; what NATS fails, and a
+// room too busy to write, wrap rooms.ErrUnavailable.
 func (rm *room) update(ctx context.Context, f func(rec *record, exists bool) (bool, error)) (record, error) {
 	r := rm.reg
-	for range casTries {
+	var out record
+	err := retryRaces(ctx, func() error {
 		rec, rev, err := rm.get(ctx)
 		exists := err == nil
 		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return record{}, r.unavailable(err)
+			return r.unavailable(err)
 		}
 		write, err := f(&rec, exists)
+		out = rec
 		if err != nil || !write {
-			return rec, err
+			return err
 		}
-		err = rm.write(ctx, rec, rev, exists)
-		switch {
-		case err == nil:
-			return rec, nil
-		case !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists):
-			return record{}, r.unavailable(err)
+		if err = rm.write(ctx, rec, rev, exists); err != nil && !lostRace(err) {
+			return r.unavailable(err)
+		}
+		return err
+	})
+	return out, err
+}
+
+// retryRaces runs try, one compare-and-set (read, change, write at the
+// revision read), again after a short pause each time it lost a race to
+// another writer, at most casTries times in all.
+func retryRaces(ctx context.Context, try func() error) error {
+	for range casTries {
+		if err := try(); !lostRace(err) {
+			return err
 		}
 		pause(ctx)
 	}
-	return record{}, fmt.Errorf("%w: room too busy", rooms.ErrUnavailable)
+	return fmt.Errorf("%w: too many writers at once", rooms.ErrUnavailable)
+}
+
+// lostRace says err is a write refused because another writer came
+// first: a revision that moved on, or a key created meanwhile.
+func lostRace(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
 }
 
 // write makes the record rec: created if it did not exist, else replaced

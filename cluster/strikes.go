@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hush-chat/hush/limits"
+	"github.com/hush-chat/hush/rooms"
 )
 
 const (
@@ -89,7 +90,7 @@ func (l *Ledger) Strike(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, strikeTimeout)
 	defer cancel()
 	key := l.name(addr)
-	for range casTries {
+	return retryRaces(ctx, func() error {
 		s, rev, err := l.get(ctx, key)
 		if err != nil {
 			return err
@@ -101,15 +102,12 @@ func (l *Ledger) Strike(ctx context.Context, addr string) error {
 		} else {
 			_, err = l.kv.Update(ctx, key, b, rev)
 		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if err != nil && !lostRace(err) {
 			l.r.totals.kvErrors.Add(1)
-			return fmt.Errorf("cluster: strike: %w", err)
+			return fmt.Errorf("%w: strike: %w", rooms.ErrUnavailable, err)
 		}
-	}
-	return errors.New("cluster: strike: too many writers")
+		return err
+	})
 }
 
 // get reads a record; a missing one is a fresh record at revision 0.
@@ -125,7 +123,7 @@ func (l *Ledger) get(ctx context.Context, key string) (limits.Strikes, uint64, e
 		return limits.Strikes{}, 0, nil
 	case err != nil:
 		l.r.totals.kvErrors.Add(1)
-		return limits.Strikes{}, 0, fmt.Errorf("cluster: strikes: %w", err)
+		return limits.Strikes{}, 0, fmt.Errorf("%w: strikes: %w", rooms.ErrUnavailable, err)
 	}
 	var s limits.Strikes
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
