@@ -14,7 +14,7 @@ type Carrier interface {
 // registry embeds it in its seat and says, through a Carrier, how events
 // leave the seat.
 type Place struct {
-	*Queue  // Ready, Drain and Err
+	*queue  // Ready, Drain, Err and End
 	code    string
 	seats   int
 	self    Peer
@@ -27,7 +27,7 @@ type Place struct {
 // where others were already seated. Events others send it that its full
 // queue drops are counted in counts.
 func NewPlace(code string, seats int, self Peer, others []Peer, c Carrier, counts *Counts) Place {
-	return Place{Queue: NewQueue(), code: code, seats: seats, self: self, others: others, carrier: c, counts: counts}
+	return Place{queue: newQueue(), code: code, seats: seats, self: self, others: others, carrier: c, counts: counts}
 }
 
 func (p *Place) Code() string   { return p.code }
@@ -38,7 +38,7 @@ func (p *Place) Others() []Peer { return p.others }
 // Deliver queues ev for this seat's member, counting it if the queue was
 // too full to take it.
 func (p *Place) Deliver(ev Event) {
-	if !p.Push(ev) {
+	if !p.push(ev) {
 		p.counts.Dropped()
 	}
 }
@@ -65,7 +65,7 @@ func (p *Place) Newline() error {
 
 // Leave implements Seat.
 func (p *Place) Leave() {
-	if p.Queue.Leave() {
+	if p.queue.leave() {
 		p.carrier.Vacate()
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 // Table is a registry's rooms by key and whether it has closed: the part
 // every registry keeps alike, and the shape of every Close. Its lock may
-// be taken inside a room's lock, never the other way round: no callback
-// given to it may take a room's lock. Make one with NewTable.
+// be taken inside a room's lock, never the other way round: a function
+// given to Do must not take a room's lock. Make one with NewTable.
 type Table[R any] struct {
 	mu     sync.Mutex
 	rooms  map[string]R
