@@ -615,8 +615,10 @@ func TestThreeServers(t *testing.T) {
 }
 
 // At rest, KV writes do not grow with sessions: the rooms bucket is not
-// written at all, the leases bucket once per node every Lease/3. When
-// everyone has left, the deleted rooms' markers expire too.
+// written at all, the leases bucket once per node every Lease/3. Reads
+// are one per room that spans nodes, per node, every Lease/2 (the
+// reconciliation). When everyone has left, the deleted rooms' markers
+// expire too.
 func TestQuietAtRest(t *testing.T) {
 	s := startServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
@@ -636,13 +638,16 @@ func TestQuietAtRest(t *testing.T) {
 		}
 		return info.State.LastSeq, info.State.Msgs
 	}
+	reads, _ := countMsgs(t, s.ClientURL(), "$JS.API.*.GET.KV_"+roomsBucket+".>")
 	rooms0, _ := state(roomsBucket)
 	leases0, _ := state(leasesBucket)
+	reads0 := reads()
 	renewals0 := a.Counters().LeaseRenewals + b.Counters().LeaseRenewals
 	start := time.Now()
 	time.Sleep(a.cfg.Lease) // measuring an absence: this wait is the measurement
 	rooms1, _ := state(roomsBucket)
 	leases1, _ := state(leasesBucket)
+	read := reads() - reads0
 	renewals := a.Counters().LeaseRenewals + b.Counters().LeaseRenewals - renewals0
 	perNode := float64(time.Since(start)) / float64(a.cfg.Lease/3)
 	if rooms1 != rooms0 {
@@ -651,6 +656,11 @@ func TestQuietAtRest(t *testing.T) {
 	if w := leases1 - leases0; float64(w) > 2*(perNode+1) || renewals == 0 {
 		t.Errorf("leases bucket written %d times (%d renewals) in %v by 2 nodes; want at most %.0f", w, renewals, time.Since(start), 2*(perNode+1))
 	}
+	checks := float64(time.Since(start)) / float64(a.cfg.Lease/2)
+	if most := 2 * 50 * (checks + 1); read == 0 || float64(read) > most {
+		t.Errorf("rooms bucket read %d times in %v by 2 nodes sharing 50 rooms; want 1 to %.0f", read, time.Since(start), most)
+	}
+	t.Logf("at rest for %v: %d reads of room records by 2 nodes sharing 50 rooms", time.Since(start).Round(time.Millisecond), read)
 	for _, s := range seats {
 		s.Leave()
 	}
