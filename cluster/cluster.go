@@ -12,8 +12,8 @@
 // Core NATS is at most once, so a Join or Leave can be lost on the way.
 // Twice a lease each node reads the record of every room it seats that
 // spans nodes and shows what the record says (a difference seen by two
-// checks in a row); a node that did not confirm an arrival hears it again
-// at the next sweep. A lost message's ghost is gone within a lease.
+// checks in a row); an arrival some node did not confirm is announced
+// again at the next sweep. A lost message's ghost is gone within a lease.
 //
 // A node proves it is alive by renewing one lease key (one write every
 // Lease/3, however many people it seats). When a node's lease expires the
@@ -24,8 +24,9 @@
 //
 // In NATS: bucket hush_rooms (memory, history 1) maps a room key, the
 // first 32 hex digits of HMAC-SHA256(Secret, code), to a JSON record of
-// seats, last ID and members (ID, name, badge, guest, colour, node);
-// bucket hush_leases (memory, TTL Lease) holds one key per live node
+// seats, last ID and members (ID, name, badge, guest, colour, node), and
+// keeps what every node must share under check.secret and check.hostkey
+// (fingerprints), check.lease and check.replicas; bucket hush_leases (memory, TTL Lease) holds one key per live node
 // process; subject hush.room.<room key> carries joins, departures,
 // keystrokes and newlines between nodes. With the default 15 s lease a
 // node renews every 5 s and fences itself 11.25 s after its last
