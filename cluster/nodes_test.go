@@ -703,11 +703,13 @@ type dropper struct {
 }
 
 // lossyPair starts two nodes on one server, a losing what d drops, and
-// opens a room for three on a.
+// opens a room for three on a. Their lease is 4 s: reconciling takes up
+// to ¾ of it by design, and the rest is slack for a loaded machine.
 func lossyPair(t *testing.T, d *dropper) (a, b *Registry, x rooms.Seat) {
 	s := startServer(t, 0, "")
-	a = newNode(t, s.ClientURL(), "a", func(c *Config) { c.drop = d.drop })
-	b = newNode(t, s.ClientURL(), "b")
+	lease := func(c *Config) { c.Lease = 4 * time.Second }
+	a = newNode(t, s.ClientURL(), "a", lease, func(c *Config) { c.drop = d.drop })
+	b = newNode(t, s.ClientURL(), "b", lease)
 	return a, b, open(t, a, 3, "x")
 }
 

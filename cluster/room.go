@@ -116,7 +116,7 @@ func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Se
 
 // ghosts lists the record's members nobody holds: seats this process gave
 // up but could not write back, and members of nodes whose lease is gone.
-// Called with rm.kv held, so every seat of this process is in local.
+// Called with rm.writes held, so every seat of this process is in local.
 func (rm *room) ghosts(ctx context.Context, rec record) ([]member, error) {
 	r := rm.reg
 	var gone []member
