@@ -255,8 +255,8 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 // leaseKey is this process's lease key now.
 func (r *Registry) leaseKey() string { return *r.lease.Load() }
 
-// key names a room in NATS: a keyed hash of its code, never the code.
-func (r *Registry) key(code string) string {
+// roomKey names a room in NATS: a keyed hash of its code, never the code.
+func (r *Registry) roomKey(code string) string {
 	m := hmac.New(sha256.New, r.cfg.Secret)
 	m.Write([]byte(code))
 	return hex.EncodeToString(m.Sum(nil))[:keyLen]
@@ -305,7 +305,7 @@ func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.S
 	}
 	defer cancel()
 	return r.cfg.Codes.Draw(func(code string) (rooms.Seat, error) {
-		rm := r.acquire(r.key(code))
+		rm := r.acquire(r.roomKey(code))
 		defer r.release(rm)
 		return rm.open(ctx, code, seats, m)
 	})
@@ -322,7 +322,7 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 		return nil, err
 	}
 	defer cancel()
-	rm := r.acquire(r.key(code))
+	rm := r.acquire(r.roomKey(code))
 	defer r.release(rm)
 	return rm.join(ctx, code, m)
 }

@@ -679,7 +679,7 @@ func TestLostJoinHeals(t *testing.T) {
 	raw := connect(t, s.ClientURL())
 	ghost := member{ID: 7, Name: "newcomer", Color: 1, Node: "elsewhere-00000000"}
 	data, _ := json.Marshal(wire{Kind: rooms.Typed, Peer: ghost, Text: "hello"})
-	if err := raw.Publish(subjectPrefix+a.key(x.Code()), data); err != nil {
+	if err := raw.Publish(subjectPrefix+a.roomKey(x.Code()), data); err != nil {
 		t.Fatal(err)
 	}
 	got := next(t, x, 2*time.Second, "Typed", hasKind(rooms.Typed))
