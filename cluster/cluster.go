@@ -148,6 +148,7 @@ type Registry struct {
 	lease     atomic.Pointer[string] // this process's lease key now
 	leaseOK   atomic.Bool            // the lease is held: Open and Join may write
 	heldSince atomic.Int64           // unix nanoseconds since the lease is held without a gap
+	retaken   atomic.Int64           // unix nanoseconds when the lease was last taken again (0: never)
 	resync    atomic.Bool            // local rooms must be written again (records may be gone)
 
 	// table holds the rooms this node takes part in, by key, and whether

@@ -59,6 +59,7 @@ func (r *Registry) leaseLoop(rev uint64, sent time.Time) {
 				// The key was missing or this is a new lease key: records may
 				// have gone with it (NATS restarted), so write ours again.
 				r.heldSince.Store(now.UnixNano())
+				r.retaken.Store(now.UnixNano())
 				r.resync.Store(true)
 				r.leaseOK.Store(true)
 				wake(r.sweepNow)

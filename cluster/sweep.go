@@ -284,7 +284,15 @@ func (rm *room) seatCount() int {
 // NATS lost (it is at most once) shows within a lease: one read per
 // shared room every Lease/2, and nothing at all for rooms seated only
 // here.
+//
+// After the lease was taken again (NATS may have lost every record),
+// records are being written again by each node in turn: until every node
+// has had a lease to do so, the records are not the truth and nobody is
+// reconciled.
 func (r *Registry) reconcileAll(all bool) {
+	if time.Since(time.Unix(0, r.retaken.Load())) < r.cfg.Lease {
+		return
+	}
 	open := r.table.All()
 	for _, rm := range open {
 		rm.mu.Lock()
