@@ -212,7 +212,8 @@ func (r *Registry) resyncAll() error {
 
 // resync makes the record agree with this node: its seats there under its
 // lease key now (the record is made again if NATS lost it), seats it gave
-// up gone; and this node's view of the others agree with the record.
+// up gone; and this node learns of members the record holds that it did
+// not know.
 func (rm *room) resync(ctx context.Context) error {
 	r := rm.reg
 	rm.writes.Lock()
@@ -244,13 +245,11 @@ func (rm *room) resync(ctx context.Context) error {
 	if err != nil || len(mine) == 0 {
 		return err
 	}
+	// Members the record lacks are not taken to have left: NATS may have
+	// lost the record, and their nodes may not have written it back yet.
+	// Reconciling, a lease later, drops those who really left.
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	for id, m := range rm.remote {
-		if !slices.ContainsFunc(rec.Members, func(o member) bool { return o.ID == id }) {
-			rm.depart(m.peer())
-		}
-	}
 	rm.learn(rec)
 	if changed {
 		for _, m := range mine {
