@@ -329,6 +329,50 @@ func (rm *room) reconcile(ctx context.Context) {
 			held[m.ID] = m
 		}
 	}
+	sure := rm.differ(held)
+	// An arrival whose node's lease is gone is no arrival: the sweep drops
+	// such members (reap, or the next Join), and nobody should see them come.
+	alive := map[string]bool{}
+	for id, kind := range sure {
+		if kind != rooms.Joined {
+			continue
+		}
+		node := held[id].Node
+		if _, asked := alive[node]; !asked {
+			ok, err := r.alive(ctx, node)
+			alive[node] = ok || err != nil
+		}
+		if !alive[node] {
+			delete(sure, id)
+		}
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	var joined, left int
+	for id, kind := range sure {
+		m, known := rm.remote[id]
+		switch {
+		case kind == rooms.Left && known:
+			left++
+			rm.depart(m.peer())
+		case kind == rooms.Joined && !known && !rm.departed[id]:
+			joined++
+			rm.remote[id] = held[id]
+			for _, o := range rm.local {
+				o.arrived(held[id].peer())
+			}
+		}
+	}
+	if joined+left > 0 {
+		r.log.Info("cluster: membership reconciled", "room", logKey(rm.key), "joined", joined, "left", left)
+	}
+}
+
+// differ compares what this node shows with held, the record's members
+// of other nodes, and returns the differences the last check saw too
+// (ID → Left for one the record no longer holds, Joined for one this node
+// never heard of); the others wait in rm.doubt for the next check.
+func (rm *room) differ(held map[int]member) map[int]rooms.EventKind {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	seen := map[int]rooms.EventKind{}
@@ -346,28 +390,15 @@ func (rm *room) reconcile(ctx context.Context) {
 			seen[id] = rooms.Joined
 		}
 	}
-	var joined, left int
+	sure := map[int]rooms.EventKind{}
 	for id, kind := range seen {
-		if rm.doubt[id] != kind {
-			continue
-		}
-		delete(seen, id)
-		if kind == rooms.Left {
-			left++
-			rm.depart(rm.remote[id].peer())
-			continue
-		}
-		joined++
-		m := held[id]
-		rm.remote[id] = m
-		for _, o := range rm.local {
-			o.arrived(m.peer())
+		if rm.doubt[id] == kind {
+			sure[id] = kind
+			delete(seen, id)
 		}
 	}
 	rm.doubt = seen
-	if joined+left > 0 {
-		r.log.Info("cluster: membership reconciled", "room", logKey(rm.key), "joined", joined, "left", left)
-	}
+	return sure
 }
 
 // reannounce repeats the arrivals of members seated here that some node
