@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -805,4 +806,44 @@ func TestLostJoinReconciled(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(t, y, 2*time.Second, "x's text", hasKind(rooms.Typed))
+}
+
+// Reconciling shows a member the record holds and this node never heard
+// of only if their node still holds its lease: one of a node that died is
+// not shown arriving (the sweep drops it instead).
+func TestReconcileSkipsTheDead(t *testing.T) {
+	s := startServer(t, 0, "")
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	x := open(t, a, 5, "x")
+	join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined y", hasKind(rooms.Joined))
+	// Until a has held its lease a whole lease, it counts every node alive.
+	waitFor(t, 2*a.cfg.Lease, "a's lease held a whole lease", func() bool {
+		return time.Since(time.Unix(0, a.heldSince.Load())) > a.cfg.Lease
+	})
+	key := a.roomKey(x.Code())
+	e, err := a.rooms.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Members = append(rec.Members,
+		member{ID: 9, Name: "dead", Node: "gone-00000000"},
+		member{ID: 10, Name: "unheard", Node: b.leaseKey()})
+	rec.Last = 10
+	data, _ := json.Marshal(rec)
+	if _, err := a.rooms.Update(t.Context(), key, data, e.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	got := next(t, x, a.cfg.Lease, "Joined unheard", func(evs []rooms.Event) bool {
+		return slices.ContainsFunc(evs, func(ev rooms.Event) bool { return ev.Peer.ID == 10 })
+	})
+	for _, ev := range got {
+		if ev.Peer.ID == 9 {
+			t.Fatalf("x was shown the dead node's member: %+v", got)
+		}
+	}
 }
