@@ -9,6 +9,12 @@
 // members on another node. Room codes never reach NATS at all: keys and
 // subjects carry a keyed hash of the code.
 //
+// Core NATS is at most once, so a Join or Leave can be lost on the way.
+// Twice a lease each node reads the record of every room it seats that
+// spans nodes and shows what the record says (a difference seen by two
+// checks in a row); an arrival some node did not confirm is announced
+// again at the next sweep. A lost message's ghost is gone within a lease.
+//
 // A node proves it is alive by renewing one lease key (one write every
 // Lease/3, however many people it seats). When a node's lease expires the
 // others drop its members from the rooms they share. A node that cannot
@@ -18,8 +24,9 @@
 //
 // In NATS: bucket hush_rooms (memory, history 1) maps a room key, the
 // first 32 hex digits of HMAC-SHA256(Secret, code), to a JSON record of
-// seats, last ID and members (ID, name, badge, guest, colour, node);
-// bucket hush_leases (memory, TTL Lease) holds one key per live node
+// seats, last ID and members (ID, name, badge, guest, colour, node), and
+// keeps what every node must share under check.secret and check.hostkey
+// (fingerprints), check.lease and check.replicas; bucket hush_leases (memory, TTL Lease) holds one key per live node
 // process; subject hush.room.<room key> carries joins, departures,
 // keystrokes and newlines between nodes. With the default 15 s lease a
 // node renews every 5 s and fences itself 11.25 s after its last
@@ -31,13 +38,11 @@ package cluster
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,8 +60,8 @@ const (
 )
 
 const (
-	// defaultLease is how long a silent node keeps its members.
-	defaultLease = 15 * time.Second
+	// DefaultLease is how long a silent node keeps its members.
+	DefaultLease = 15 * time.Second
 	// opTimeout bounds Open and Join whatever the caller's context says:
 	// a person waiting at a prompt should hear "try later" rather than wait.
 	opTimeout = 4 * time.Second
@@ -74,16 +79,15 @@ const (
 	// casTries bounds compare-and-set retries on one record. Each lost race
 	// means another writer won, so this many in a row is a storm, not bad luck.
 	casTries = 64
-	// codeTries bounds how often Open draws a new code after a collision.
-	codeTries = 8
 	// keyLen is how many hex characters of the keyed hash name a room.
 	keyLen = 32
 	// markerTTL is how long a deleted room's marker stays in the bucket.
 	markerTTL = time.Second
 )
 
-// errMismatch means this node's data directory does not match the one the
-// cluster was started with (another salt or another host key).
+// errMismatch means this node does not match the cluster as the first
+// node started it: another data directory (salt or host key), or another
+// lease or replica count.
 var errMismatch = errors.New("cluster: node does not match the cluster")
 
 // Config says who this node is and how it takes part.
@@ -100,12 +104,18 @@ type Config struct {
 	// to join a cluster that was started with another.
 	HostKey []byte
 	// Lease is how long a silent node keeps its members (whole seconds,
-	// at least 2 s; defaultLease if zero). Every node must use the same.
+	// at least 2 s; DefaultLease if zero). Every node must use the same:
+	// New refuses one that differs from the cluster's.
 	Lease time.Duration
 	// Replicas is how many JetStream servers keep each bucket (1 if zero).
+	// Every node must use the same: New refuses one that differs.
 	Replicas int
 	// Logger receives structured logs; slog.Default() if nil.
 	Logger *slog.Logger
+
+	// drop, if set, is asked about every message from other nodes before
+	// it is dispatched; true loses it, as core NATS may. Tests set it.
+	drop func(*nats.Msg) bool
 }
 
 // Counters are totals since New, for metrics.
@@ -121,6 +131,11 @@ type Counters struct {
 
 // Registry is a rooms.Registry whose rooms span the nodes sharing a NATS
 // system. Make one with New.
+//
+// Lock order, outermost first: a room's writes (held across the round
+// trips of a change to its record), the room's mu, then either the
+// table's lock or the registry's mu, which take no other lock. Nothing
+// but a room's writes is held while waiting on NATS.
 type Registry struct {
 	cfg    Config
 	log    *slog.Logger
@@ -130,29 +145,31 @@ type Registry struct {
 	leases jetstream.KeyValue
 	margin time.Duration // the lease time this node does not count on
 
-	instance  atomic.Pointer[string] // this node's lease key now
+	lease     atomic.Pointer[string] // this process's lease key now
 	leaseOK   atomic.Bool            // the lease is held: Open and Join may write
 	heldSince atomic.Int64           // unix nanoseconds since the lease is held without a gap
+	retaken   atomic.Int64           // unix nanoseconds when the lease was last taken again (0: never)
 	resync    atomic.Bool            // local rooms must be written again (records may be gone)
 
-	mu      sync.Mutex
-	byKey   map[string]*room
-	closed  error
-	past    map[string]bool     // lease keys this process held before (fenced away)
-	pending map[string]struct{} // rooms whose records may still list seats given up here
+	// table holds the rooms this node takes part in, by key, and whether
+	// Close was called; its lock also guards each room's refs and sub.
+	table *rooms.Table[*room]
+
+	mu       sync.Mutex
+	pastKeys map[string]bool     // lease keys this process held before (fenced away)
+	untidy   map[string]struct{} // rooms whose records may still list seats given up here
 
 	counts rooms.Counts
-
-	n struct {
+	totals struct {
 		publishErrors, kvErrors, renewals, in, out, nodesLost, fenced atomic.Uint64
 	}
 
-	life    context.Context // ends at Close
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
-	inbox   chan *nats.Msg // every room subscription of this node feeds it
-	nudge   chan struct{}  // wakes the sweep
-	healNow chan struct{}  // wakes the lease loop
+	life     context.Context // ends at Close
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	inbox    chan *nats.Msg // every room subscription of this node feeds it
+	sweepNow chan struct{}  // wakes the sweep
+	renewNow chan struct{}  // wakes the lease loop
 }
 
 // New joins the cluster on nc: it makes the buckets if they are missing,
@@ -170,7 +187,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 		return nil, errors.New("cluster: no node name")
 	}
 	if cfg.Lease == 0 {
-		cfg.Lease = defaultLease
+		cfg.Lease = DefaultLease
 	}
 	cfg.Lease = cfg.Lease.Round(time.Second)
 	if cfg.Lease < 2*time.Second {
@@ -188,39 +205,43 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 	}
 	life, stop := context.WithCancel(context.Background())
 	r := &Registry{
-		cfg:     cfg,
-		nc:      nc,
-		js:      js,
-		margin:  cfg.Lease / 4,
-		byKey:   make(map[string]*room),
-		past:    make(map[string]bool),
-		pending: make(map[string]struct{}),
-		life:    life,
-		stop:    stop,
-		inbox:   make(chan *nats.Msg, inboxLen),
-		nudge:   make(chan struct{}, 1),
-		healNow: make(chan struct{}, 1),
+		cfg:      cfg,
+		nc:       nc,
+		js:       js,
+		margin:   cfg.Lease / 4,
+		table:    rooms.NewTable[*room](),
+		pastKeys: make(map[string]bool),
+		untidy:   make(map[string]struct{}),
+		life:     life,
+		stop:     stop,
+		inbox:    make(chan *nats.Msg, inboxLen),
+		sweepNow: make(chan struct{}, 1),
+		renewNow: make(chan struct{}, 1),
 	}
-	inst := newInstance(cfg.Node)
-	r.instance.Store(&inst)
-	r.log = cfg.Logger.With("node", inst)
+	key := newLeaseKey(cfg.Node)
+	r.lease.Store(&key)
+	r.log = cfg.Logger.With("node", key)
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
+	if err := r.checkFirst(ctx); err != nil {
+		stop()
+		return nil, err
+	}
 	if r.rooms, r.leases, err = r.ensureBuckets(ctx); err != nil {
 		stop()
 		return nil, err
 	}
-	if err := r.check(ctx); err != nil {
+	if err := r.check(ctx, r.rooms); err != nil {
 		stop()
 		return nil, err
 	}
 	sent := time.Now()
-	rev, err := r.leases.Create(ctx, inst, []byte(cfg.Node))
+	rev, err := r.leases.Create(ctx, key, []byte(cfg.Node))
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("cluster: take lease: %w", err)
 	}
-	r.n.renewals.Add(1)
+	r.totals.renewals.Add(1)
 	r.leaseOK.Store(true)
 	r.heldSince.Store(sent.UnixNano())
 	r.wg.Add(4)
@@ -232,67 +253,20 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 	return r, nil
 }
 
-// newInstance names one process of node: the node's name made safe for a
-// key, and random bits so a restarted process is a stranger to its past.
-func newInstance(node string) string {
-	safe := strings.Map(func(c rune) rune {
-		if c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			return c
-		}
-		return '_'
-	}, node)
-	var b [4]byte
-	rand.Read(b[:])
-	return safe[:min(len(safe), 64)] + "-" + hex.EncodeToString(b[:])
-}
+// leaseKey is this process's lease key now.
+func (r *Registry) leaseKey() string { return *r.lease.Load() }
 
-// ensureBuckets makes the buckets, or makes them again after the NATS
-// system lost its memory. The handles it returns address buckets by name,
-// so those New keeps work with buckets made again.
-func (r *Registry) ensureBuckets(ctx context.Context) (rooms, leases jetstream.KeyValue, err error) {
-	rooms, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         roomsBucket,
-		Description:    "hush: who sits in which room (keyed by a hash of the code)",
-		History:        1,
-		Storage:        jetstream.MemoryStorage,
-		Replicas:       r.cfg.Replicas,
-		LimitMarkerTTL: markerTTL, // lets a deleted room's marker expire
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: rooms bucket: %w", err)
-	}
-	leases, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         leasesBucket,
-		Description:    "hush: one key per live node",
-		History:        1,
-		TTL:            r.cfg.Lease,
-		Storage:        jetstream.MemoryStorage,
-		Replicas:       r.cfg.Replicas,
-		LimitMarkerTTL: r.cfg.Lease, // watchers see an expiry
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: leases bucket: %w", err)
-	}
-	return rooms, leases, nil
-}
-
-// inst is this node's lease key now.
-func (r *Registry) inst() string { return *r.instance.Load() }
-
-// key names a room in NATS: a keyed hash of its code, never the code.
-func (r *Registry) key(code string) string {
+// roomKey names a room in NATS: a keyed hash of its code, never the code.
+func (r *Registry) roomKey(code string) string {
 	m := hmac.New(sha256.New, r.cfg.Secret)
 	m.Write([]byte(code))
 	return hex.EncodeToString(m.Sum(nil))[:keyLen]
 }
 
-// ready says whether Open and Join may try at all.
-func (r *Registry) ready() error {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
+// writable says whether Open and Join may try at all.
+func (r *Registry) writable() error {
 	switch {
-	case closed != nil:
+	case r.table.Closed() != nil:
 		return rooms.ErrClosed
 	case r.nc.Status() != nats.CONNECTED:
 		return fmt.Errorf("%w: NATS %v", rooms.ErrUnavailable, r.nc.Status())
@@ -306,10 +280,10 @@ func (r *Registry) ready() error {
 // should hear. A bucket that vanished (NATS restarted) wakes the lease
 // loop to make it again.
 func (r *Registry) unavailable(err error) error {
-	r.n.kvErrors.Add(1)
+	r.totals.kvErrors.Add(1)
 	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-		wake(r.healNow)
+		wake(r.renewNow)
 	}
 	return fmt.Errorf("%w: %w", rooms.ErrUnavailable, err)
 }
@@ -331,19 +305,11 @@ func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.S
 		return nil, err
 	}
 	defer cancel()
-	for range codeTries {
-		code, err := r.cfg.Codes.New()
-		if err != nil {
-			return nil, err
-		}
-		rm := r.acquire(r.key(code))
-		s, err := rm.open(ctx, code, seats, m)
-		r.release(rm)
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return s, err
-		}
-	}
-	return nil, fmt.Errorf("cluster: no free code after %d tries", codeTries)
+	return r.cfg.Codes.Draw(func(code string) (rooms.Seat, error) {
+		rm := r.acquire(r.roomKey(code))
+		defer r.release(rm)
+		return rm.open(ctx, code, seats, m)
+	})
 }
 
 // Join implements rooms.Registry.
@@ -357,29 +323,9 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 		return nil, err
 	}
 	defer cancel()
-	rm := r.acquire(r.key(code))
+	rm := r.acquire(r.roomKey(code))
 	defer r.release(rm)
 	return rm.join(ctx, code, m)
-}
-
-// dispatch hands what other nodes send to the rooms here: one goroutine
-// for all rooms (not one per subscription), in order per room.
-func (r *Registry) dispatch() {
-	defer r.wg.Done()
-	for {
-		select {
-		case <-r.life.Done():
-			return
-		case msg := <-r.inbox:
-			key := strings.TrimPrefix(msg.Subject, subjectPrefix)
-			r.mu.Lock()
-			rm := r.byKey[key]
-			r.mu.Unlock()
-			if rm != nil {
-				rm.receive(msg)
-			}
-		}
-	}
 }
 
 // begin starts one Open or Join, unless the caller gave up or this node
@@ -390,7 +336,7 @@ func (r *Registry) begin(ctx context.Context) (context.Context, context.CancelFu
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	if err := r.ready(); err != nil {
+	if err := r.writable(); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -424,19 +370,19 @@ func (r *Registry) Stats() rooms.Stats { return r.counts.Stats() }
 // Counters returns totals for metrics; it never waits on I/O.
 func (r *Registry) Counters() Counters {
 	return Counters{
-		PublishErrors: r.n.publishErrors.Load(),
-		KVErrors:      r.n.kvErrors.Load(),
-		LeaseRenewals: r.n.renewals.Load(),
-		EventsIn:      r.n.in.Load(),
-		EventsOut:     r.n.out.Load(),
-		NodesLost:     r.n.nodesLost.Load(),
-		Fenced:        r.n.fenced.Load(),
+		PublishErrors: r.totals.publishErrors.Load(),
+		KVErrors:      r.totals.kvErrors.Load(),
+		LeaseRenewals: r.totals.renewals.Load(),
+		EventsIn:      r.totals.in.Load(),
+		EventsOut:     r.totals.out.Load(),
+		NodesLost:     r.totals.nodesLost.Load(),
+		Fenced:        r.totals.fenced.Load(),
 	}
 }
 
 // Health is nil while this node is connected to NATS and holds its lease.
 func (r *Registry) Health() error {
-	if err := r.ready(); err != nil {
+	if err := r.writable(); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	return nil
@@ -445,29 +391,15 @@ func (r *Registry) Health() error {
 // Close implements rooms.Registry. It ends every seat here, gives the
 // seats back in NATS as far as a short wait allows, and drops the lease.
 func (r *Registry) Close(cause error) {
-	if cause == nil {
-		cause = rooms.ErrClosed
-	}
-	r.mu.Lock()
-	if r.closed != nil {
-		r.mu.Unlock()
-		return
-	}
-	r.closed = cause
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
-	keys := make([]string, 0, len(open))
-	for _, rm := range open {
-		rm.mu.Lock()
-		local := append([]*seat(nil), rm.local...)
-		rm.mu.Unlock()
-		for _, s := range local {
+	var keys []string
+	closed := r.table.Close(cause, func(rm *room, cause error) {
+		for _, s := range rm.seated() {
 			s.end(cause, false)
 		}
 		keys = append(keys, rm.key)
+	})
+	if !closed {
+		return
 	}
 	r.stop()
 	r.wg.Wait()
@@ -498,7 +430,7 @@ func (r *Registry) Close(cause error) {
 	wg.Wait()
 	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := r.leases.Purge(ctx, r.inst()); err != nil {
+	if err := r.leases.Purge(ctx, r.leaseKey()); err != nil {
 		r.log.Debug("cluster: drop lease", "err", err)
 	}
 	r.log.Info("cluster: closed", "rooms", len(keys))
@@ -506,38 +438,37 @@ func (r *Registry) Close(cause error) {
 
 // acquire finds or makes the room for key and holds it until release.
 func (r *Registry) acquire(key string) *room {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rm := r.byKey[key]
-	if rm == nil {
-		rm = &room{reg: r, key: key, remote: make(map[int]member), departed: make(map[int]bool)}
-		r.byKey[key] = rm
-	}
-	rm.refs++
+	var rm *room
+	r.table.Do(func(open map[string]*room, _ error) {
+		if rm = open[key]; rm == nil {
+			rm = &room{reg: r, key: key, remote: map[int]member{}, departed: map[int]bool{}, unheard: map[int]bool{}}
+			open[key] = rm
+		}
+		rm.refs++
+	})
 	return rm
 }
 
 // hold is acquire for a room already in hand; false if it is gone.
 func (r *Registry) hold(rm *room) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byKey[rm.key] != rm {
-		return false
-	}
-	rm.refs++
-	return true
+	held := false
+	r.table.Do(func(open map[string]*room, _ error) {
+		if held = open[rm.key] == rm; held {
+			rm.refs++
+		}
+	})
+	return held
 }
 
 // release lets go of rm; the last to let go of it unsubscribes.
 func (r *Registry) release(rm *room) {
-	r.mu.Lock()
-	rm.refs--
 	var sub *nats.Subscription
-	if rm.refs == 0 {
-		delete(r.byKey, rm.key)
-		sub, rm.sub = rm.sub, nil
-	}
-	r.mu.Unlock()
+	r.table.Do(func(open map[string]*room, _ error) {
+		if rm.refs--; rm.refs == 0 {
+			delete(open, rm.key)
+			sub, rm.sub = rm.sub, nil
+		}
+	})
 	if sub != nil {
 		sub.Unsubscribe()
 	}
@@ -545,20 +476,13 @@ func (r *Registry) release(rm *room) {
 
 // own says whether lease key node is this process's, now or before.
 func (r *Registry) own(node string) bool {
-	if node == r.inst() {
+	if node == r.leaseKey() {
 		return true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.past[node]
+	return r.pastKeys[node]
 }
 
-// isClosed reports whether Close has been called.
-func (r *Registry) isClosed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed != nil
-}
-
-// short is enough of a room key for logs.
-func short(key string) string { return key[:8] }
+// logKey is enough of a room key for logs.
+func logKey(key string) string { return key[:8] }

@@ -3,8 +3,6 @@ package cluster
 import (
 	"context"
 	"log/slog"
-	"maps"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,9 +115,7 @@ func (p *pair) Stats() rooms.Stats {
 
 // localSizes counts the seats this node holds, by room key.
 func (r *Registry) localSizes() map[string]int {
-	r.mu.Lock()
-	open := slices.Collect(maps.Values(r.byKey))
-	r.mu.Unlock()
+	open := r.table.All()
 	out := map[string]int{}
 	for _, rm := range open {
 		rm.mu.Lock()

@@ -2,10 +2,11 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/hush-chat/hush/rooms"
@@ -16,7 +17,7 @@ import (
 // when it cannot: a renewal sent at t keeps the key until at least
 // t+Lease at the server, so until t+Lease-margin this node knows the
 // others still count its members. Past that it ends its shared seats and
-// comes back, when it can, as a new instance.
+// comes back, when it can, under a new lease key.
 func (r *Registry) leaseLoop(rev uint64, sent time.Time) {
 	defer r.wg.Done()
 	every := r.cfg.Lease / 3
@@ -28,7 +29,7 @@ func (r *Registry) leaseLoop(rev uint64, sent time.Time) {
 		case <-r.life.Done():
 			return
 		case <-t.C:
-		case <-r.healNow:
+		case <-r.renewNow:
 		}
 		if r.leaseOK.Load() && !time.Now().Before(fenceAt) {
 			r.fence()
@@ -47,20 +48,21 @@ func (r *Registry) leaseLoop(rev uint64, sent time.Time) {
 		case err != nil:
 			rev = 0 // next time, make sure the buckets and the key are there
 			if r.life.Err() == nil {
-				r.n.kvErrors.Add(1)
+				r.totals.kvErrors.Add(1)
 				r.log.Warn("cluster: lease not renewed", "err", err)
 			}
 			wait = min(every, time.Second)
 		default:
 			rev, fenceAt = newRev, now.Add(r.cfg.Lease-r.margin)
-			r.n.renewals.Add(1)
+			r.totals.renewals.Add(1)
 			if fresh || !r.leaseOK.Load() {
-				// The key was missing or this is a new instance: records may
+				// The key was missing or this is a new lease key: records may
 				// have gone with it (NATS restarted), so write ours again.
 				r.heldSince.Store(now.UnixNano())
+				r.retaken.Store(now.UnixNano())
 				r.resync.Store(true)
 				r.leaseOK.Store(true)
-				wake(r.nudge)
+				wake(r.sweepNow)
 				r.log.Info("cluster: lease taken again", "fresh", fresh)
 			}
 		}
@@ -75,10 +77,10 @@ func (r *Registry) leaseLoop(rev uint64, sent time.Time) {
 // exist (NATS may have restarted empty) and creates the key; fresh says
 // the key had to be created.
 func (r *Registry) renew(ctx context.Context, rev uint64) (newRev uint64, fresh bool, err error) {
-	inst := r.inst()
+	key := r.leaseKey()
 	val := []byte(r.cfg.Node)
 	if rev != 0 {
-		if newRev, err = r.leases.Update(ctx, inst, val, rev); err == nil {
+		if newRev, err = r.leases.Update(ctx, key, val, rev); err == nil {
 			return newRev, false, nil
 		}
 		if ctx.Err() != nil {
@@ -88,12 +90,19 @@ func (r *Registry) renew(ctx context.Context, rev uint64) (newRev uint64, fresh 
 	if _, _, err := r.ensureBuckets(ctx); err != nil {
 		return 0, false, err
 	}
-	newRev, err = r.leases.Create(ctx, inst, val)
+	// The buckets may be new (NATS lost its memory): store again what
+	// every node must share, for nodes that start later.
+	if err := r.check(ctx, r.rooms); errors.Is(err, errMismatch) {
+		r.log.Error("cluster: nodes disagree", "err", err)
+	} else if err != nil {
+		return 0, false, err
+	}
+	newRev, err = r.leases.Create(ctx, key, val)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		// Still ours; only the revision was lost (an answer that never came).
 		var e jetstream.KeyValueEntry
-		if e, err = r.leases.Get(ctx, inst); err == nil {
-			newRev, err = r.leases.Update(ctx, inst, val, e.Revision())
+		if e, err = r.leases.Get(ctx, key); err == nil {
+			newRev, err = r.leases.Update(ctx, key, val, e.Revision())
 		}
 		return newRev, false, err
 	}
@@ -105,19 +114,14 @@ func (r *Registry) renew(ctx context.Context, rev uint64) (newRev uint64, fresh 
 // node comes back under a new lease key, so the old one surely expires.
 func (r *Registry) fence() {
 	r.leaseOK.Store(false)
-	r.n.fenced.Add(1)
-	old := r.inst()
-	inst := newInstance(r.cfg.Node)
+	r.totals.fenced.Add(1)
+	old, key := r.leaseKey(), newLeaseKey(r.cfg.Node)
 	r.mu.Lock()
-	r.past[old] = true
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
+	r.pastKeys[old] = true
 	r.mu.Unlock()
-	r.instance.Store(&inst)
+	r.lease.Store(&key)
 	var shared []*seat
-	for _, rm := range open {
+	for _, rm := range r.table.All() {
 		rm.mu.Lock()
 		if len(rm.remote) > 0 {
 			shared = append(shared, rm.local...)
@@ -127,86 +131,7 @@ func (r *Registry) fence() {
 	for _, s := range shared {
 		s.end(rooms.ErrLost, false)
 	}
-	r.log.Warn("cluster: lease lost, shared seats ended", "seats", len(shared), "next", inst)
-}
-
-// sweepLoop drops members of nodes whose lease expired, writes local
-// rooms again after NATS lost them, and retries seats not yet given back.
-// It wakes every Lease/4 and when a watcher saw a lease go: watchers stop
-// silently after reconnects, so the clock is what counts.
-func (r *Registry) sweepLoop() {
-	defer r.wg.Done()
-	t := time.NewTicker(r.cfg.Lease / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.life.Done():
-			return
-		case <-t.C:
-		case <-r.nudge:
-		}
-		if !r.leaseOK.Load() {
-			continue
-		}
-		if r.resync.Swap(false) {
-			if err := r.resyncAll(); err != nil {
-				r.resync.Store(true)
-				r.log.Warn("cluster: rooms not written again yet", "err", err)
-			}
-		}
-		r.reap()
-		r.tidyPending()
-	}
-}
-
-// watchLeases wakes the sweep when a lease expires or is dropped. It is a
-// shortcut only: the sweep runs on its clock anyway.
-func (r *Registry) watchLeases() {
-	defer r.wg.Done()
-	for r.life.Err() == nil {
-		if w, err := r.leases.WatchAll(r.life, jetstream.UpdatesOnly()); err == nil {
-			r.watch(w)
-		}
-		select { // the watch ended (reconnect, restart): try again soon
-		case <-r.life.Done():
-		case <-time.After(r.cfg.Lease / 4):
-		}
-	}
-}
-
-// watch reads w until it ends or the registry closes. The updates channel
-// is not to be trusted to close (a connection closed under it may never
-// say so), so Close does not wait on it.
-func (r *Registry) watch(w jetstream.KeyWatcher) {
-	defer w.Stop()
-	for {
-		select {
-		case <-r.life.Done():
-			// The watcher's callback may be sending: let it finish, for a while.
-			go func() {
-				t := time.NewTimer(time.Second)
-				defer t.Stop()
-				for {
-					select {
-					case _, ok := <-w.Updates():
-						if !ok {
-							return
-						}
-					case <-t.C:
-						return
-					}
-				}
-			}()
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e != nil && e.Operation() != jetstream.KeyValuePut {
-				wake(r.nudge)
-			}
-		}
-	}
+	r.log.Warn("cluster: lease lost, shared seats ended", "seats", len(shared), "next", key)
 }
 
 // alive says whether lease key node is held. A lease bucket that came
@@ -227,225 +152,46 @@ func (r *Registry) alive(ctx context.Context, node string) (bool, error) {
 	return true, err
 }
 
-// reap drops the members of nodes whose lease is gone from the rooms
-// seated here: those here see them leave, and the records free their
-// seats.
-func (r *Registry) reap() {
-	r.mu.Lock()
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
-	nodes := map[string][]*room{}
-	for _, rm := range open {
-		rm.mu.Lock()
-		for _, m := range rm.remote {
-			if rs := nodes[m.Node]; !slices.Contains(rs, rm) {
-				nodes[m.Node] = append(rs, rm)
-			}
+// newLeaseKey names one process of node: the node's name made safe for a
+// key, and random bits so a restarted process is a stranger to its past.
+func newLeaseKey(node string) string {
+	safe := strings.Map(func(c rune) rune {
+		if c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			return c
 		}
-		rm.mu.Unlock()
-	}
-	for node, rs := range nodes {
-		ctx, cancel := context.WithTimeout(r.life, r.cfg.Lease/4)
-		ok, err := r.alive(ctx, node)
-		cancel()
-		if ok || err != nil {
-			continue
-		}
-		r.n.nodesLost.Add(1)
-		r.log.Info("cluster: node gone, dropping its members", "gone", node, "rooms", len(rs))
-		for _, rm := range rs {
-			if !r.hold(rm) {
-				continue
-			}
-			rm.reap(node)
-			r.release(rm)
-		}
-	}
+		return '_'
+	}, node)
+	var b [4]byte
+	rand.Read(b[:])
+	return safe[:min(len(safe), 64)] + "-" + hex.EncodeToString(b[:])
 }
 
-// reap drops node's members from rm, here and in the record.
-func (rm *room) reap(node string) {
-	rm.mu.Lock()
-	for _, m := range rm.remote {
-		if m.Node == node {
-			rm.depart(m.peer())
-		}
-	}
-	rm.mu.Unlock()
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
-	ctx, cancel := context.WithTimeout(rm.reg.life, leaveTimeout)
-	defer cancel()
-	err := rm.change(ctx, func(rec *record) bool {
-		n := len(rec.Members)
-		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool { return m.Node == node })
-		return len(rec.Members) != n
+// ensureBuckets makes the buckets, or makes them again after the NATS
+// system lost its memory. The handles it returns address buckets by name,
+// so those New keeps work with buckets made again.
+func (r *Registry) ensureBuckets(ctx context.Context) (rooms, leases jetstream.KeyValue, err error) {
+	rooms, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:         roomsBucket,
+		Description:    "hush: who sits in which room (keyed by a hash of the code)",
+		History:        1,
+		Storage:        jetstream.MemoryStorage,
+		Replicas:       r.cfg.Replicas,
+		LimitMarkerTTL: markerTTL, // lets a deleted room's marker expire
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		rm.reg.n.kvErrors.Add(1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: rooms bucket: %w", err)
 	}
-}
-
-// change applies f to the record by compare-and-set until it sticks or
-// f changes nothing. Called with rm.kv held.
-func (rm *room) change(ctx context.Context, f func(*record) bool) error {
-	for range casTries {
-		rec, rev, err := rm.get(ctx)
-		if err != nil {
-			return err
-		}
-		if !f(&rec) {
-			return nil
-		}
-		if err = rm.write(ctx, rec, rev); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return err
-		}
-		pause(ctx)
+	leases, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:         leasesBucket,
+		Description:    "hush: one key per live node",
+		History:        1,
+		TTL:            r.cfg.Lease,
+		Storage:        jetstream.MemoryStorage,
+		Replicas:       r.cfg.Replicas,
+		LimitMarkerTTL: r.cfg.Lease, // watchers see an expiry
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: leases bucket: %w", err)
 	}
-	return errors.New("cluster: room too busy")
-}
-
-// later remembers a room whose record may still hold a seat given up here.
-func (r *Registry) later(key string) {
-	r.mu.Lock()
-	r.pending[key] = struct{}{}
-	r.mu.Unlock()
-}
-
-func (r *Registry) tidyPending() {
-	r.mu.Lock()
-	keys := make([]string, 0, len(r.pending))
-	for k := range r.pending {
-		keys = append(keys, k)
-	}
-	r.mu.Unlock()
-	for _, k := range keys {
-		ctx, cancel := context.WithTimeout(r.life, leaveTimeout)
-		err := r.tidy(ctx, k)
-		cancel()
-		if err != nil {
-			return // NATS is not answering: next sweep
-		}
-		r.mu.Lock()
-		delete(r.pending, k)
-		r.mu.Unlock()
-	}
-}
-
-// tidy gives back, in the record of room key, the seats this process no
-// longer holds.
-func (r *Registry) tidy(ctx context.Context, key string) error {
-	rm := r.acquire(key)
-	defer r.release(rm)
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
-	return rm.tidyLocked(ctx)
-}
-
-// resyncAll writes every room seated here into its record again.
-func (r *Registry) resyncAll() error {
-	r.mu.Lock()
-	open := make([]*room, 0, len(r.byKey))
-	for _, rm := range r.byKey {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
-	var errs []error
-	for _, rm := range open {
-		if !r.hold(rm) {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(r.life, leaveTimeout)
-		if err := rm.resync(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("room %s: %w", short(rm.key), err))
-		}
-		cancel()
-		r.release(rm)
-	}
-	return errors.Join(errs...)
-}
-
-// resync makes the record agree with this node: its seats there under its
-// lease key now (the record is made again if NATS lost it), seats it gave
-// up gone; and this node's view of the others agree with the record.
-func (rm *room) resync(ctx context.Context) error {
-	r := rm.reg
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
-	if err := rm.subscribe(); err != nil {
-		return err
-	}
-	for range casTries {
-		rm.mu.Lock()
-		inst := r.inst()
-		mine := make([]member, 0, len(rm.local))
-		for _, s := range rm.local {
-			mine = append(mine, asMember(s.self, inst))
-		}
-		seats := rm.seats
-		rm.mu.Unlock()
-		if len(mine) == 0 {
-			return nil
-		}
-		rec, rev, err := rm.get(ctx)
-		exists := err == nil
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return err
-		}
-		if !exists {
-			rec = record{Seats: seats}
-		}
-		want := slices.DeleteFunc(slices.Clone(rec.Members), func(m member) bool { return r.own(m.Node) })
-		want = append(want, mine...)
-		for _, m := range want {
-			rec.Last = max(rec.Last, m.ID)
-		}
-		changed := !exists || !sameMembers(rec.Members, want)
-		rec.Members = want
-		if changed {
-			data, _ := json.Marshal(rec)
-			if exists {
-				_, err = r.rooms.Update(ctx, rm.key, data, rev)
-			} else {
-				_, err = r.rooms.Create(ctx, rm.key, data)
-			}
-			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-				pause(ctx)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		rm.mu.Lock()
-		for id, m := range rm.remote {
-			if !slices.ContainsFunc(rec.Members, func(o member) bool { return o.ID == id }) {
-				rm.depart(m.peer())
-			}
-		}
-		rm.learn(rec)
-		if changed {
-			for _, m := range mine {
-				rm.publish(rooms.Joined, m, "")
-			}
-		}
-		rm.mu.Unlock()
-		return nil
-	}
-	return errors.New("cluster: room too busy")
-}
-
-func sameMembers(a, b []member) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, m := range b {
-		if !slices.Contains(a, m) {
-			return false
-		}
-	}
-	return true
+	return rooms, leases, nil
 }

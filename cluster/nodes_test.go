@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,25 +501,75 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
-// A node whose salt or host key differs from the cluster's is refused.
+// NATS restarted empty within the lease: the nodes write their rooms back,
+// and a room that spans them goes on without anyone leaving, though for a
+// while its record holds only the members of the node that wrote it first.
+func TestQuickRestartKeepsSharedRooms(t *testing.T) {
+	s := startServer(t, 0, "")
+	port := s.Addr().(*net.TCPAddr).Port
+	// A lease long enough to outlast the restart: no node fences itself.
+	lease := func(c *Config) { c.Lease = 4 * time.Second }
+	a, b := newNode(t, s.ClientURL(), "a", lease), newNode(t, s.ClientURL(), "b", lease)
+	c := open(t, a, 2, "c")
+	d := join(t, b, c.Code(), "d")
+	next(t, c, 2*time.Second, "Joined d", hasKind(rooms.Joined))
+	s.Shutdown()
+	s.WaitForShutdown()
+	startServer(t, port, "")
+	wait.Within(t, a.cfg.Lease, "both leases taken again", func() (bool, string) {
+		return a.retaken.Load() != 0 && b.retaken.Load() != 0, fmt.Sprint("a ", a.retaken.Load(), ", b ", b.retaken.Load())
+	})
+	// Measuring an absence: two leases is long enough for any
+	// reconciliation to have run and any wrong Left to have come.
+	time.Sleep(2 * a.cfg.Lease)
+	if evs := append(c.Drain(nil), d.Drain(nil)...); len(evs) != 0 {
+		t.Fatalf("after a quick NATS restart the room saw %+v", evs)
+	}
+	if err := d.Type("still here"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, 2*time.Second, "d's text", hasKind(rooms.Typed))
+	if err := c.Type("so am I"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, d, 2*time.Second, "c's text", hasKind(rooms.Typed))
+	a.Close(nil) // before the server's cleanup stops NATS under them
+	b.Close(nil)
+}
+
+// A node whose salt, host key, lease or replica count differs from the
+// cluster's is refused, with both values for a setting; it changes no
+// bucket on its way out.
 func TestMismatchRefused(t *testing.T) {
 	s := startServer(t, 0, "")
-	newNode(t, s.ClientURL(), "a")
-	for name, edit := range map[string]func(*Config){
-		"secret":  func(c *Config) { c.Secret = []byte("another-secret-0123456789") },
-		"hostkey": func(c *Config) { c.HostKey = []byte("another-host-key") },
+	a := newNode(t, s.ClientURL(), "a")
+	for name, c := range map[string]struct {
+		edit func(*Config)
+		says string
+	}{
+		"secret":   {func(c *Config) { c.Secret = []byte("another-secret-0123456789") }, "secret (fingerprint"},
+		"hostkey":  {func(c *Config) { c.HostKey = []byte("another-host-key") }, "hostkey (fingerprint"},
+		"lease":    {func(c *Config) { c.Lease = 3 * time.Second }, "lease (--nats-lease) is 3s, the cluster's is 2s"},
+		"replicas": {func(c *Config) { c.Replicas = 3 }, "replicas (--nats-replicas) is 3, the cluster's is 1"},
 	} {
 		cfg := testConfig(t, "b")
-		edit(&cfg)
+		c.edit(&cfg)
 		r, err := New(t.Context(), connect(t, s.ClientURL()), cfg)
-		if !errors.Is(err, errMismatch) || !strings.Contains(err.Error(), name) {
+		if !errors.Is(err, errMismatch) || !strings.Contains(err.Error(), c.says) {
 			if r != nil {
 				r.Close(nil)
 			}
-			t.Errorf("%s differs: New = %v, want errMismatch naming it", name, err)
+			t.Errorf("%s differs: New = %v, want errMismatch saying %q", name, err, c.says)
 		}
 	}
-	newNode(t, s.ClientURL(), "c") // the same directory is welcome
+	st, err := a.leases.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != a.cfg.Lease {
+		t.Errorf("leases bucket TTL %v after a refused node, want %v", st.TTL(), a.cfg.Lease)
+	}
+	newNode(t, s.ClientURL(), "c") // the same directory and settings are welcome
 }
 
 // Three JetStream servers clustered by routes, buckets kept on all three:
@@ -556,8 +608,10 @@ func TestThreeServers(t *testing.T) {
 }
 
 // At rest, KV writes do not grow with sessions: the rooms bucket is not
-// written at all, the leases bucket once per node every Lease/3. When
-// everyone has left, the deleted rooms' markers expire too.
+// written at all, the leases bucket once per node every Lease/3. Reads
+// are one per room that spans nodes, per node, every Lease/2 (the
+// reconciliation). When everyone has left, the deleted rooms' markers
+// expire too.
 func TestQuietAtRest(t *testing.T) {
 	s := startServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
@@ -577,13 +631,16 @@ func TestQuietAtRest(t *testing.T) {
 		}
 		return info.State.LastSeq, info.State.Msgs
 	}
+	reads, _ := countMsgs(t, s.ClientURL(), "$JS.API.*.GET.KV_"+roomsBucket+".>")
 	rooms0, _ := state(roomsBucket)
 	leases0, _ := state(leasesBucket)
+	reads0 := reads()
 	renewals0 := a.Counters().LeaseRenewals + b.Counters().LeaseRenewals
 	start := time.Now()
 	time.Sleep(a.cfg.Lease) // measuring an absence: this wait is the measurement
 	rooms1, _ := state(roomsBucket)
 	leases1, _ := state(leasesBucket)
+	read := reads() - reads0
 	renewals := a.Counters().LeaseRenewals + b.Counters().LeaseRenewals - renewals0
 	perNode := float64(time.Since(start)) / float64(a.cfg.Lease/3)
 	if rooms1 != rooms0 {
@@ -592,12 +649,17 @@ func TestQuietAtRest(t *testing.T) {
 	if w := leases1 - leases0; float64(w) > 2*(perNode+1) || renewals == 0 {
 		t.Errorf("leases bucket written %d times (%d renewals) in %v by 2 nodes; want at most %.0f", w, renewals, time.Since(start), 2*(perNode+1))
 	}
+	checks := float64(time.Since(start)) / float64(a.cfg.Lease/2)
+	if most := 2 * 50 * (checks + 1); read == 0 || float64(read) > most {
+		t.Errorf("rooms bucket read %d times in %v by 2 nodes sharing 50 rooms; want 1 to %.0f", read, time.Since(start), most)
+	}
+	t.Logf("at rest for %v: %d reads of room records by 2 nodes sharing 50 rooms", time.Since(start).Round(time.Millisecond), read)
 	for _, s := range seats {
 		s.Leave()
 	}
 	wait.Within(t, 5*time.Second, "deleted rooms' markers to expire", func() (bool, string) {
 		_, msgs := state(roomsBucket)
-		return msgs == 2, fmt.Sprintf("%d messages", msgs) // the two fingerprints
+		return msgs == 4, fmt.Sprintf("%d messages", msgs) // what every node must share: salt, host key, lease, replicas
 	})
 }
 
@@ -610,7 +672,7 @@ func TestLostJoinHeals(t *testing.T) {
 	raw := connect(t, s.ClientURL())
 	ghost := member{ID: 7, Name: "newcomer", Color: 1, Node: "elsewhere-00000000"}
 	data, _ := json.Marshal(wire{Kind: rooms.Typed, Peer: ghost, Text: "hello"})
-	if err := raw.Publish(subjectPrefix+a.key(x.Code()), data); err != nil {
+	if err := raw.Publish(subjectPrefix+a.roomKey(x.Code()), data); err != nil {
 		t.Fatal(err)
 	}
 	got := next(t, x, 2*time.Second, "Typed", hasKind(rooms.Typed))
@@ -622,5 +684,125 @@ func TestLostJoinHeals(t *testing.T) {
 	x.Type("hi")
 	if a.Counters().EventsOut != out+1 {
 		t.Fatal("x's text not published to the newcomer's node")
+	}
+}
+
+// dropper loses, once armed, the messages from other nodes of one kind,
+// as core NATS may (it is at most once), and counts what it lost.
+type dropper struct {
+	kind    rooms.EventKind
+	armed   atomic.Bool
+	dropped atomic.Int32
+}
+
+// lossyPair starts two nodes on one server, a losing what d drops, and
+// opens a room for three on a. Their lease is 4 s: reconciling takes up
+// to ¾ of it by design, and the rest is slack for a loaded machine.
+func lossyPair(t *testing.T, d *dropper) (a, b *Registry, x rooms.Seat) {
+	s := startServer(t, 0, "")
+	lease := func(c *Config) { c.Lease = 4 * time.Second }
+	a = newNode(t, s.ClientURL(), "a", lease, func(c *Config) { c.drop = d.drop })
+	b = newNode(t, s.ClientURL(), "b", lease)
+	return a, b, open(t, a, 3, "x")
+}
+
+func (d *dropper) drop(msg *nats.Msg) bool {
+	var w wire
+	if !d.armed.Load() || json.Unmarshal(msg.Data, &w) != nil || w.Kind != d.kind {
+		return false
+	}
+	d.dropped.Add(1)
+	return true
+}
+
+// A Leave lost on the way: the member it concerns leaves the other node's
+// screens within a lease all the same, seen in the room's record.
+func TestLostLeaveReconciled(t *testing.T) {
+	d := &dropper{kind: rooms.Left}
+	a, b, x := lossyPair(t, d)
+	y := join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined y", hasKind(rooms.Joined))
+	d.armed.Store(true)
+	y.Leave()
+	left := time.Now()
+	got := next(t, x, a.cfg.Lease, "Left y within a lease", hasKind(rooms.Left))
+	if ev := got[len(got)-1]; ev.Peer.ID != y.Self().ID {
+		t.Fatalf("x got %+v, want y to leave", got)
+	}
+	if n := d.dropped.Load(); n != 1 {
+		t.Fatalf("%d Left messages lost, want 1", n)
+	}
+	t.Logf("the ghost was gone %v after its Leave was lost (lease %v)", time.Since(left).Round(time.Millisecond), a.cfg.Lease)
+	// Nothing else changes: x's room goes on, and says no more.
+	if err := x.Type("alone"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := x.Drain(nil); len(evs) != 0 {
+		t.Fatalf("x got %+v after the ghost left", evs)
+	}
+}
+
+// A Join lost on the way, every time it is said, to the node whose member
+// opened the room: that member sees the newcomer within a lease though the
+// newcomer says nothing, and then their text crosses both ways.
+func TestLostJoinReconciled(t *testing.T) {
+	d := &dropper{kind: rooms.Joined}
+	a, b, x := lossyPair(t, d)
+	d.armed.Store(true)
+	y := join(t, b, x.Code(), "y")
+	d.armed.Store(false)
+	joined := time.Now()
+	if d.dropped.Load() == 0 {
+		t.Fatal("no Joined message lost")
+	}
+	got := next(t, x, a.cfg.Lease, "Joined y within a lease", hasKind(rooms.Joined))
+	if ev := got[0]; ev.Peer.ID != y.Self().ID || ev.Peer.Name != "y" {
+		t.Fatalf("x got %+v, want y to arrive", got)
+	}
+	t.Logf("y appeared %v after all %d announcements were lost (lease %v)", time.Since(joined).Round(time.Millisecond), d.dropped.Load(), a.cfg.Lease)
+	if err := x.Type("hello y"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, y, 2*time.Second, "x's text", hasKind(rooms.Typed))
+}
+
+// Reconciling shows a member the record holds and this node never heard
+// of only if their node still holds its lease: one of a node that died is
+// not shown arriving (the sweep drops it instead).
+func TestReconcileSkipsTheDead(t *testing.T) {
+	s := startServer(t, 0, "")
+	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
+	x := open(t, a, 5, "x")
+	join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined y", hasKind(rooms.Joined))
+	// Until a has held its lease a whole lease, it counts every node alive.
+	wait.Within(t, 2*a.cfg.Lease, "a's lease held a whole lease", func() (bool, string) {
+		held := time.Since(time.Unix(0, a.heldSince.Load()))
+		return held > a.cfg.Lease, fmt.Sprint("held ", held)
+	})
+	key := a.roomKey(x.Code())
+	e, err := a.rooms.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Members = append(rec.Members,
+		member{ID: 9, Name: "dead", Node: "gone-00000000"},
+		member{ID: 10, Name: "unheard", Node: b.leaseKey()})
+	rec.Last = 10
+	data, _ := json.Marshal(rec)
+	if _, err := a.rooms.Update(t.Context(), key, data, e.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	got := next(t, x, a.cfg.Lease, "Joined unheard", func(evs []rooms.Event) bool {
+		return slices.ContainsFunc(evs, func(ev rooms.Event) bool { return ev.Peer.ID == 10 })
+	})
+	for _, ev := range got {
+		if ev.Peer.ID == 9 {
+			t.Fatalf("x was shown the dead node's member: %+v", got)
+		}
 	}
 }

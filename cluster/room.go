@@ -5,49 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/hush-chat/hush/rooms"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// record is a room's entry in the rooms bucket. It holds names, never
-// anything typed, and never the code.
-type record struct {
-	Seats   int      `json:"seats"`
-	Last    int      `json:"last"` // the last ID handed out: IDs are never reused
-	Members []member `json:"members"`
-}
-
-// member is a seated person and the node (lease key) that seats them.
-type member struct {
-	ID    int    `json:"id"`
-	Name  string `json:"name"`
-	Badge string `json:"badge,omitempty"`
-	Guest bool   `json:"guest,omitempty"`
-	Color int    `json:"color"`
-	Node  string `json:"node"`
-}
-
-func (m member) peer() rooms.Peer {
-	return rooms.Peer{Member: rooms.Member{Name: m.Name, Badge: m.Badge, Guest: m.Guest}, ID: m.ID, Color: m.Color}
-}
-
-func asMember(p rooms.Peer, node string) member {
-	return member{ID: p.ID, Name: p.Name, Badge: p.Badge, Guest: p.Guest, Color: p.Color, Node: node}
-}
-
-// wire is one event on a room's subject, from the node that seats Peer.
-type wire struct {
-	Kind rooms.EventKind `json:"k"`
-	Peer member          `json:"p"`
-	Text string          `json:"t,omitempty"`
-	Data []byte          `json:"d,omitempty"` // a picture's bytes, which are not text
-}
 
 // room is this node's part of one room: the members seated here, and
 // what it knows of the members seated elsewhere.
@@ -55,65 +19,60 @@ type room struct {
 	reg *Registry
 	key string
 
-	refs int                // guarded by reg.mu: seats here plus calls under way
-	sub  *nats.Subscription // guarded by reg.mu
+	refs int                // guarded by reg.table: seats here plus calls under way
+	sub  *nats.Subscription // guarded by reg.table
 
-	// kv serialises this node's writes to the room's record, and holds
-	// across the round trips: a member seated here is in the record and in
-	// local together, as far as this node can tell.
-	kv sync.Mutex
+	// writes serialises this node's changes to the room's record, and
+	// holds across their round trips: a member seated here is in the
+	// record and in local together, as far as this node can tell.
+	writes sync.Mutex
 
 	mu       sync.Mutex
 	seats    int
 	local    []*seat
-	remote   map[int]member // members seated on other nodes
-	departed map[int]bool   // IDs that left: a late word of them changes nothing
+	remote   map[int]member          // members seated on other nodes
+	departed map[int]bool            // IDs that left: a late word of them changes nothing
+	doubt    map[int]rooms.EventKind // what the last check found the record says otherwise (see reconcile)
+	unheard  map[int]bool            // local IDs whose arrival some node did not confirm
 }
 
 // seat is one member's place, held by this node.
 type seat struct {
-	*rooms.Queue // Ready, Drain and Err
-	room         *room
-	code         string
-	self         rooms.Peer
-	seats        int
-	others       []rooms.Peer
-	knows        map[int]bool // guarded by room.mu: who this member knows is here
+	rooms.Place // Code, Seats, Self, Others, Type, Newline, Picture, Leave; Ready, Drain, Err
+	room        *room
+	knows       map[int]bool // guarded by room.mu: who this member knows is here
 }
 
 // subscribe listens to the room's subject; the subscription is registered
 // at the server before any record write that follows on the connection.
 func (rm *room) subscribe() error {
 	r := rm.reg
-	r.mu.Lock()
-	has := rm.sub != nil
-	r.mu.Unlock()
+	has := false
+	r.table.Do(func(map[string]*room, error) { has = rm.sub != nil })
 	if has {
 		return nil
 	}
 	sub, err := r.nc.ChanSubscribe(subjectPrefix+rm.key, r.inbox)
 	if err != nil {
-		r.n.kvErrors.Add(1)
+		r.totals.kvErrors.Add(1)
 		return fmt.Errorf("%w: subscribe: %w", rooms.ErrUnavailable, err)
 	}
-	r.mu.Lock()
-	rm.sub = sub
-	r.mu.Unlock()
+	r.table.Do(func(map[string]*room, error) { rm.sub = sub })
 	return nil
 }
 
 func (rm *room) open(ctx context.Context, code string, seats int, m rooms.Member) (rooms.Seat, error) {
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
+	rm.writes.Lock()
+	defer rm.writes.Unlock()
 	if err := rm.subscribe(); err != nil {
 		return nil, err
 	}
-	me := asMember(rooms.Peer{Member: m, ID: 1}, rm.reg.inst())
+	me := asMember(rooms.Peer{Member: m, ID: 1}, rm.reg.leaseKey())
 	rec := record{Seats: seats, Last: 1, Members: []member{me}}
 	data, _ := json.Marshal(rec)
 	if _, err := rm.reg.rooms.Create(ctx, rm.key, data); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, err
+			return nil, rooms.ErrCodeTaken
 		}
 		return nil, rm.reg.unavailable(err)
 	}
@@ -122,70 +81,42 @@ func (rm *room) open(ctx context.Context, code string, seats int, m rooms.Member
 
 func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
 	r := rm.reg
-	rm.kv.Lock()
-	defer rm.kv.Unlock()
+	rm.writes.Lock()
+	defer rm.writes.Unlock()
 	if err := rm.subscribe(); err != nil {
 		return nil, err
 	}
-	for range casTries {
-		rec, rev, err := rm.get(ctx)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			return nil, rooms.ErrNoRoom
-		case err != nil:
-			return nil, r.unavailable(err)
+	var (
+		me   member
+		gone []member
+	)
+	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
+		if !exists {
+			return false, rooms.ErrNoRoom
 		}
-		gone, err := rm.ghosts(ctx, rec)
-		if err != nil {
-			return nil, r.unavailable(err)
+		var err error
+		if gone, err = rm.ghosts(ctx, *rec); err != nil {
+			return false, r.unavailable(err)
 		}
 		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool { return slices.Contains(gone, m) })
 		if len(rec.Members) >= rec.Seats {
-			return nil, rooms.ErrFull
+			return false, rooms.ErrFull
 		}
 		rec.Last++
-		me := asMember(rooms.Peer{Member: m, ID: rec.Last, Color: freeColor(rec)}, r.inst())
+		color := rooms.FreeColor(rec.Members, member.color, rec.Last)
+		me = asMember(rooms.Peer{Member: m, ID: rec.Last, Color: color}, r.leaseKey())
 		rec.Members = append(rec.Members, me)
-		data, _ := json.Marshal(rec)
-		_, err = r.rooms.Update(ctx, rm.key, data, rev)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			pause(ctx)
-			continue
-		case err != nil:
-			return nil, r.unavailable(err)
-		}
-		return rm.seat(ctx, code, rec, me, gone)
-	}
-	return nil, fmt.Errorf("%w: room too busy", rooms.ErrUnavailable)
-}
-
-// pause waits a moment before another try at a record someone else
-// changed, so racing writers spread out.
-func pause(ctx context.Context) {
-	t := time.NewTimer(time.Duration(rand.N(2000)) * time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
-
-func (rm *room) get(ctx context.Context) (record, uint64, error) {
-	e, err := rm.reg.rooms.Get(ctx, rm.key)
+		return true, nil
+	})
 	if err != nil {
-		return record{}, 0, err
+		return nil, err
 	}
-	var rec record
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return record{}, 0, fmt.Errorf("cluster: room %s: %w", short(rm.key), err)
-	}
-	return rec, e.Revision(), nil
+	return rm.seat(ctx, code, rec, me, gone)
 }
 
 // ghosts lists the record's members nobody holds: seats this process gave
 // up but could not write back, and members of nodes whose lease is gone.
-// Called with rm.kv held, so every seat of this process is in local.
+// Called with rm.writes held, so every seat of this process is in local.
 func (rm *room) ghosts(ctx context.Context, rec record) ([]member, error) {
 	r := rm.reg
 	var gone []member
@@ -216,20 +147,7 @@ func (rm *room) ghosts(ctx context.Context, rec record) ([]member, error) {
 func (rm *room) holds(id int, node string) bool {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	return node == rm.reg.inst() && slices.ContainsFunc(rm.local, func(s *seat) bool { return s.self.ID == id })
-}
-
-func freeColor(rec record) int {
-	var used [rooms.Palette]bool
-	for _, o := range rec.Members {
-		used[o.Color%rooms.Palette] = true
-	}
-	for c, u := range used {
-		if !u {
-			return c
-		}
-	}
-	return rec.Last % rooms.Palette
+	return node == rm.reg.leaseKey() && slices.ContainsFunc(rm.local, func(s *seat) bool { return s.Self().ID == id })
 }
 
 // seat seats me, whom rec (just written) holds, here. gone are members
@@ -238,7 +156,7 @@ func freeColor(rec record) int {
 func (rm *room) seat(ctx context.Context, code string, rec record, me member, gone []member) (rooms.Seat, error) {
 	r := rm.reg
 	rm.mu.Lock()
-	if closed, lost := r.isClosed(), me.Node != r.inst(); closed || lost {
+	if closed, lost := r.table.Closed() != nil, me.Node != r.leaseKey(); closed || lost {
 		rm.mu.Unlock()
 		rm.tidyLocked(ctx)
 		if closed {
@@ -251,189 +169,40 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 		rm.depart(g.peer())
 	}
 	rm.learn(rec)
-	s := &seat{Queue: rooms.NewQueue(), room: rm, code: code, self: me.peer(), seats: rec.Seats, knows: map[int]bool{}}
+	others := make([]rooms.Peer, 0, len(rm.local)+len(rm.remote))
 	for _, o := range rm.local {
-		s.others = append(s.others, o.self)
+		others = append(others, o.Self())
 	}
 	for _, o := range rm.remote {
-		s.others = append(s.others, o.peer())
+		others = append(others, o.peer())
 	}
-	slices.SortFunc(s.others, func(a, b rooms.Peer) int { return a.ID - b.ID })
-	for _, o := range s.others {
+	slices.SortFunc(others, func(a, b rooms.Peer) int { return a.ID - b.ID })
+	s := &seat{room: rm, knows: make(map[int]bool, len(others))}
+	s.Place = rooms.NewPlace(code, rec.Seats, me.peer(), others, s, &r.counts)
+	for _, o := range others {
 		s.knows[o.ID] = true
 	}
 	for _, o := range rm.local {
-		o.arrived(s.self)
+		o.arrived(s.Self())
 	}
 	rm.local = append(rm.local, s)
-	r.mu.Lock()
-	rm.refs++ // the seat's own hold, let go in drop
-	r.mu.Unlock()
+	r.table.Do(func(map[string]*room, error) { rm.refs++ }) // the seat's own hold, let go in drop
 	r.counts.Resize(len(rm.local)-1, len(rm.local))
 	arrival := rm.announce(me)
 	rm.mu.Unlock()
-	rm.awaitAcks(ctx, arrival)
+	if !rm.awaitAcks(ctx, arrival, 3) {
+		rm.mu.Lock()
+		rm.unheard[me.ID] = true // the sweep says it again
+		rm.mu.Unlock()
+	}
 	return s, nil
 }
 
-// announce tells the other nodes in the room that me arrived, asking each
-// to answer once it knows. Called with rm.mu held.
-func (rm *room) announce(me member) *arrival {
-	nodes := map[string]bool{}
-	for _, m := range rm.remote {
-		nodes[m.Node] = true
-	}
-	if len(nodes) == 0 {
-		return nil
-	}
-	r := rm.reg
-	a := &arrival{nodes: len(nodes)}
-	a.msg.Subject = subjectPrefix + rm.key
-	a.msg.Reply = r.nc.NewRespInbox()
-	a.msg.Data, _ = json.Marshal(wire{Kind: rooms.Joined, Peer: me})
-	var err error
-	if a.acks, err = r.nc.SubscribeSync(a.msg.Reply); err != nil {
-		r.n.publishErrors.Add(1)
-		return nil
-	}
-	rm.send1(&a.msg)
-	return a
-}
-
-// arrival is an announced Join waiting for the other nodes' answers.
-type arrival struct {
-	msg   nats.Msg
-	acks  *nats.Subscription
-	nodes int
-}
-
-// send1 publishes one message, counting it.
-func (rm *room) send1(msg *nats.Msg) {
-	if err := rm.reg.nc.PublishMsg(msg); err != nil {
-		rm.reg.n.publishErrors.Add(1)
-		return
-	}
-	rm.reg.n.out.Add(1)
-}
-
-// awaitAcks waits, briefly, until every other node in the room has heard
-// of the arrival: then what either side types next reaches the other.
-// Core NATS may lose a message (a subscription still crossing a route),
-// so the announcement is repeated; after ackWait Join returns anyway, and
-// the first thing the newcomer types introduces them (see receive).
-func (rm *room) awaitAcks(ctx context.Context, a *arrival) {
-	if a == nil {
-		return
-	}
-	defer a.acks.Unsubscribe()
-	seen := map[string]bool{}
-	for try := range 3 {
-		if try > 0 {
-			rm.send1(&a.msg)
-		}
-		tctx, cancel := context.WithTimeout(ctx, ackWait/3)
-		for len(seen) < a.nodes {
-			msg, err := a.acks.NextMsgWithContext(tctx)
-			if err != nil {
-				break
-			}
-			seen[string(msg.Data)] = true
-		}
-		cancel()
-		if len(seen) >= a.nodes || ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// learn takes in the record's members from other nodes. Called with
-// rm.mu held.
-func (rm *room) learn(rec record) {
-	for _, m := range rec.Members {
-		if rm.reg.own(m.Node) || rm.departed[m.ID] {
-			continue
-		}
-		if _, ok := rm.remote[m.ID]; !ok {
-			rm.remote[m.ID] = m
-			for _, o := range rm.local {
-				o.arrived(m.peer())
-			}
-		}
-	}
-}
-
-// depart drops a member of another node and tells those here. Called
-// with rm.mu held.
-func (rm *room) depart(p rooms.Peer) {
-	delete(rm.remote, p.ID)
-	rm.departed[p.ID] = true
-	for _, o := range rm.local {
-		o.left(p)
-	}
-}
-
-// publish sends an event of a member seated here to the other nodes, if
-// the room has members there. Called with rm.mu held, so events leave in
-// the order they happened.
-func (rm *room) publish(kind rooms.EventKind, from member, text string) {
-	if len(rm.remote) == 0 {
-		return
-	}
-	r := rm.reg
-	w := wire{Kind: kind, Peer: from, Text: text}
-	if kind == rooms.Pictured {
-		w.Text, w.Data = "", []byte(text)
-	}
-	data, _ := json.Marshal(w)
-	if err := r.nc.Publish(subjectPrefix+rm.key, data); err != nil {
-		r.n.publishErrors.Add(1)
-		return
-	}
-	r.n.out.Add(1)
-}
-
-// receive takes an event from another node. It runs on the registry's
-// dispatch goroutine and never blocks: events go into the members'
-// bounded queues.
-func (rm *room) receive(msg *nats.Msg) {
-	var w wire
-	if err := json.Unmarshal(msg.Data, &w); err != nil || rm.reg.own(w.Peer.Node) {
-		return // garbled, or our own echo (the connection hears itself)
-	}
-	rm.reg.n.in.Add(1)
-	p := w.Peer.peer()
+// seated lists the seats held here now.
+func (rm *room) seated() []*seat {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	if rm.departed[p.ID] {
-		return
-	}
-	switch w.Kind {
-	case rooms.Joined:
-		rm.remote[p.ID] = w.Peer
-		for _, o := range rm.local {
-			o.arrived(p)
-		}
-		if msg.Reply != "" && len(rm.local) > 0 {
-			msg.Respond([]byte(rm.reg.inst()))
-		}
-	case rooms.Left:
-		rm.depart(p)
-	case rooms.Typed, rooms.Newline, rooms.Pictured:
-		if _, known := rm.remote[p.ID]; !known {
-			// Their Join was lost on the way: this is how we meet them.
-			rm.remote[p.ID] = w.Peer
-			for _, o := range rm.local {
-				o.arrived(p)
-			}
-		}
-		ev := rooms.Event{Kind: w.Kind, Peer: p, Text: w.Text}
-		if w.Kind == rooms.Pictured {
-			ev.Text = string(w.Data)
-		}
-		for _, o := range rm.local {
-			o.push(ev)
-		}
-	}
+	return slices.Clone(rm.local)
 }
 
 // send gives ev from s to everyone else in the room.
@@ -442,10 +211,10 @@ func (rm *room) send(s *seat, ev rooms.Event) {
 	defer rm.mu.Unlock()
 	for _, o := range rm.local {
 		if o != s {
-			o.push(ev)
+			o.Deliver(ev)
 		}
 	}
-	rm.publish(ev.Kind, asMember(s.self, rm.reg.inst()), ev.Text)
+	rm.publish(ev.Kind, asMember(s.Self(), rm.reg.leaseKey()), ev.Text)
 }
 
 // drop takes s out of the room here, tells the others, and, if write,
@@ -461,85 +230,35 @@ func (rm *room) drop(s *seat, write bool) {
 	rm.local = slices.Delete(rm.local, i, i+1)
 	r.counts.Resize(len(rm.local)+1, len(rm.local))
 	for _, o := range rm.local {
-		o.left(s.self)
+		o.left(s.Self())
 	}
 	rm.mu.Unlock()
 
 	if write {
-		rm.kv.Lock()
+		rm.writes.Lock()
 		ctx, cancel := context.WithTimeout(r.life, leaveTimeout)
 		err := rm.tidyLocked(ctx)
 		cancel()
-		rm.kv.Unlock()
+		rm.writes.Unlock()
 		if err != nil {
-			r.later(rm.key)
+			r.tidyLater(rm.key)
 		}
 	} else {
-		r.later(rm.key)
+		r.tidyLater(rm.key)
 	}
 	// After the write: a node that reads the record before it has
 	// subscribed before, and hears this.
 	rm.mu.Lock()
-	rm.publish(rooms.Left, asMember(s.self, r.inst()), "")
+	rm.publish(rooms.Left, asMember(s.Self(), r.leaseKey()), "")
 	rm.mu.Unlock()
 	r.release(rm)
-}
-
-// tidyLocked removes from the record the members this process seated
-// and no longer holds; the last one out deletes the record. Called with
-// rm.kv held.
-func (rm *room) tidyLocked(ctx context.Context) error {
-	r := rm.reg
-	for range casTries {
-		rec, rev, err := rm.get(ctx)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			r.n.kvErrors.Add(1)
-			return err
-		}
-		n := len(rec.Members)
-		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool {
-			return r.own(m.Node) && !rm.holds(m.ID, m.Node)
-		})
-		if len(rec.Members) == n {
-			return nil
-		}
-		if err = rm.write(ctx, rec, rev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			pause(ctx)
-			continue
-		}
-		if err != nil {
-			r.n.kvErrors.Add(1)
-		}
-		return err
-	}
-	return errors.New("cluster: room too busy")
-}
-
-// write replaces the record at revision rev, or deletes it when nobody is
-// left (its marker expires soon after).
-func (rm *room) write(ctx context.Context, rec record, rev uint64) error {
-	if len(rec.Members) == 0 {
-		return rm.reg.rooms.Purge(ctx, rm.key, jetstream.LastRevision(rev), jetstream.PurgeTTL(markerTTL))
-	}
-	data, _ := json.Marshal(rec)
-	_, err := rm.reg.rooms.Update(ctx, rm.key, data, rev)
-	return err
-}
-
-func (s *seat) push(ev rooms.Event) {
-	if !s.Push(ev) {
-		s.room.reg.counts.Dropped()
-	}
 }
 
 // arrived tells s of p, unless it already knows. Called with room.mu held.
 func (s *seat) arrived(p rooms.Peer) {
 	if !s.knows[p.ID] {
 		s.knows[p.ID] = true
-		s.push(rooms.Event{Kind: rooms.Joined, Peer: p})
+		s.Deliver(rooms.Event{Kind: rooms.Joined, Peer: p})
 	}
 }
 
@@ -547,51 +266,20 @@ func (s *seat) arrived(p rooms.Peer) {
 func (s *seat) left(p rooms.Peer) {
 	if s.knows[p.ID] {
 		delete(s.knows, p.ID)
-		s.push(rooms.Event{Kind: rooms.Left, Peer: p})
+		s.Deliver(rooms.Event{Kind: rooms.Left, Peer: p})
 	}
 }
 
 // end ends s with cause. With write, the seat is given back in the record
 // now; without, later (a node cut off cannot, and Close does it in bulk).
 func (s *seat) end(cause error, write bool) {
-	if s.End(cause, s.self) {
+	if s.End(cause, s.Self()) {
 		s.room.drop(s, write)
 	}
 }
 
-func (s *seat) Code() string         { return s.code }
-func (s *seat) Seats() int           { return s.seats }
-func (s *seat) Self() rooms.Peer     { return s.self }
-func (s *seat) Others() []rooms.Peer { return s.others }
+// Carry implements rooms.Carrier.
+func (s *seat) Carry(ev rooms.Event) { s.room.send(s, ev) }
 
-func (s *seat) Type(text string) error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	if text != "" {
-		s.room.send(s, rooms.Event{Kind: rooms.Typed, Peer: s.self, Text: text})
-	}
-	return nil
-}
-
-func (s *seat) Newline() error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	s.room.send(s, rooms.Event{Kind: rooms.Newline, Peer: s.self})
-	return nil
-}
-
-func (s *seat) Picture(encoded string) error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	s.room.send(s, rooms.Event{Kind: rooms.Pictured, Peer: s.self, Text: encoded})
-	return nil
-}
-
-func (s *seat) Leave() {
-	if s.Queue.Leave() {
-		s.room.drop(s, true)
-	}
-}
+// Vacate implements rooms.Carrier.
+func (s *seat) Vacate() { s.room.drop(s, true) }

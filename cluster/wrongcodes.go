@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hush-chat/hush/limits"
+	"github.com/hush-chat/hush/rooms"
 )
 
 const (
@@ -89,7 +90,7 @@ func (l *WrongCodes) Wrong(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, wrongCodesTimeout)
 	defer cancel()
 	key := l.name(addr)
-	for range casTries {
+	return retryRaces(ctx, func() error {
 		s, rev, err := l.get(ctx, key)
 		if err != nil {
 			return err
@@ -101,15 +102,12 @@ func (l *WrongCodes) Wrong(ctx context.Context, addr string) error {
 		} else {
 			_, err = l.kv.Update(ctx, key, b, rev)
 		}
-		if err == nil {
-			return nil
+		if err != nil && !lostRace(err) {
+			l.r.totals.kvErrors.Add(1)
+			return fmt.Errorf("%w: wrong code: %w", rooms.ErrUnavailable, err)
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			l.r.n.kvErrors.Add(1)
-			return fmt.Errorf("cluster: wrong code: %w", err)
-		}
-	}
-	return errors.New("cluster: wrong code: too many writers")
+		return err
+	})
 }
 
 // get reads a record; a missing one is a fresh record at revision 0.
@@ -124,8 +122,8 @@ func (l *WrongCodes) get(ctx context.Context, key string) (limits.WrongCodeRecor
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return limits.WrongCodeRecord{}, 0, nil
 	case err != nil:
-		l.r.n.kvErrors.Add(1)
-		return limits.WrongCodeRecord{}, 0, fmt.Errorf("cluster: wrong codes: %w", err)
+		l.r.totals.kvErrors.Add(1)
+		return limits.WrongCodeRecord{}, 0, fmt.Errorf("%w: wrong codes: %w", rooms.ErrUnavailable, err)
 	}
 	var s limits.WrongCodeRecord
 	if err := json.Unmarshal(e.Value(), &s); err != nil {

@@ -97,21 +97,42 @@ func startNATS(t *testing.T, bin string, port int, extra ...string) *natsd {
 func startNode(t *testing.T, bin, data string, like *binary, nats string, extra ...string) *binary {
 	t.Helper()
 	if like != nil {
-		for _, f := range []string{"salt", "host_ed25519", "host_ed25519.pub"} {
-			b, err := os.ReadFile(filepath.Join(like.data, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(data, f), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		copyData(t, like, data)
 	}
 	args := append([]string{"--data", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--host", "chat.test", "--nats", nats}, extra...)
 	b := startBinary(t, bin, "", args...)
 	b.data = data
 	b.listening(t)
 	return b
+}
+
+// copyData copies like's salt and host key into data, as an operator
+// copies the data directory to another node.
+func copyData(t *testing.T, like *binary, data string) {
+	t.Helper()
+	for _, f := range []string{"salt", "host_ed25519", "host_ed25519.pub"} {
+		b, err := os.ReadFile(filepath.Join(like.data, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// refusedAtStart waits for b to exit by itself and checks it failed
+// saying why.
+func refusedAtStart(t *testing.T, b *binary, why string) {
+	t.Helper()
+	select {
+	case <-b.done:
+	case <-time.After(sshtest.Timeout):
+		t.Fatalf("a node that should be refused started:\n%s", b.stderr)
+	}
+	if code := b.cmd.ProcessState.ExitCode(); code == 0 || !strings.Contains(b.stderr.String(), why) {
+		t.Fatalf("refused node: exit %d, want non-zero saying %q:\n%s", code, why, b.stderr)
+	}
 }
 
 func healthz(addr string) int {
@@ -145,14 +166,12 @@ func TestClusterRoomAcrossNodes(t *testing.T) {
 
 	// A node with another data directory refuses to start, and says why.
 	stranger := startBinary(t, hush, "", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--nats", n.url)
-	select {
-	case <-stranger.done:
-	case <-time.After(sshtest.Timeout):
-		t.Fatalf("a node with another salt started:\n%s", stranger.stderr)
-	}
-	if code := stranger.cmd.ProcessState.ExitCode(); code == 0 || !strings.Contains(stranger.stderr.String(), "every node must use the same data directory") {
-		t.Fatalf("stranger: exit %d:\n%s", code, stranger.stderr)
-	}
+	refusedAtStart(t, stranger, "every node must use the same data directory")
+	// So does one with the same directory and another lease.
+	data := t.TempDir()
+	copyData(t, a, data)
+	impatient := startBinary(t, hush, "", "--data", data, "--listen", "127.0.0.1:0", "--nats", n.url, "--nats-lease", "20s")
+	refusedAtStart(t, impatient, "lease (--nats-lease) is 20s, the cluster's is 15s")
 
 	// Node b dies without a word: alice sees bob leave once b's lease runs
 	// out (15 s by default), and his seat is free again.

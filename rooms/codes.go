@@ -30,6 +30,15 @@ const maxCodeLen = 32
 // ErrBadCode means the text cannot be a code this server issued.
 var ErrBadCode = errors.New("not a room code")
 
+// ErrCodeTaken is what a registry's open gives Draw for a code an open
+// room already has: Draw tries another.
+var ErrCodeTaken = errors.New("code taken")
+
+// codeTries bounds how often Draw draws a new code after a collision. With
+// 48 random bits one collision is already rare; eight in a row means the
+// code space is broken, not busy.
+const codeTries = 8
+
 // Codes makes room codes: hashids over random bits under a secret salt.
 // Random bits make a code unguessable; the salt hides the structure, so
 // only a server holding it can tell a real code from junk. Uniqueness is
@@ -65,6 +74,21 @@ func (c *Codes) New() (string, error) {
 	}
 	random := int64(binary.BigEndian.Uint64(b[:]) >> (64 - randomBits))
 	return c.h.EncodeInt64([]int64{random})
+}
+
+// Draw opens a room under a fresh code: it calls open with new codes
+// until open returns anything but ErrCodeTaken, at most codeTries times.
+func (c *Codes) Draw(open func(code string) (Seat, error)) (Seat, error) {
+	for range codeTries {
+		code, err := c.New()
+		if err != nil {
+			return nil, err
+		}
+		if s, err := open(code); !errors.Is(err, ErrCodeTaken) {
+			return s, err
+		}
+	}
+	return nil, fmt.Errorf("rooms: no free code after %d tries", codeTries)
 }
 
 // Parse normalises what a person typed — any case, with or without the

@@ -11,27 +11,20 @@ import (
 // time; arrivals and departures still get through.
 const QueueLimit = 4096
 
-// codeTries bounds how often Open draws a new code after a collision. With
-// 48 random bits one collision is already rare; eight in a row means the
-// code space is broken, not busy.
-const codeTries = 8
-
 // Memory is a Registry held in this process. Rooms vanish when the process
 // does, which is the point.
+//
+// Lock order: a room's mu, then the table's (sit checks closed there),
+// never the other way round; Counts takes no other.
 type Memory struct {
 	codes  *Codes
 	counts Counts
-
-	// mu guards rooms and closed. It may be taken inside a room's lock
-	// (sit checks closed there), never the other way round.
-	mu     sync.Mutex
-	rooms  map[string]*room
-	closed error // non-nil once Close was called
+	table  *Table[*room]
 }
 
 // NewMemory returns an empty registry issuing codes from codes.
 func NewMemory(codes *Codes) *Memory {
-	return &Memory{codes: codes, rooms: make(map[string]*room)}
+	return &Memory{codes: codes, table: NewTable[*room]()}
 }
 
 type room struct {
@@ -46,10 +39,8 @@ type room struct {
 }
 
 type seat struct {
-	*Queue // Ready, Drain and Err come from here
-	room   *room
-	self   Peer
-	others []Peer
+	Place // Code, Seats, Self, Others, Type, Newline, Picture, Leave; Ready, Drain, Err
+	room  *room
 }
 
 // Open implements Registry.
@@ -60,26 +51,24 @@ func (r *Memory) Open(ctx context.Context, seats int, m Member) (Seat, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	for range codeTries {
-		code, err := r.codes.New()
+	return r.codes.Draw(func(code string) (Seat, error) {
+		rm := &room{reg: r, code: code, seats: seats}
+		var err error
+		r.table.Do(func(open map[string]*room, closed error) {
+			switch {
+			case closed != nil:
+				err = ErrClosed
+			case open[code] != nil:
+				err = ErrCodeTaken
+			default:
+				open[code] = rm
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
-		rm := &room{reg: r, code: code, seats: seats}
-		r.mu.Lock()
-		closed, taken := r.closed, r.rooms[code] != nil
-		if closed == nil && !taken {
-			r.rooms[code] = rm
-		}
-		r.mu.Unlock()
-		switch {
-		case closed != nil:
-			return nil, ErrClosed
-		case !taken:
-			return rm.sit(m)
-		}
-	}
-	return nil, fmt.Errorf("rooms: no free code after %d tries", codeTries)
+		return rm.sit(m)
+	})
 }
 
 // Join implements Registry.
@@ -91,13 +80,11 @@ func (r *Memory) Join(ctx context.Context, code string, m Member) (Seat, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	rm, closed := r.rooms[code], r.closed
-	r.mu.Unlock()
-	switch {
-	case closed != nil:
+	if r.table.Closed() != nil {
 		return nil, ErrClosed
-	case rm == nil:
+	}
+	rm, ok := r.table.Get(code)
+	if !ok {
 		return nil, ErrNoRoom
 	}
 	return rm.sit(m)
@@ -108,28 +95,14 @@ func (r *Memory) Stats() Stats { return r.counts.Stats() }
 
 // Close implements Registry.
 func (r *Memory) Close(cause error) {
-	if cause == nil {
-		cause = ErrClosed
-	}
-	r.mu.Lock()
-	if r.closed != nil {
-		r.mu.Unlock()
-		return
-	}
-	r.closed = cause
-	open := make([]*room, 0, len(r.rooms))
-	for _, rm := range r.rooms {
-		open = append(open, rm)
-	}
-	r.mu.Unlock()
-	for _, rm := range open {
+	r.table.Close(cause, func(rm *room, cause error) {
 		rm.mu.Lock()
 		members := append([]*seat(nil), rm.members...)
 		rm.mu.Unlock()
 		for _, s := range members {
 			s.end(cause)
 		}
-	}
+	})
 }
 
 func (rm *room) sit(m Member) (Seat, error) {
@@ -138,11 +111,8 @@ func (rm *room) sit(m Member) (Seat, error) {
 	// Close may have run since Open or Join looked: checked under the room
 	// lock, a seat is either refused here or seated before Close lists this
 	// room's members, so Close always ends it.
-	rm.reg.mu.Lock()
-	closed := rm.reg.closed != nil
-	rm.reg.mu.Unlock()
 	switch {
-	case closed:
+	case rm.reg.table.Closed() != nil:
 		return nil, ErrClosed
 	case rm.closed:
 		return nil, ErrNoRoom
@@ -150,31 +120,17 @@ func (rm *room) sit(m Member) (Seat, error) {
 		return nil, ErrFull
 	}
 	rm.nextID++
-	s := &seat{
-		Queue: NewQueue(),
-		room:  rm,
-		self:  Peer{Member: m, ID: rm.nextID, Color: rm.freeColor()},
-	}
+	self := Peer{Member: m, ID: rm.nextID, Color: FreeColor(rm.members, (*seat).color, rm.nextID)}
+	others := make([]Peer, 0, len(rm.members))
 	for _, o := range rm.members {
-		s.others = append(s.others, o.self)
-		o.push(Event{Kind: Joined, Peer: s.self})
+		others = append(others, o.Self())
+		o.Deliver(Event{Kind: Joined, Peer: self})
 	}
+	s := &seat{room: rm}
+	s.Place = NewPlace(rm.code, rm.seats, self, others, s, &rm.reg.counts)
 	rm.members = append(rm.members, s)
 	rm.reg.counts.Resize(len(rm.members)-1, len(rm.members))
 	return s, nil
-}
-
-func (rm *room) freeColor() int {
-	var used [Palette]bool
-	for _, o := range rm.members {
-		used[o.self.Color%Palette] = true
-	}
-	for c, u := range used {
-		if !u {
-			return c
-		}
-	}
-	return rm.nextID % Palette
 }
 
 // send fans ev out to everyone but from. It holds the room lock only for the
@@ -184,7 +140,7 @@ func (rm *room) send(from *seat, ev Event) {
 	defer rm.mu.Unlock()
 	for _, o := range rm.members {
 		if o != from {
-			o.push(ev)
+			o.Deliver(ev)
 		}
 	}
 }
@@ -206,7 +162,7 @@ func (rm *room) remove(s *seat) {
 	}
 	rm.reg.counts.Resize(len(rm.members)+1, len(rm.members))
 	for _, o := range rm.members {
-		o.push(Event{Kind: Left, Peer: s.self})
+		o.Deliver(Event{Kind: Left, Peer: s.Self()})
 	}
 	empty := len(rm.members) == 0
 	if empty {
@@ -214,59 +170,22 @@ func (rm *room) remove(s *seat) {
 	}
 	rm.mu.Unlock()
 	if empty {
-		rm.reg.mu.Lock()
-		delete(rm.reg.rooms, rm.code)
-		rm.reg.mu.Unlock()
+		rm.reg.table.Do(func(open map[string]*room, _ error) { delete(open, rm.code) })
 	}
 }
 
-func (s *seat) push(ev Event) {
-	if !s.Push(ev) {
-		s.room.reg.counts.Dropped()
-	}
-}
+func (s *seat) color() int { return s.Self().Color }
 
 // end closes the seat with cause; the member learns it from an Ended
 // event, the others see it leave.
 func (s *seat) end(cause error) {
-	if s.End(cause, s.self) {
+	if s.End(cause, s.Self()) {
 		s.room.remove(s)
 	}
 }
 
-func (s *seat) Code() string   { return s.room.code }
-func (s *seat) Seats() int     { return s.room.seats }
-func (s *seat) Self() Peer     { return s.self }
-func (s *seat) Others() []Peer { return s.others }
+// Carry implements Carrier.
+func (s *seat) Carry(ev Event) { s.room.send(s, ev) }
 
-func (s *seat) Type(text string) error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	if text != "" {
-		s.room.send(s, Event{Kind: Typed, Peer: s.self, Text: text})
-	}
-	return nil
-}
-
-func (s *seat) Newline() error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	s.room.send(s, Event{Kind: Newline, Peer: s.self})
-	return nil
-}
-
-func (s *seat) Picture(encoded string) error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	s.room.send(s, Event{Kind: Pictured, Peer: s.self, Text: encoded})
-	return nil
-}
-
-func (s *seat) Leave() {
-	if s.Queue.Leave() {
-		s.room.remove(s)
-	}
-}
+// Vacate implements Carrier.
+func (s *seat) Vacate() { s.room.remove(s) }

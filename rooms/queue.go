@@ -2,12 +2,12 @@ package rooms
 
 import "sync"
 
-// Queue holds the events waiting for one member: bounded for what others
+// queue holds the events waiting for one member: bounded for what others
 // type, never for arrivals, departures or the end. A registry pushes into
-// it from any goroutine without waiting on the member's reader; the seat
-// hands Ready, Drain and Err straight to the member. Make one with
-// NewQueue.
-type Queue struct {
+// it (through Place.Deliver) from any goroutine without waiting on the
+// member's reader; the seat hands Ready, Drain and Err straight to the
+// member. Make one with newQueue.
+type queue struct {
 	ready chan struct{}
 
 	mu     sync.Mutex
@@ -15,13 +15,13 @@ type Queue struct {
 	err    error // why the seat ended; nil while it holds
 }
 
-// NewQueue returns an empty queue for a seat that holds.
-func NewQueue() *Queue { return &Queue{ready: make(chan struct{}, 1)} }
+// newQueue returns an empty queue for a seat that holds.
+func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
 
-// Push queues ev. It reports false only when ev was dropped because the
+// push queues ev. It reports false only when ev was dropped because the
 // queue is full (typed text, newlines and pictures beyond QueueLimit), so the caller
 // can count it; a push after the end is ignored and reports true.
-func (q *Queue) Push(ev Event) bool {
+func (q *queue) push(ev Event) bool {
 	q.mu.Lock()
 	if q.err != nil {
 		q.mu.Unlock()
@@ -39,7 +39,7 @@ func (q *Queue) Push(ev Event) bool {
 
 // End ends the seat with cause: an Ended event about self goes last, after
 // what is already waiting. It reports whether this call ended it.
-func (q *Queue) End(cause error, self Peer) bool {
+func (q *queue) End(cause error, self Peer) bool {
 	q.mu.Lock()
 	if q.err != nil {
 		q.mu.Unlock()
@@ -52,9 +52,9 @@ func (q *Queue) End(cause error, self Peer) bool {
 	return true
 }
 
-// Leave ends the seat with ErrLeft and throws away what waits: the member
+// leave ends the seat with ErrLeft and throws away what waits: the member
 // asked to go and reads no more. It reports whether this call ended it.
-func (q *Queue) Leave() bool {
+func (q *queue) leave() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
@@ -65,7 +65,7 @@ func (q *Queue) Leave() bool {
 	return true
 }
 
-func (q *Queue) signal() {
+func (q *queue) signal() {
 	select {
 	case q.ready <- struct{}{}:
 	default:
@@ -73,10 +73,10 @@ func (q *Queue) signal() {
 }
 
 // Ready is signalled when Drain has something to return.
-func (q *Queue) Ready() <-chan struct{} { return q.ready }
+func (q *queue) Ready() <-chan struct{} { return q.ready }
 
 // Drain appends the waiting events to buf and returns it.
-func (q *Queue) Drain(buf []Event) []Event {
+func (q *queue) Drain(buf []Event) []Event {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	buf = append(buf, q.events...)
@@ -93,7 +93,7 @@ func (q *Queue) Drain(buf []Event) []Event {
 }
 
 // Err is nil while the seat holds, then why it ended.
-func (q *Queue) Err() error {
+func (q *queue) Err() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.err
