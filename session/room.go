@@ -29,14 +29,15 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 		cancel()
 		hangUp(sess)
 	})
-	pace, quiet := preferences(env)
+	pace, quiet, pictures := preferences(env)
 	model := ui.New(ui.Config{
-		Conv:    conv,
-		Profile: colorprofile.Env(env),
-		Width:   pty.Window.Width,
-		Height:  pty.Window.Height,
-		Pace:    pace,
-		Quiet:   quiet,
+		Conv:     conv,
+		Profile:  colorprofile.Env(env),
+		Width:    pty.Window.Width,
+		Height:   pty.Window.Height,
+		Pace:     pace,
+		Quiet:    quiet,
+		Pictures: pictures,
 	})
 	// Everything reaches the model through one inbox, from goroutines of
 	// their own; the model's loop waits on nobody else.
@@ -69,8 +70,8 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 }
 
 // preferences reads what a person asked for with ssh -o SetEnv: HUSH_FADE
-// (slower, slowest) and HUSH_BELL (off).
-func preferences(env []string) (pace int, quiet bool) {
+// (slower, slowest), HUSH_BELL (off) and HUSH_PICTURES (show, veil, off).
+func preferences(env []string) (pace int, quiet bool, pictures int) {
 	pace = 1
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -85,7 +86,14 @@ func preferences(env []string) (pace int, quiet bool) {
 			}
 		case "HUSH_BELL":
 			quiet = v == "off" || v == "0" || v == "no" || v == "false"
+		case "HUSH_PICTURES":
+			switch v {
+			case "show":
+				pictures = ui.PicturesShow
+			case "off":
+				pictures = ui.PicturesOff
+			}
 		}
 	}
-	return pace, quiet
+	return pace, quiet, pictures
 }

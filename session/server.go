@@ -70,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 			s.route,
 			s.badRequest(requirePTY),
 			s.badRequest(refuseCommands),
+			s.picture,
 			s.track,
 		),
 	)

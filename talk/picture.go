@@ -29,6 +29,9 @@ const (
 	picturesAtOnce = 2
 	tokenFor       = 2 * time.Minute
 	maxTokens      = 4096 // one-time lines waiting at once, server-wide
+	// maxUploads bounds the pictures being read from their own
+	// connections at once, server-wide: each may hold PictureMaxSSH.
+	maxUploads = 8
 )
 
 // A refusal of a picture is one of these sentences.
@@ -40,6 +43,7 @@ var (
 	errPictureWhere  = errors.New("Pictures go to a room: ssh CODE@HOST pic < picture.png")
 	errPictureSeated = errors.New("Your key is not in that room right now. From your room screen, ctrl+p gives you a line that sends one.")
 	errPictureToken  = errors.New("That line has been used or is too old: press ctrl+p in the room for a new one.")
+	errPicturesBusy  = errors.New("The server is busy with pictures; try again in a moment.")
 )
 
 // Picture checks what r holds (at most max bytes), shrinks it, and shows it
@@ -181,8 +185,11 @@ func (c *Conn) SendPicture(ctx context.Context, name string, key []byte, tok str
 	if err != nil {
 		return "", err
 	}
-	if !c.c.Picture() {
-		return "", errPicturesMany
+	select {
+	case h.uploads <- struct{}{}:
+		defer func() { <-h.uploads }()
+	default:
+		return "", errPicturesBusy
 	}
 	if err := conv.Picture(ctx, r, PictureMaxSSH, time.Now()); err != nil {
 		return "", err

@@ -64,6 +64,7 @@ type Hub struct {
 	cfg     Config
 	log     *slog.Logger
 	decoder *pictures.Decoder // nil with pictures off
+	uploads chan struct{}     // pictures being read from connections of their own
 
 	mu      sync.Mutex
 	closing bool
@@ -80,7 +81,7 @@ func NewHub(cfg Config) *Hub {
 	if cfg.Invite == nil {
 		cfg.Invite = func(user string) string { return "ssh " + user + "@localhost" }
 	}
-	h := &Hub{cfg: cfg, log: cfg.Log, convs: make(map[*Conv]struct{}), tokens: make(map[string]token)}
+	h := &Hub{cfg: cfg, log: cfg.Log, convs: make(map[*Conv]struct{}), tokens: make(map[string]token), uploads: make(chan struct{}, maxUploads)}
 	if cfg.Pictures {
 		h.decoder = pictures.New()
 	}

@@ -394,6 +394,18 @@ func (tm *Term) CellFg(s string) (color.Color, bool) {
 	return nil, false
 }
 
+// CellAt returns the content and colours of the cell at column x, row y
+// (nil colours for the terminal's own).
+func (tm *Term) CellAt(x, y int) (content string, fg, bg color.Color) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	c := tm.emu.CellAt(x, y)
+	if c == nil {
+		return "", nil, nil
+	}
+	return c.Content, c.Style.Fg, c.Style.Bg
+}
+
 // WaitFor waits until ok holds for the screen, failing with the screen
 // shown if it does not within Timeout, or if the session ends first.
 func (tm *Term) WaitFor(what string, ok func(screen string) bool) {
