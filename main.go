@@ -93,7 +93,8 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// serve runs the server until SIGINT or SIGTERM, logging to stderr.
+// serve runs the server until SIGINT or SIGTERM, logging to stderr;
+// SIGHUP reloads.
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := app.ParseConfig(args, getenv, stdout)
 	if err != nil {
@@ -108,15 +109,27 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP asks for a reload, never an exit: caught from before Start
+	// so that one arriving early does not end the process either.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := app.Start(cfg, log, build())
 	if err != nil {
 		return err
 	}
 	a.LogStartup(log, cfg)
-	select {
-	case err := <-a.Served():
-		return err
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-a.Served():
+			return err
+		case <-hup:
+			log.Info("SIGHUP: reloading")
+			a.Reload(log)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	stop()
 	log.Info("shutting down")

@@ -29,6 +29,8 @@ func TestPackageWalls(t *testing.T) {
 		{pkg: "limits", onlyHush: []string{}},
 		{pkg: "names", onlyHush: []string{}},
 		{pkg: "cluster", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{"rooms", "limits"}},
+		// Certificates for the web front end: no SSH, no rooms, no hush.
+		{pkg: "certs", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{}},
 	} {
 		out, err := exec.Command("go", "list", "-deps", "./"+c.pkg).Output()
 		if err != nil {

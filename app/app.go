@@ -197,3 +197,7 @@ func loadSalt(path string) (string, error) {
 	}
 	return salt, nil
 }
+
+// Reload reads again what may change under a running server without a
+// restart: the web certificate files. main calls it on SIGHUP.
+func (a *App) Reload(log *slog.Logger) { a.web.reload(log) }

@@ -45,6 +45,10 @@ type Config struct {
 	WebTLSKey         string
 	WebInsecure       bool
 	WebTrustedProxies string
+	// WebTLSCheck is how often, at most, a handshake looks for new
+	// --web-tls-cert/--web-tls-key files (0: once a minute). No flag:
+	// SIGHUP makes hush look at once; tests shorten it.
+	WebTLSCheck time.Duration
 
 	NATS         string
 	NATSCreds    string
@@ -95,7 +99,7 @@ func flags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses allowed (and required) to send PROXY headers")
 	fs.StringVar(&c.Web, "web", "127.0.0.1:8080", "address to serve the browser page on (empty: no web front end); plain HTTP beyond loopback needs --web-tls-cert/--web-tls-key or --web-insecure")
 	fs.StringVar(&c.WebURL, "web-url", "", "public base URL of the page, used in links, e.g. https://chat.example.org (default http://HOST:PORT from --host and --web)")
-	fs.StringVar(&c.WebTLSCert, "web-tls-cert", "", "TLS certificate file (PEM) to serve the page over HTTPS")
+	fs.StringVar(&c.WebTLSCert, "web-tls-cert", "", "TLS certificate file (PEM) to serve the page over HTTPS; read again when it changes (looked at on a handshake at most once a minute, or at once on SIGHUP)")
 	fs.StringVar(&c.WebTLSKey, "web-tls-key", "", "TLS private key file (PEM) for --web-tls-cert")
 	fs.BoolVar(&c.WebInsecure, "web-insecure", false, "allow plain HTTP on a non-loopback --web (only behind a TLS-terminating proxy)")
 	fs.StringVar(&c.WebTrustedProxies, "web-trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client")
@@ -130,7 +134,8 @@ func WriteHelp(w io.Writer) {
 	b.WriteString(`hush: ephemeral chat over SSH. Every keystroke is seen as typed, then fades.
 
 Usage:
-  hush [flags]          serve chat rooms until interrupted (Ctrl+C, SIGTERM)
+  hush [flags]          serve chat rooms until interrupted (Ctrl+C, SIGTERM);
+                        SIGHUP re-reads the --web-tls-cert/--web-tls-key files
   hush health [flags]   check that the server these flags describe answers:
                         exit 0 if it does, 1 if not (a container healthcheck)
   hush version          print the version, commit and Go version (or --version)

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/certs"
 	"github.com/hush-chat/hush/metrics"
 	"github.com/hush-chat/hush/session"
 	"github.com/hush-chat/hush/speak"
@@ -21,7 +23,8 @@ import (
 type webFront struct {
 	srv    *web.Server
 	ln     net.Listener
-	url    string // --web-url
+	url    string       // --web-url
+	files  *certs.Files // nil unless --web-tls-cert
 	served chan error
 }
 
@@ -96,26 +99,62 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 	if err != nil {
 		return nil, fmt.Errorf("web: listen: %w", err)
 	}
-	if cfg.WebTLSCert != "" {
-		pair, err := tls.LoadX509KeyPair(cfg.WebTLSCert, cfg.WebTLSKey)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("web: TLS: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
-	}
 	w := &webFront{srv: srv, ln: ln, url: cfg.WebURL, served: make(chan error, 1)}
-	go func() { w.served <- srv.Serve(ln) }()
+	if cfg.WebTLSCert != "" {
+		if w.files, err = certs.LoadFiles(cfg.WebTLSCert, cfg.WebTLSKey, cfg.WebTLSCheck, log); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		w.ln = tls.NewListener(ln, &tls.Config{GetCertificate: w.files.GetCertificate, MinVersion: tls.VersionTLS12})
+	}
+	go func() { w.served <- srv.Serve(w.ln) }()
 	return w, nil
 }
 
-// link makes the page address for a room, as the SSH side shows it.
+// link makes the page address for a room, as the SSH side shows it:
+// https:// whenever the page is served over TLS here.
 func (w *webFront) link(host string) func(code string) string {
 	if w == nil {
 		return nil
 	}
 	port := w.ln.Addr().(*net.TCPAddr).Port
-	return func(code string) string { return web.Link(w.url, host, port, code) }
+	base := w.url
+	if base == "" && w.tls() {
+		base = httpsBase(host, port)
+	}
+	return func(code string) string { return web.Link(base, host, port, code) }
+}
+
+// tls says the page is served over TLS by hush itself.
+func (w *webFront) tls() bool { return w.files != nil }
+
+// httpsBase is the page's https:// address on host (a name, maybe with a
+// port that is dropped) and port, which 443 leaves out.
+func httpsBase(host string, port int) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == 443 {
+		return "https://" + host
+	}
+	return fmt.Sprintf("https://%s:%d", host, port)
+}
+
+// reload reads the certificate files again, at once (SIGHUP).
+func (w *webFront) reload(log *slog.Logger) {
+	if w == nil || w.files == nil {
+		log.Info("reload: no certificate files to read (--web-tls-cert)")
+		return
+	}
+	changed, err := w.files.Reload()
+	switch {
+	case err != nil: // Reload logged why, once per broken pair
+	case !changed:
+		log.Info("reload: TLS certificate files unchanged", "expires", w.files.Expiry())
+	}
 }
 
 func (w *webFront) addr() string {
