@@ -101,6 +101,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	for _, w := range cfg.Renamed {
+		log.Warn(w)
+	}
 	if getenv("GOGC") == "" {
 		// Many small sessions make garbage in small bursts; at the default
 		// GOGC=100 collection set the keystroke latency tail. 400 trades

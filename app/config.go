@@ -58,6 +58,32 @@ type Config struct {
 	Node         string
 	NATSLease    time.Duration
 	NATSReplicas int
+
+	// Renamed has one warning for each setting given by its old name
+	// (see renamed), for the caller to log.
+	Renamed []string
+}
+
+// renamed lists settings that a release documented under another name.
+// The old flag and HUSH_* variable keep working for one more release,
+// with a warning naming the new one; then the line goes. README.md's
+// "Renamed settings" table says the same.
+var renamed = []struct{ old, new string }{
+	{old: "wrong-codes-per-minute", new: "wrong-codes"},
+}
+
+// oldName is a renamed flag: setting it sets the new one and says so.
+type oldName struct {
+	old, new string
+	target   flag.Value
+	c        *Config
+}
+
+func (o oldName) String() string { return "" }
+
+func (o oldName) Set(v string) error {
+	o.c.Renamed = append(o.c.Renamed, fmt.Sprintf("--%s is now --%s (%s); the old name goes in the next release", o.old, o.new, envName(o.new)))
+	return o.target.Set(v)
 }
 
 // UsageError is a mistake in the command line or in a HUSH_* variable, as
@@ -208,6 +234,21 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var c Config
 	fs := flags(&c)
 	var envErr error
+	for _, r := range renamed {
+		// The old variable counts only where the new one is not set.
+		name := envName(r.old)
+		v := getenv(name)
+		switch {
+		case v == "":
+		case getenv(envName(r.new)) != "":
+			c.Renamed = append(c.Renamed, fmt.Sprintf("%s is ignored: %s is set (the old name goes in the next release)", name, envName(r.new)))
+		default:
+			c.Renamed = append(c.Renamed, fmt.Sprintf("%s is now %s (--%s); the old name goes in the next release", name, envName(r.new), r.new))
+			if err := fs.Lookup(r.new).Value.Set(v); err != nil && envErr == nil {
+				envErr = usageErrorf("%s=%q: %w", name, v, err)
+			}
+		}
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
@@ -218,6 +259,11 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	})
 	if envErr != nil {
 		return c, envErr
+	}
+	// Old flag names are defined after the variables are read, so that
+	// they are no variables of their own, and never shown in the help.
+	for _, r := range renamed {
+		fs.Var(oldName{old: r.old, new: r.new, target: fs.Lookup(r.new).Value, c: &c}, r.old, "")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

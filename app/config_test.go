@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -189,6 +190,66 @@ func TestConfigRefusesExposure(t *testing.T) {
 			if _, ok := errors.AsType[*UsageError](err); !ok {
 				t.Errorf("%q: %T, want a usage error", c.args, err)
 			}
+		}
+	}
+}
+
+// A renamed setting still works by its old name, flag or variable, with
+// one warning naming the new one; the new name wins where both are given.
+func TestRenamedSettingsStillWork(t *testing.T) {
+	for _, r := range renamed {
+		oldEnv, newEnv := envName(r.old), envName(r.new)
+		for _, c := range []struct {
+			name string
+			args []string
+			env  map[string]string
+			want string // the new flag's value
+			warn string
+		}{
+			{"old flag", []string{"--" + r.old, "7"}, nil, "7", "--" + r.old + " is now --" + r.new},
+			{"old variable", nil, map[string]string{oldEnv: "7"}, "7", oldEnv + " is now " + newEnv},
+			{"old and new variable", nil, map[string]string{oldEnv: "7", newEnv: "5"}, "5", oldEnv + " is ignored: " + newEnv + " is set"},
+			{"old flag over new variable", []string{"-" + r.old + "=7"}, map[string]string{newEnv: "5"}, "7", "--" + r.old + " is now --" + r.new},
+		} {
+			cfg, err := ParseConfig(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatalf("%s %s: %v", r.old, c.name, err)
+			}
+			want, err := ParseConfig([]string{"--" + r.new, c.want}, noEnv, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings := cfg.Renamed
+			cfg.Renamed = nil
+			if !reflect.DeepEqual(cfg, want) {
+				t.Errorf("%s %s: got %+v, want what --%s %s gives: %+v", r.old, c.name, cfg, r.new, c.want, want)
+			}
+			cfg.Renamed = warnings
+			if len(cfg.Renamed) != 1 || !strings.HasPrefix(cfg.Renamed[0], c.warn) || strings.Contains(cfg.Renamed[0], "\n") {
+				t.Errorf("%s %s: warnings %q, want one line starting %q", r.old, c.name, cfg.Renamed, c.warn)
+			}
+		}
+		var help strings.Builder
+		WriteHelp(&help)
+		if strings.Contains(help.String(), "  -"+r.old+" ") {
+			t.Errorf("the help still lists --%s", r.old)
+		}
+	}
+	if cfg, _ := ParseConfig(nil, noEnv, io.Discard); len(cfg.Renamed) != 0 {
+		t.Errorf("warnings with no old name given: %q", cfg.Renamed)
+	}
+}
+
+// README.md's table of renamed settings is this package's table.
+func TestReadmeListsRenamedSettings(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range renamed {
+		row := "| `--" + r.old + "` (`" + envName(r.old) + "`) | `--" + r.new + "` (`" + envName(r.new) + "`) |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row starting %s", row)
 		}
 	}
 }

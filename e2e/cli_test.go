@@ -255,3 +255,17 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// A unit written for an earlier release, with a renamed flag, still
+// starts, and the log names the new flag.
+func TestRenamedFlagStillStarts(t *testing.T) {
+	hush, _ := clusterBinaries(t)
+	b := startBinary(t, hush, "", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--wrong-codes-per-minute", "5")
+	b.listening(t)
+	if !strings.Contains(b.stderr.String(), `level=WARN msg="--wrong-codes-per-minute is now --wrong-codes (HUSH_WRONG_CODES); the old name goes in the next release"`) {
+		t.Fatalf("no warning naming the new flag:\n%s", b.stderr)
+	}
+	if code := b.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, b.stderr)
+	}
+}
