@@ -107,7 +107,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if mx != nil {
 		mm = mx.m
 	}
-	wf, err := startWeb(cfg, gate, sshPort, mm, log)
+	wf, err := startWeb(cfg, gate, sshPort, mm, log, nil)
 	if err != nil {
 		ln.Close()
 		gate.Shutdown()
@@ -130,6 +130,9 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 		Metrics:          mx.hooks(),
 	})
 	if err == nil {
+		if c := wf.certificate(); c != nil && mx != nil {
+			mx.m.WatchCertificate(c)
+		}
 		err = mx.listen(cfg, log)
 	}
 	if err != nil {

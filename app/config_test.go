@@ -253,3 +253,44 @@ func TestReadmeListsRenamedSettings(t *testing.T) {
 		}
 	}
 }
+
+// A domain is all a public server needs: HTTPS on 443 and invites to it,
+// unless told otherwise; settings that cannot work are usage errors.
+func TestConfigWebDomain(t *testing.T) {
+	c, err := ParseConfig([]string{"--web-domain", " Chat.Example.org., hush.example.net"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web != ":443" || c.Host != "chat.example.org" || !slices.Equal(c.WebDomains(), []string{"chat.example.org", "hush.example.net"}) {
+		t.Fatalf("web %q, host %q, domains %q", c.Web, c.Host, c.WebDomains())
+	}
+	env := map[string]string{"HUSH_WEB_DOMAIN": "chat.example.org", "HUSH_WEB": "127.0.0.1:8443"}
+	c, err = ParseConfig([]string{"--host", "ssh.example.org"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web != "127.0.0.1:8443" || c.Host != "ssh.example.org" {
+		t.Fatalf("given --web and --host were not kept: %q %q", c.Web, c.Host)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--web-domain", "chat.example.org", "--web-tls-cert", "c", "--web-tls-key", "k"}, "not both"},
+		{[]string{"--web-domain", "https://chat.example.org"}, "want a DNS name"},
+		{[]string{"--web-domain", "chat.example.org:443"}, "want a DNS name"},
+		{[]string{"--web-domain", "*.example.org"}, "want a DNS name"},
+		{[]string{"--web-domain", "192.0.2.1"}, "want a DNS name"},
+		{[]string{"--web-domain", "localhost"}, "want a DNS name"},
+		{[]string{"--web-domain", "chat.example.org", "--web", ""}, "need --web"},
+		{[]string{"--acme-email", "me@example.org"}, "which is not set"},
+		{[]string{"--web-domain", "chat.example.org", "--acme-ca", "http://ca.example.org/dir"}, "want the https:// URL"},
+		{[]string{"--web-http", ":80"}, "needs --web-domain or --web-tls-cert"},
+		{[]string{"--web-domain", "chat.example.org", "--web-http", "80"}, "want host:port"},
+	} {
+		_, err := ParseConfig(bad.args, noEnv, io.Discard)
+		if !errors.As(err, new(*UsageError)) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want a usage error saying %q", bad.args, err, bad.want)
+		}
+	}
+}

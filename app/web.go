@@ -3,13 +3,19 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/certs"
@@ -24,8 +30,16 @@ type webFront struct {
 	srv    *web.Server
 	ln     net.Listener
 	url    string       // --web-url
+	domain string       // the first --web-domain, "" without
 	files  *certs.Files // nil unless --web-tls-cert
+	acme   *certs.ACME  // nil unless --web-domain
 	served chan error
+
+	// The plain HTTP listener (--web-http): ACME's HTTP-01 answers and
+	// redirects to HTTPS. nil without.
+	http       *http.Server
+	httpLn     net.Listener
+	httpServed chan error
 }
 
 // checkWeb refuses settings that would serve the page in a way nobody
@@ -43,17 +57,81 @@ func checkWeb(c Config) error {
 	if _, err := parsePrefixes(c.WebTrustedProxies); err != nil {
 		return fmt.Errorf("--web-trusted-proxies: %w", err)
 	}
+	if err := checkACME(c); err != nil {
+		return err
+	}
 	if c.Web == "" {
+		if c.WebDomain != "" || c.WebHTTP != "" {
+			return errors.New("--web-domain and --web-http serve the page: they need --web")
+		}
 		return nil
 	}
 	host, _, err := net.SplitHostPort(c.Web)
 	if err != nil {
 		return fmt.Errorf("--web %q: want host:port, e.g. 127.0.0.1:8080", c.Web)
 	}
-	if c.WebTLSCert == "" && !c.WebInsecure && !loopbackHost(host) {
-		return fmt.Errorf("--web %s would serve plain HTTP beyond this machine: give --web-tls-cert and --web-tls-key, or --web-insecure when a TLS-terminating proxy is in front", c.Web)
+	tls := c.WebTLSCert != "" || c.WebDomain != ""
+	if !tls && !c.WebInsecure && !loopbackHost(host) {
+		return fmt.Errorf("--web %s would serve plain HTTP beyond this machine: give --web-domain (hush gets a certificate itself), --web-tls-cert and --web-tls-key, or --web-insecure when a TLS-terminating proxy is in front", c.Web)
+	}
+	if c.WebHTTP != "" {
+		if !tls {
+			return errors.New("--web-http sends people to HTTPS: it needs --web-domain or --web-tls-cert")
+		}
+		if _, _, err := net.SplitHostPort(c.WebHTTP); err != nil {
+			return fmt.Errorf("--web-http %q: want host:port, e.g. :80", c.WebHTTP)
+		}
 	}
 	return nil
+}
+
+// checkACME refuses --web-domain settings that cannot work: a name that is
+// not one, a second source of certificates, ACME settings with no domain.
+func checkACME(c Config) error {
+	domains := c.WebDomains()
+	if len(domains) == 0 {
+		if c.ACMECA != "" || c.ACMEEmail != "" || c.ACMECARoot != "" {
+			return errors.New("--acme-ca, --acme-ca-root and --acme-email are for --web-domain, which is not set")
+		}
+		return nil
+	}
+	if c.WebTLSCert != "" {
+		return errors.New("--web-domain gets certificates itself: give it or --web-tls-cert/--web-tls-key, not both")
+	}
+	for _, d := range domains {
+		if !domainName(d) {
+			return fmt.Errorf("--web-domain %q: want a DNS name such as chat.example.org (no scheme, port or wildcard)", d)
+		}
+	}
+	if c.ACMECA != "" {
+		u, err := url.Parse(c.ACMECA)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("--acme-ca %q: want the https:// URL of an ACME directory", c.ACMECA)
+		}
+	}
+	return nil
+}
+
+// domainName says whether d is a DNS name a public CA could certify: dot-
+// separated labels of letters, digits and inner hyphens, not an address.
+func domainName(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return false
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // loopbackHost says whether a listen host reaches this machine only.
@@ -65,8 +143,9 @@ func loopbackHost(h string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// startWeb listens for browsers when --web is set.
-func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, log *slog.Logger) (*webFront, error) {
+// startWeb listens for browsers when --web is set. store keeps ACME
+// certificates (nil: in the data directory).
+func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, log *slog.Logger, store certs.Storage) (*webFront, error) {
 	if cfg.Web == "" {
 		return nil, nil
 	}
@@ -82,7 +161,7 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		Log:            log,
 		URL:            cfg.WebURL,
 		SSH:            func(code string) string { return session.Invite(cfg.Host, sshPort, code) },
-		TLS:            cfg.WebTLSCert != "",
+		TLS:            cfg.WebTLSCert != "" || cfg.WebDomain != "",
 		TrustedProxies: trusted,
 		StallTimeout:   cfg.Stall,
 		HelloTimeout:   cfg.HandshakeTimeout,
@@ -100,15 +179,106 @@ func startWeb(cfg Config, gate *admit.Gate, sshPort int, mx *metrics.Metrics, lo
 		return nil, fmt.Errorf("web: listen: %w", err)
 	}
 	w := &webFront{srv: srv, ln: ln, url: cfg.WebURL, served: make(chan error, 1)}
-	if cfg.WebTLSCert != "" {
-		if w.files, err = certs.LoadFiles(cfg.WebTLSCert, cfg.WebTLSKey, cfg.WebTLSCheck, log); err != nil {
+	if cfg.WebHTTP != "" {
+		if w.httpLn, err = net.Listen("tcp", cfg.WebHTTP); err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("web: %w", err)
+			return nil, fmt.Errorf("web: listen (--web-http): %w", err)
+		}
+	}
+	fail := func(err error) (*webFront, error) {
+		ln.Close()
+		if w.httpLn != nil {
+			w.httpLn.Close()
+		}
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	var redirect http.Handler
+	switch {
+	case cfg.WebTLSCert != "":
+		if w.files, err = certs.LoadFiles(cfg.WebTLSCert, cfg.WebTLSKey, cfg.WebTLSCheck, log); err != nil {
+			return fail(err)
 		}
 		w.ln = tls.NewListener(ln, &tls.Config{GetCertificate: w.files.GetCertificate, MinVersion: tls.VersionTLS12})
+		redirect = certs.Redirect(nil, httpsPort(cfg, ln))
+	case cfg.WebDomain != "":
+		if w.acme, err = newACME(cfg, ln, w.httpLn, store, log); err != nil {
+			return fail(err)
+		}
+		w.domain = cfg.WebDomains()[0]
+		w.ln = tls.NewListener(ln, w.acme.TLSConfig())
+		redirect = w.acme.HTTPHandler()
 	}
 	go func() { w.served <- srv.Serve(w.ln) }()
+	if w.httpLn != nil {
+		w.http = &http.Server{Handler: redirect, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		w.httpServed = make(chan error, 1)
+		go func() { w.httpServed <- w.http.Serve(w.httpLn) }()
+	}
+	if w.acme != nil {
+		// After the listeners: the CA's checks come to them.
+		if err := w.acme.Start(); err != nil {
+			_ = w.shutdown(context.Background())
+			return nil, err
+		}
+	}
 	return w, nil
+}
+
+// newACME prepares certificates for --web-domain, kept in store or, when
+// that is nil, in the data directory.
+func newACME(cfg Config, ln, httpLn net.Listener, store certs.Storage, log *slog.Logger) (*certs.ACME, error) {
+	ac := certs.ACMEConfig{
+		Domains:    cfg.WebDomains(),
+		CA:         cfg.ACMECA,
+		Email:      cfg.ACMEEmail,
+		Storage:    store,
+		Dir:        filepath.Join(cfg.Data, "certificates"),
+		TLSAddr:    ln.Addr().String(),
+		HTTPSPort:  httpsPort(cfg, ln),
+		RenewCheck: cfg.ACMERenewCheck,
+		Log:        log,
+	}
+	if httpLn != nil {
+		ac.HTTPAddr = httpLn.Addr().String()
+	}
+	if cfg.ACMECARoot != "" {
+		pem, err := os.ReadFile(cfg.ACMECARoot)
+		if err != nil {
+			return nil, fmt.Errorf("--acme-ca-root: %w", err)
+		}
+		ac.Roots = x509.NewCertPool()
+		if !ac.Roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--acme-ca-root %s: no PEM certificate in it", cfg.ACMECARoot)
+		}
+	}
+	return certs.NewACME(ac)
+}
+
+// httpsPort is where people reach the page over HTTPS: --web-url's port
+// when it is an https:// URL, else the listener's.
+func httpsPort(cfg Config, ln net.Listener) int {
+	if u, err := url.Parse(cfg.WebURL); err == nil && u.Scheme == "https" {
+		if p, err := strconv.Atoi(u.Port()); err == nil {
+			return p
+		}
+		return 443
+	}
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// certificate is the page's certificate as metrics and health see it,
+// nil when hush does not serve TLS itself.
+func (w *webFront) certificate() metrics.Certificate {
+	switch {
+	case w == nil:
+		return nil
+	case w.files != nil:
+		return w.files
+	case w.acme != nil:
+		return w.acme
+	}
+	return nil
 }
 
 // link makes the page address for a room, as the SSH side shows it:
@@ -119,6 +289,9 @@ func (w *webFront) link(host string) func(code string) string {
 	}
 	port := w.ln.Addr().(*net.TCPAddr).Port
 	base := w.url
+	if w.domain != "" {
+		host = w.domain
+	}
 	if base == "" && w.tls() {
 		base = httpsBase(host, port)
 	}
@@ -126,7 +299,7 @@ func (w *webFront) link(host string) func(code string) string {
 }
 
 // tls says the page is served over TLS by hush itself.
-func (w *webFront) tls() bool { return w.files != nil }
+func (w *webFront) tls() bool { return w.files != nil || w.acme != nil }
 
 // httpsBase is the page's https:// address on host (a name, maybe with a
 // port that is dropped) and port, which 443 leaves out.
@@ -171,6 +344,15 @@ func (w *webFront) shutdown(ctx context.Context) error {
 	err := w.srv.Shutdown(ctx)
 	if serr := <-w.served; serr != nil {
 		err = errors.Join(err, serr)
+	}
+	if w.http != nil {
+		err = errors.Join(err, w.http.Shutdown(ctx))
+		if serr := <-w.httpServed; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+	}
+	if w.acme != nil {
+		w.acme.Stop()
 	}
 	return err
 }

@@ -37,10 +37,17 @@ func (b *logBuffer) String() string {
 // test ends, and returns the address.
 func serveTLS(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveTLSOn(t, ln, cfg)
+	return ln.Addr().String()
+}
+
+// serveTLSOn answers TLS handshakes on ln until the test ends.
+func serveTLSOn(t *testing.T, plain net.Listener, cfg *tls.Config) {
+	ln := tls.NewListener(plain, cfg)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -56,7 +63,6 @@ func serveTLS(t *testing.T, cfg *tls.Config) string {
 			})
 		}
 	})
-	return ln.Addr().String()
 }
 
 // servedSerial is the serial number of the certificate addr serves.
