@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/certs"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/metrics"
 	"github.com/hush-chat/hush/rooms"
@@ -107,7 +108,14 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (*App, error) {
 	if mx != nil {
 		mm = mx.m
 	}
-	wf, err := startWeb(cfg, gate, sshPort, mm, log, nil)
+	var store certs.Storage // nil: in the data directory
+	if nc != nil && cfg.WebDomain != "" {
+		store, err = nc.certStorage(cfg.NATSReplicas)
+	}
+	var wf *webFront
+	if err == nil {
+		wf, err = startWeb(cfg, gate, sshPort, mm, log, store)
+	}
 	if err != nil {
 		ln.Close()
 		gate.Shutdown()

@@ -138,7 +138,7 @@ func flags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.WebTLSCert, "web-tls-cert", "", "TLS certificate file (PEM) to serve the page over HTTPS; read again when it changes (looked at on a handshake at most once a minute, or at once on SIGHUP)")
 	fs.StringVar(&c.WebTLSKey, "web-tls-key", "", "TLS private key file (PEM) for --web-tls-cert")
 	fs.BoolVar(&c.WebInsecure, "web-insecure", false, "allow plain HTTP on a non-loopback --web (only behind a TLS-terminating proxy)")
-	fs.StringVar(&c.WebDomain, "web-domain", "", "domain name(s) of the page, comma-separated: hush gets and renews their certificates itself from --acme-ca, keeping them in --data, and serves HTTPS on --web (then :443 by default)")
+	fs.StringVar(&c.WebDomain, "web-domain", "", "domain name(s) of the page, comma-separated: hush gets and renews their certificates itself from --acme-ca, keeping them in --data (in NATS with --nats, shared by every node), and serves HTTPS on --web (then :443 by default)")
 	fs.StringVar(&c.WebHTTP, "web-http", "", "also serve plain HTTP on this address, e.g. :80, answering ACME HTTP-01 checks and sending everything else to HTTPS (needs --web-domain or --web-tls-cert)")
 	fs.StringVar(&c.ACMECA, "acme-ca", "", "ACME directory URL to get --web-domain certificates from (default Let's Encrypt: "+certs.LetsEncrypt+")")
 	fs.StringVar(&c.ACMECARoot, "acme-ca-root", "", "CA certificate file (PEM) to verify the --acme-ca server by, for a private CA (default: the system's roots)")

@@ -14,8 +14,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +143,65 @@ func TestACMEPublicServer(t *testing.T) {
 	bob.WaitText("Waiting for someone to join")
 	alice.Type(" and on")
 	p.waitLane(sshName(alice), "and on")
+}
+
+// webAddr waits for b to say where its page is served.
+func webAddr(t *testing.T, b *binary) string {
+	t.Helper()
+	var addr string
+	waitUntil(t, "the web listener", func() (bool, string) {
+		m := webListenRE.FindStringSubmatch(b.stderr.String())
+		if m == nil {
+			return false, b.stderr.String()
+		}
+		addr = m[1]
+		return true, ""
+	})
+	return addr
+}
+
+var webListenRE = regexp.MustCompile(`msg="web listening" addr=(\S+)`)
+
+// Nodes sharing rooms through NATS share the certificate too: two started
+// at once make one order and serve the same certificate; a third started
+// later takes it from NATS without asking the CA. Pebble reaches the
+// first node only, as when DNS names one machine.
+func TestACMETwoNodesThroughNATSOrderOnce(t *testing.T) {
+	hush, natsBin := clusterBinaries(t)
+	nats := startNATS(t, natsBin, 0)
+	webPort := pebbletest.FreePort(t)
+	ca := pebbletest.Start(t, pebbletest.Options{TLSPort: webPort, HTTPPort: pebbletest.FreePort(t)})
+	root := ca.IssuerRoot(t)
+	acme := []string{"--web-domain", acmeDomain, "--acme-ca", ca.Dir, "--acme-ca-root", ca.RootsFile}
+	a := startNode(t, hush, t.TempDir(), nil, nats.url, append([]string{"--web", fmt.Sprintf("127.0.0.1:%d", webPort)}, acme...)...)
+	b := startNode(t, hush, t.TempDir(), a, nats.url, append([]string{"--web", "127.0.0.1:0"}, acme...)...)
+	var serial *big.Int
+	for _, n := range []*binary{a, b} {
+		addr := webAddr(t, n)
+		var chain []*x509.Certificate
+		waitWithin(t, 30*time.Second, "a certificate on "+addr, func() (bool, string) {
+			chain = servedChain(addr, root)
+			return chain != nil, n.stderr.String() + "\npebble:\n" + ca.Log()
+		})
+		if serial == nil {
+			serial = chain[0].SerialNumber
+		} else if chain[0].SerialNumber.Cmp(serial) != 0 {
+			t.Fatalf("the nodes serve different certificates: %v and %v", serial, chain[0].SerialNumber)
+		}
+	}
+	if n := ca.Orders(); n != 1 {
+		t.Fatalf("%d orders from two nodes, want 1", n)
+	}
+	c := startNode(t, hush, t.TempDir(), a, nats.url, append([]string{"--web", "127.0.0.1:0"}, acme...)...)
+	addr := webAddr(t, c)
+	waitUntil(t, "the late node's certificate", func() (bool, string) {
+		chain := servedChain(addr, root)
+		return chain != nil && chain[0].SerialNumber.Cmp(serial) == 0, c.stderr.String()
+	})
+	if n := ca.Orders(); n != 1 {
+		t.Fatalf("the late node ordered: %d orders", n)
+	}
+	if code, body := healthBody(t, c.maddr); code != http.StatusOK || !strings.Contains(body, "web certificate: expires ") {
+		t.Fatalf("/healthz on the late node: %d %q", code, body)
+	}
 }
