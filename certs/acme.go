@@ -71,6 +71,18 @@ type ACME struct {
 
 	mu      sync.Mutex
 	lastErr error
+	fails   map[string]int // renewal failures in a row, by domain
+}
+
+// renewalPause is how long certmagic waits after the nth renewal failure
+// in a row before trying again (its retryIntervals), for the log's
+// next_try; the last one repeats.
+var renewalPause = []time.Duration{
+	time.Minute, 2 * time.Minute, 2 * time.Minute, 5 * time.Minute,
+	10 * time.Minute, 10 * time.Minute, 10 * time.Minute,
+	20 * time.Minute, 20 * time.Minute, 20 * time.Minute, 20 * time.Minute,
+	30 * time.Minute, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute,
+	time.Hour, time.Hour, time.Hour, 2 * time.Hour, 2 * time.Hour, 3 * time.Hour, 3 * time.Hour, 6 * time.Hour,
 }
 
 // NewACME prepares certificates for cfg.Domains; Start gets them going.
@@ -100,7 +112,7 @@ func NewACME(cfg ACMEConfig) (*ACME, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acme: TLS address: %w", err)
 	}
-	a := &ACME{cfg: cfg, log: cfg.Log}
+	a := &ACME{cfg: cfg, log: cfg.Log, fails: make(map[string]int)}
 	zl := zapToSlog(cfg.Log, a.retrying)
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
@@ -221,12 +233,18 @@ func (a *ACME) LastError() error {
 // event follows certmagic's certificate events: what the log and
 // LastError say.
 func (a *ACME) event(ctx context.Context, name string, data map[string]any) error {
+	domain, _ := data["identifier"].(string)
 	switch name {
 	case "cert_obtaining":
-		a.log.Info("certificate: ordering", "domain", data["identifier"], "ca", a.cfg.CA)
+		what := "certificate: ordering"
+		if data["renewal"] == true {
+			what = "certificate: renewing"
+		}
+		a.log.Info(what, "domain", data["identifier"], "ca", a.cfg.CA)
 	case "cert_obtained":
 		a.mu.Lock()
 		a.lastErr = nil
+		delete(a.fails, domain)
 		a.mu.Unlock()
 		attrs := []any{"domain", data["identifier"], "renewal", data["renewal"] == true}
 		if p, ok := data["certificate_path"].(string); ok {
@@ -242,15 +260,21 @@ func (a *ACME) event(ctx context.Context, name string, data map[string]any) erro
 		}
 		a.mu.Lock()
 		a.lastErr = reason(err)
+		n := a.fails[domain]
+		if data["renewal"] == true {
+			a.fails[domain]++
+		}
 		a.mu.Unlock()
 		if data["renewal"] == true {
-			// Renewals are retried at the next look, paced by certmagic.
+			// Renewals are tried again at the first look past certmagic's
+			// pause, which grows with each failure.
+			wait := renewalPause[min(n, len(renewalPause)-1)]
 			every := a.cfg.RenewCheck
 			if every == 0 {
 				every = certmagic.DefaultRenewCheckInterval
 			}
 			a.log.Error("certificate: renewal failed; the current one serves on", "domain", data["identifier"],
-				"reason", reason(err), "next_look", time.Now().Add(every).UTC().Format(time.RFC3339))
+				"reason", reason(err), "retry_at", time.Now().Add(max(wait, every)).UTC().Format(time.RFC3339))
 		}
 		// A first order's failure is logged by retrying, with its time.
 	}

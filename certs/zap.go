@@ -28,7 +28,7 @@ type slogCore struct {
 
 // repeats are certmagic's lines that say again what retry or the
 // events already said.
-var repeats = []string{"could not get certificate from issuer", "job failed", "will retry", "challenge failed", "validating authorization"}
+var repeats = []string{"could not get certificate from issuer", "job failed", "will retry", "challenge failed", "validating authorization", "HTTP request failed; retrying"}
 
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
 

@@ -128,8 +128,12 @@ func TestACMEPublicServer(t *testing.T) {
 	// why, SSH and the page go on with the certificate in hand.
 	ca.Stop()
 	waitWithin(t, 40*time.Second, "a failed renewal", func() (bool, string) {
-		return strings.Contains(s.log.String(), `msg="certificate: renewal failed; the current one serves on"`), s.log.String()
+		return strings.Contains(s.log.String(), `msg="certificate: renewal failed; the current one serves on" domain=`+acmeDomain+` reason=`) &&
+			regexp.MustCompile(`renewal failed.* retry_at=\S+Z`).MatchString(s.log.String()), s.log.String()
 	})
+	if strings.Contains(s.log.String(), "level=WARN") {
+		t.Errorf("warnings besides the one failure line:\n%s", s.log)
+	}
 	code2, body := healthBody(t, s.MetricsAddr())
 	if code2 != http.StatusOK || !strings.Contains(body, "web certificate: last attempt failed: ") ||
 		!strings.Contains(body, "web certificate: expires "+renewed[0].NotAfter.UTC().Format(time.RFC3339)) {
