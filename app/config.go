@@ -190,9 +190,10 @@ Examples:
   hush
       Rooms in memory, SSH on port 2222; the host key is created in ./data on
       first run. Try it from another terminal: ssh -p 2222 new@localhost
-  hush --host chat.example.org --listen :22 --data /var/lib/hush
-      A public server: people type ssh new@chat.example.org (port 22 needs
-      the machine's own sshd moved elsewhere first; see README.md)
+  hush --web-domain chat.example.org --listen :22 --data /var/lib/hush
+      A public server: people type ssh new@chat.example.org or open
+      https://chat.example.org/ (hush gets the certificate itself; port 22
+      needs the machine's own sshd moved elsewhere first; see README.md)
 
 Flags (one dash or two: -listen or --listen). Each can also be set as an
 environment variable HUSH_<NAME>, e.g. HUSH_MAX_GROUP=4; a flag on the

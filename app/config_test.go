@@ -77,7 +77,7 @@ func TestHelpListsEverything(t *testing.T) {
 	text := help.String()
 	for _, want := range []string{
 		"ephemeral chat over SSH", "Usage:", "hush health [flags]", "hush version", "hush help",
-		"--version", "--help", "Examples:", "\n  hush\n", "hush --host chat.example.org --listen :22 --data /var/lib/hush",
+		"--version", "--help", "Examples:", "\n  hush\n", "hush --web-domain chat.example.org --listen :22 --data /var/lib/hush",
 		"HUSH_<NAME>", "Exit status",
 		`  -listen string    (HUSH_LISTEN, default ":2222")`,
 		`  -data string    (HUSH_DATA, default "./data")`,

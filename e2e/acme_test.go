@@ -68,11 +68,12 @@ func healthBody(t *testing.T, addr string) (int, string) {
 
 func TestACMEPublicServer(t *testing.T) {
 	needChromium(t)
-	webPort := pebbletest.FreePort(t)
+	webPort, httpPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
 	// Certificates of 30 s: renewed after about 20 s (a third left).
-	ca := pebbletest.Start(t, pebbletest.Options{TLSPort: webPort, HTTPPort: pebbletest.FreePort(t), Validity: 30 * time.Second})
+	ca := pebbletest.Start(t, pebbletest.Options{TLSPort: webPort, HTTPPort: httpPort, Validity: 30 * time.Second})
 	s := startServer(t, func(c *app.Config) {
 		c.Web = fmt.Sprintf("127.0.0.1:%d", webPort)
+		c.WebHTTP = fmt.Sprintf("127.0.0.1:%d", httpPort)
 		c.WebDomain = acmeDomain
 		c.ACMECA, c.ACMECARoot = ca.Dir, ca.RootsFile
 		c.ACMERenewCheck = 200 * time.Millisecond
@@ -83,6 +84,18 @@ func TestACMEPublicServer(t *testing.T) {
 	waitLog(t, s.log, `msg="certificate: obtained" domain=`+acmeDomain)
 	waitMetrics(t, s.MetricsAddr(), metric{name: "hush_web_certificate_expiry_seconds", want: float64(first[0].NotAfter.Unix())},
 		metric{name: "hush_web_certificate_failing", want: 0})
+
+	// Plain HTTP (--web-http) sends people on to HTTPS.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/ab12-cd34-ef56", httpPort), nil)
+	req.Host = acmeDomain
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := fmt.Sprintf("https://%s:%d/ab12-cd34-ef56", acmeDomain, webPort); resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
+		t.Fatalf("plain HTTP: %s to %q, want 308 to %s", resp.Status, resp.Header.Get("Location"), want)
+	}
 
 	// The SSH waiting screen links to https://DOMAIN with no more settings.
 	alice, code := openRoom(t, s.Addr(), "new", sshtest.Options{})

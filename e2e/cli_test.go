@@ -94,7 +94,7 @@ func TestCLI(t *testing.T) {
 			if r.code != 0 || r.stderr != "" {
 				t.Errorf("hush %q: exit %d, stderr %q; want 0 and nothing", args, r.code, r.stderr)
 			}
-			for _, want := range []string{"Usage:", "health", "--version", "Examples:", "hush --host chat.example.org", "HUSH_LISTEN"} {
+			for _, want := range []string{"Usage:", "health", "--version", "Examples:", "hush --web-domain chat.example.org", "HUSH_LISTEN"} {
 				if !strings.Contains(r.stdout, want) {
 					t.Errorf("hush %q: help on stdout lacks %q:\n%s", args, want, r.stdout)
 				}
