@@ -93,13 +93,17 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// serve runs the server until SIGINT or SIGTERM, logging to stderr.
+// serve runs the server until SIGINT or SIGTERM, logging to stderr;
+// SIGHUP reloads.
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := app.ParseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	for _, w := range cfg.Renamed {
+		log.Warn(w)
+	}
 	if getenv("GOGC") == "" {
 		// Many small sessions make garbage in small bursts; at the default
 		// GOGC=100 collection set the keystroke latency tail. 400 trades
@@ -108,19 +112,32 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP asks for a reload, never an exit: caught from before Start
+	// so that one arriving early does not end the process either.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := app.Start(cfg, log, build())
 	if err != nil {
 		return err
 	}
 	a.LogStartup(log, cfg)
 	// A listener that fails ends the process with it (exit 1): the others
-	// say goodbye first, as on a signal.
+	// say goodbye first, as on a signal. SIGHUP reloads, never ends it.
 	var failed error
-	select {
-	case failed = <-a.Served():
-		log.Info("shutting down", "because", "a listener failed")
-	case <-ctx.Done():
-		log.Info("shutting down")
+wait:
+	for {
+		select {
+		case failed = <-a.Served():
+			log.Info("shutting down", "because", "a listener failed")
+			break wait
+		case <-hup:
+			log.Info("SIGHUP: reloading")
+			a.Reload(log)
+		case <-ctx.Done():
+			log.Info("shutting down")
+			break wait
+		}
 	}
 	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 4*time.Second)

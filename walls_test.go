@@ -44,6 +44,8 @@ func TestPackageWalls(t *testing.T) {
 		{pkg: "names", onlyHush: []string{}},
 		{pkg: "pictures", forbidden: [][]string{ssh, terminal, network, frontEnds, impure}, onlyHush: []string{}},
 		{pkg: "cluster", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{"rooms", "limits"}},
+		// Certificates for the web front end: no SSH, no rooms, no hush.
+		{pkg: "certs", forbidden: [][]string{ssh, terminal, frontEnds}, onlyHush: []string{}},
 	} {
 		imports, err := exec.Command("go", "list", "-f", "{{join .Imports \" \"}}", "./"+c.pkg).Output()
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/certs"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/metrics"
 	"github.com/hush-chat/hush/rooms"
@@ -93,7 +94,13 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 	}
 	undo.add(gate.Shutdown)
 	sshPort := ln.Addr().(*net.TCPAddr).Port
-	wf, err := listenWeb(cfg)
+	var store certs.Storage // nil: in the data directory
+	if nc != nil && cfg.WebDomain != "" {
+		if store, err = nc.certStorage(cfg.NATSReplicas); err != nil {
+			return nil, err
+		}
+	}
+	wf, err := listenWeb(cfg, store, log)
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +113,18 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 	if err != nil {
 		return nil, err
 	}
+	if c := wf.certificate(); c != nil && mx != nil {
+		mx.m.WatchCertificate(c)
+	}
 	if err := mx.listen(cfg, log); err != nil {
 		return nil, err
 	}
 	a = &App{hub: hub, ssh: srv, web: wf, nats: nc, ln: ln, metrics: mx}
 	a.serve(log)
+	if err := wf.startACME(); err != nil {
+		a.serving.stop()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -183,6 +197,9 @@ func (a *App) serve(log *slog.Logger) {
 	a.serving.serve("ssh", a.ln, a.ssh.Serve)
 	if a.web != nil {
 		a.serving.serve("web", a.web.ln, a.web.srv.Serve)
+		if a.web.http != nil {
+			a.serving.serve("web-http", a.web.httpLn, a.web.serveHTTP)
+		}
 	}
 	if a.metrics != nil {
 		a.serving.serve("metrics", a.metrics.ln, a.metrics.serve)
@@ -239,3 +256,7 @@ func loadSalt(path string) (string, error) {
 	}
 	return salt, nil
 }
+
+// Reload reads again what may change under a running server without a
+// restart: the web certificate files. main calls it on SIGHUP.
+func (a *App) Reload(log *slog.Logger) { a.web.reload(log) }

@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/certs"
 	"github.com/hush-chat/hush/cluster"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/metrics"
@@ -161,6 +163,18 @@ func (c *natsCluster) shared(cfg limits.Config) (admit.SharedWrongCodes, error) 
 		return nil, err
 	}
 	return l, nil
+}
+
+// certStorage keeps --web-domain certificates in NATS, shared by every
+// node.
+func (c *natsCluster) certStorage(replicas int) (certs.Storage, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("certificates in NATS: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return certs.NewNATS(ctx, js, replicas)
 }
 
 // close lets the connection go once the registry has given its seats back.

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/hush-chat/hush/certs"
 )
 
 // Config is every setting, each a flag and an environment variable
@@ -46,6 +48,18 @@ type Config struct {
 	WebTLSKey         string
 	WebInsecure       bool
 	WebTrustedProxies string
+	WebDomain         string // comma-separated; see WebDomains
+	WebHTTP           string
+	ACMECA            string
+	ACMECARoot        string
+	ACMEEmail         string
+	// ACMERenewCheck is how often ACME certificates are looked at for
+	// renewal (0: every 10 minutes). No flag: tests shorten it.
+	ACMERenewCheck time.Duration
+	// WebTLSCheck is how often, at most, a handshake looks for new
+	// --web-tls-cert/--web-tls-key files (0: once a minute). No flag:
+	// SIGHUP makes hush look at once; tests shorten it.
+	WebTLSCheck time.Duration
 
 	NATS         string
 	NATSCreds    string
@@ -55,6 +69,32 @@ type Config struct {
 	Node         string
 	NATSLease    time.Duration
 	NATSReplicas int
+
+	// Renamed has one warning for each setting given by its old name
+	// (see renamed), for the caller to log.
+	Renamed []string
+}
+
+// renamed lists settings that a release documented under another name.
+// The old flag and HUSH_* variable keep working for one more release,
+// with a warning naming the new one; then the line goes. README.md's
+// "Renamed settings" table says the same.
+var renamed = []struct{ old, new string }{
+	{old: "wrong-codes-per-minute", new: "wrong-codes"},
+}
+
+// oldName is a renamed flag: setting it sets the new one and says so.
+type oldName struct {
+	old, new string
+	target   flag.Value
+	c        *Config
+}
+
+func (o oldName) String() string { return "" }
+
+func (o oldName) Set(v string) error {
+	o.c.Renamed = append(o.c.Renamed, fmt.Sprintf("--%s is now --%s (%s); the old name goes in the next release", o.old, o.new, envName(o.new)))
+	return o.target.Set(v)
 }
 
 // UsageError is a mistake in the command line or in a HUSH_* variable, as
@@ -74,7 +114,7 @@ func flags(c *Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("hush", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", ":2222", "address to accept SSH connections on")
 	fs.StringVar(&c.Data, "data", "./data", "directory for the host key and the code salt (keep it across upgrades)")
-	fs.StringVar(&c.Host, "host", "localhost", "host name shown in invite lines, optionally with :port when clients reach a different port than --listen")
+	fs.StringVar(&c.Host, "host", "localhost", "host name shown in invite lines, optionally with :port when clients reach a different port than --listen (default: the first --web-domain, if given)")
 	fs.DurationVar(&c.Linger, "linger", 5*time.Second, "how long a typed character stays on screen before it has faded away")
 	fs.IntVar(&c.MaxGroup, "max-group", 8, "seats in a room opened with ssh group@host")
 	fs.DurationVar(&c.Stall, "stall-timeout", 5*time.Second, "hang up on a client whose connection has taken nothing for this long")
@@ -96,11 +136,16 @@ func flags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on this address, e.g. 127.0.0.1:9222 (off if empty)")
 	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", false, "read PROXY protocol v1/v2 headers from --trusted-proxies (behind a TCP load balancer)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses allowed (and required) to send PROXY headers")
-	fs.StringVar(&c.Web, "web", "127.0.0.1:8080", "address to serve the browser page on (empty: no web front end); plain HTTP beyond loopback needs --web-tls-cert/--web-tls-key or --web-insecure")
+	fs.StringVar(&c.Web, "web", "127.0.0.1:8080", "address to serve the browser page on (empty: no web front end; :443 when --web-domain is given); plain HTTP beyond loopback needs --web-domain, --web-tls-cert/--web-tls-key or --web-insecure")
 	fs.StringVar(&c.WebURL, "web-url", "", "public base URL of the page, used in links, e.g. https://chat.example.org (default http://HOST:PORT from --host and --web)")
-	fs.StringVar(&c.WebTLSCert, "web-tls-cert", "", "TLS certificate file (PEM) to serve the page over HTTPS")
+	fs.StringVar(&c.WebTLSCert, "web-tls-cert", "", "TLS certificate file (PEM) to serve the page over HTTPS; read again when it changes (looked at on a handshake at most once a minute, or at once on SIGHUP)")
 	fs.StringVar(&c.WebTLSKey, "web-tls-key", "", "TLS private key file (PEM) for --web-tls-cert")
 	fs.BoolVar(&c.WebInsecure, "web-insecure", false, "allow plain HTTP on a non-loopback --web (only behind a TLS-terminating proxy)")
+	fs.StringVar(&c.WebDomain, "web-domain", "", "domain name(s) of the page, comma-separated: hush gets and renews their certificates itself from --acme-ca, keeping them in --data (in NATS with --nats, shared by every node), and serves HTTPS on --web (then :443 by default)")
+	fs.StringVar(&c.WebHTTP, "web-http", "", "also serve plain HTTP on this address, e.g. :80, answering ACME HTTP-01 checks and sending everything else to HTTPS (needs --web-domain or --web-tls-cert)")
+	fs.StringVar(&c.ACMECA, "acme-ca", "", "ACME directory URL to get --web-domain certificates from (default Let's Encrypt: "+certs.LetsEncrypt+")")
+	fs.StringVar(&c.ACMECARoot, "acme-ca-root", "", "CA certificate file (PEM) to verify the --acme-ca server by, for a private CA (default: the system's roots)")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact address given to the ACME CA, for its notices (optional)")
 	fs.StringVar(&c.WebTrustedProxies, "web-trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&c.NATS, "nats", "", "NATS server URLs, comma-separated, to share rooms with other hush nodes (empty: rooms in this process's memory)")
 	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file (JWT and seed), for servers that require one")
@@ -133,7 +178,8 @@ func WriteHelp(w io.Writer) {
 	b.WriteString(`hush: ephemeral chat over SSH. Every keystroke is seen as typed, then fades.
 
 Usage:
-  hush [flags]          serve chat rooms until interrupted (Ctrl+C, SIGTERM)
+  hush [flags]          serve chat rooms until interrupted (Ctrl+C, SIGTERM);
+                        SIGHUP re-reads the --web-tls-cert/--web-tls-key files
   hush health [flags]   check that the server these flags describe answers:
                         exit 0 if it does, 1 if not (a container healthcheck)
   hush version          print the version, commit and Go version (or --version)
@@ -147,9 +193,10 @@ Examples:
   hush
       Rooms in memory, SSH on port 2222; the host key is created in ./data on
       first run. Try it from another terminal: ssh -p 2222 new@localhost
-  hush --host chat.example.org --listen :22 --data /var/lib/hush
-      A public server: people type ssh new@chat.example.org (port 22 needs
-      the machine's own sshd moved elsewhere first; see README.md)
+  hush --web-domain chat.example.org --listen :22 --data /var/lib/hush
+      A public server: people type ssh new@chat.example.org or open
+      https://chat.example.org/ (hush gets the certificate itself; port 22
+      needs the machine's own sshd moved elsewhere first; see README.md)
 
 Flags (one dash or two: -listen or --listen). Each can also be set as an
 environment variable HUSH_<NAME>, e.g. HUSH_MAX_GROUP=4; a flag on the
@@ -206,6 +253,21 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var c Config
 	fs := flags(&c)
 	var envErr error
+	for _, r := range renamed {
+		// The old variable counts only where the new one is not set.
+		name := envName(r.old)
+		v := getenv(name)
+		switch {
+		case v == "":
+		case getenv(envName(r.new)) != "":
+			c.Renamed = append(c.Renamed, fmt.Sprintf("%s is ignored: %s is set (the old name goes in the next release)", name, envName(r.new)))
+		default:
+			c.Renamed = append(c.Renamed, fmt.Sprintf("%s is now %s (--%s); the old name goes in the next release", name, envName(r.new), r.new))
+			if err := fs.Lookup(r.new).Value.Set(v); err != nil && envErr == nil {
+				envErr = usageErrorf("%s=%q: %w", name, v, err)
+			}
+		}
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
@@ -217,12 +279,25 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if envErr != nil {
 		return c, envErr
 	}
+	// Old flag names are defined after the variables are read, so that
+	// they are no variables of their own, and never shown in the help.
+	for _, r := range renamed {
+		fs.Var(oldName{old: r.old, new: r.new, target: fs.Lookup(r.new).Value, c: &c}, r.old, "")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			WriteHelp(out)
 			return c, flag.ErrHelp
 		}
 		return c, &UsageError{Err: flagError(err, args)}
+	}
+	// A domain says where the page is and what people type: unless told
+	// otherwise, HTTPS on 443, and invites to the (first) domain.
+	if c.WebDomain != "" && getenv(envName("web")) == "" && !flagSet(fs, "web") {
+		c.Web = ":443"
+	}
+	if ds := c.WebDomains(); len(ds) > 0 && getenv(envName("host")) == "" && !flagSet(fs, "host") {
+		c.Host = ds[0]
 	}
 	if fs.NArg() > 0 {
 		word := fs.Arg(0)
@@ -279,6 +354,25 @@ func (o *onOff) Set(s string) error {
 		return fmt.Errorf("want on or off")
 	}
 	return nil
+}
+
+// flagSet says whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// WebDomains are the names given with --web-domain, lower case: the
+// names hush gets certificates for, and the hosts the page is known by.
+func (c Config) WebDomains() []string {
+	var ds []string
+	for d := range strings.SplitSeq(c.WebDomain, ",") {
+		if d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), ".")); d != "" {
+			ds = append(ds, d)
+		}
+	}
+	return ds
 }
 
 // noListener stands in for a listener when only checking settings.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -76,7 +77,7 @@ func TestHelpListsEverything(t *testing.T) {
 	text := help.String()
 	for _, want := range []string{
 		"ephemeral chat over SSH", "Usage:", "hush health [flags]", "hush version", "hush help",
-		"--version", "--help", "Examples:", "\n  hush\n", "hush --host chat.example.org --listen :22 --data /var/lib/hush",
+		"--version", "--help", "Examples:", "\n  hush\n", "hush --web-domain chat.example.org --listen :22 --data /var/lib/hush",
 		"HUSH_<NAME>", "Exit status",
 		`  -listen string    (HUSH_LISTEN, default ":2222")`,
 		`  -data string    (HUSH_DATA, default "./data")`,
@@ -189,6 +190,107 @@ func TestConfigRefusesExposure(t *testing.T) {
 			if _, ok := errors.AsType[*UsageError](err); !ok {
 				t.Errorf("%q: %T, want a usage error", c.args, err)
 			}
+		}
+	}
+}
+
+// A renamed setting still works by its old name, flag or variable, with
+// one warning naming the new one; the new name wins where both are given.
+func TestRenamedSettingsStillWork(t *testing.T) {
+	for _, r := range renamed {
+		oldEnv, newEnv := envName(r.old), envName(r.new)
+		for _, c := range []struct {
+			name string
+			args []string
+			env  map[string]string
+			want string // the new flag's value
+			warn string
+		}{
+			{"old flag", []string{"--" + r.old, "7"}, nil, "7", "--" + r.old + " is now --" + r.new},
+			{"old variable", nil, map[string]string{oldEnv: "7"}, "7", oldEnv + " is now " + newEnv},
+			{"old and new variable", nil, map[string]string{oldEnv: "7", newEnv: "5"}, "5", oldEnv + " is ignored: " + newEnv + " is set"},
+			{"old flag over new variable", []string{"-" + r.old + "=7"}, map[string]string{newEnv: "5"}, "7", "--" + r.old + " is now --" + r.new},
+		} {
+			cfg, err := ParseConfig(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatalf("%s %s: %v", r.old, c.name, err)
+			}
+			want, err := ParseConfig([]string{"--" + r.new, c.want}, noEnv, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings := cfg.Renamed
+			cfg.Renamed = nil
+			if !reflect.DeepEqual(cfg, want) {
+				t.Errorf("%s %s: got %+v, want what --%s %s gives: %+v", r.old, c.name, cfg, r.new, c.want, want)
+			}
+			cfg.Renamed = warnings
+			if len(cfg.Renamed) != 1 || !strings.HasPrefix(cfg.Renamed[0], c.warn) || strings.Contains(cfg.Renamed[0], "\n") {
+				t.Errorf("%s %s: warnings %q, want one line starting %q", r.old, c.name, cfg.Renamed, c.warn)
+			}
+		}
+		var help strings.Builder
+		WriteHelp(&help)
+		if strings.Contains(help.String(), "  -"+r.old+" ") {
+			t.Errorf("the help still lists --%s", r.old)
+		}
+	}
+	if cfg, _ := ParseConfig(nil, noEnv, io.Discard); len(cfg.Renamed) != 0 {
+		t.Errorf("warnings with no old name given: %q", cfg.Renamed)
+	}
+}
+
+// README.md's table of renamed settings is this package's table.
+func TestReadmeListsRenamedSettings(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range renamed {
+		row := "| `--" + r.old + "` (`" + envName(r.old) + "`) | `--" + r.new + "` (`" + envName(r.new) + "`) |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row starting %s", row)
+		}
+	}
+}
+
+// A domain is all a public server needs: HTTPS on 443 and invites to it,
+// unless told otherwise; settings that cannot work are usage errors.
+func TestConfigWebDomain(t *testing.T) {
+	c, err := ParseConfig([]string{"--web-domain", " Chat.Example.org., hush.example.net"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web != ":443" || c.Host != "chat.example.org" || !slices.Equal(c.WebDomains(), []string{"chat.example.org", "hush.example.net"}) {
+		t.Fatalf("web %q, host %q, domains %q", c.Web, c.Host, c.WebDomains())
+	}
+	env := map[string]string{"HUSH_WEB_DOMAIN": "chat.example.org", "HUSH_WEB": "127.0.0.1:8443"}
+	c, err = ParseConfig([]string{"--host", "ssh.example.org"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web != "127.0.0.1:8443" || c.Host != "ssh.example.org" {
+		t.Fatalf("given --web and --host were not kept: %q %q", c.Web, c.Host)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--web-domain", "chat.example.org", "--web-tls-cert", "c", "--web-tls-key", "k"}, "not both"},
+		{[]string{"--web-domain", "https://chat.example.org"}, "want a DNS name"},
+		{[]string{"--web-domain", "chat.example.org:443"}, "want a DNS name"},
+		{[]string{"--web-domain", "*.example.org"}, "want a DNS name"},
+		{[]string{"--web-domain", "192.0.2.1"}, "want a DNS name"},
+		{[]string{"--web-domain", "localhost"}, "want a DNS name"},
+		{[]string{"--web-domain", "chat.example.org", "--web", ""}, "need --web"},
+		{[]string{"--acme-email", "me@example.org"}, "which is not set"},
+		{[]string{"--web-domain", "chat.example.org", "--acme-ca", "http://ca.example.org/dir"}, "want the https:// URL"},
+		{[]string{"--web-http", ":80"}, "needs --web-domain or --web-tls-cert"},
+		{[]string{"--web-domain", "chat.example.org", "--web-http", "80"}, "want host:port"},
+	} {
+		_, err := ParseConfig(bad.args, noEnv, io.Discard)
+		if !errors.As(err, new(*UsageError)) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want a usage error saying %q", bad.args, err, bad.want)
 		}
 	}
 }

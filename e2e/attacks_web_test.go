@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,8 +24,6 @@ import (
 
 	"github.com/hush-chat/hush/internal/sshtest"
 )
-
-var webListenRE = regexp.MustCompile(`msg="web listening" addr=(\S+)`)
 
 // webBinary is hush with its web front end, started from bin (through
 // prlimit when files > 0, to bound its open files).
@@ -46,16 +43,7 @@ func startWebBinary(t *testing.T, bin string, files int, args ...string) *webBin
 		b = startBinary(t, bin, "", args...)
 	}
 	b.listening(t)
-	w := &webBinary{binary: b, pid: b.cmd.Process.Pid}
-	waitUntil(t, "the page to be served", func() (bool, string) {
-		m := webListenRE.FindStringSubmatch(b.stderr.String())
-		if m == nil {
-			return false, b.stderr.String()
-		}
-		w.web = m[1]
-		return true, ""
-	})
-	return w
+	return &webBinary{binary: b, web: webAddr(t, b), pid: b.cmd.Process.Pid}
 }
 
 // cpu is the process's CPU time so far (user and system).

@@ -43,40 +43,54 @@ const chromium = "/usr/bin/chromium"
 // that is a failure.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	needChromium(t)
+	chrome.once.Do(func() {
+		// A rebinding attacker's name, resolved to this machine.
+		chrome.ctx, chrome.cancel, chrome.err = startChromium(chromedp.Flag("host-resolver-rules", "MAP evil.example 127.0.0.1"))
+	})
+	if chrome.err != nil {
+		t.Fatalf("starting Chromium: %v", chrome.err)
+	}
+	return chrome.ctx
+}
+
+// startChromium starts a Chromium of its own with extra flags added.
+func startChromium(extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc, error) {
+	dir, err := os.MkdirTemp("", "hush-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.UserDataDir(dir),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.WindowSize(800, 600),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	stop := func() { cancel(); cancelAlloc(); _ = os.RemoveAll(dir) }
+	// The browser lives as long as the context its first action ran on:
+	// this one, not one with a deadline.
+	if err := chromedp.Do(ctx); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return ctx, stop, nil
+}
+
+// needChromium skips the test without Chromium, except in CI (CI=true),
+// where that is a failure.
+func needChromium(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath(chromium); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI needs Chromium at %s: %v", chromium, err)
 		}
 		t.Skipf("no Chromium at %s (apt-get install chromium); CI runs this test", chromium)
 	}
-	chrome.once.Do(func() {
-		dir, err := os.MkdirTemp("", "hush-chromium-")
-		if err != nil {
-			chrome.err = err
-			return
-		}
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(chromium),
-			chromedp.UserDataDir(dir),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("no-sandbox", true),
-			// A rebinding attacker's name, resolved to this machine.
-			chromedp.Flag("host-resolver-rules", "MAP evil.example 127.0.0.1"),
-			chromedp.WindowSize(800, 600),
-		)...)
-		ctx, cancel := chromedp.NewContext(alloc)
-		chrome.ctx = ctx
-		chrome.cancel = func() { cancel(); cancelAlloc(); _ = os.RemoveAll(dir) }
-		// The browser lives as long as the context its first action ran on:
-		// this one, not one with a deadline.
-		chrome.err = chromedp.Do(ctx)
-	})
-	if chrome.err != nil {
-		t.Fatalf("starting Chromium: %v", chrome.err)
-	}
-	return chrome.ctx
 }
 
 func stopBrowser() {
@@ -102,7 +116,13 @@ type page struct {
 // the test ends.
 func openPage(t *testing.T, url string) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser(t))
+	return openPageIn(t, browser(t), url)
+}
+
+// openPageIn opens url in a new window of the browser at browserCtx.
+func openPageIn(t *testing.T, browserCtx context.Context, url string) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx)
 	t.Cleanup(cancel)
 	// The window lives as long as the context its first action ran on:
 	// open it on this one, then give each action a deadline.

@@ -94,7 +94,7 @@ func TestCLI(t *testing.T) {
 			if r.code != 0 || r.stderr != "" {
 				t.Errorf("hush %q: exit %d, stderr %q; want 0 and nothing", args, r.code, r.stderr)
 			}
-			for _, want := range []string{"Usage:", "health", "--version", "Examples:", "hush --host chat.example.org", "HUSH_LISTEN"} {
+			for _, want := range []string{"Usage:", "health", "--version", "Examples:", "hush --web-domain chat.example.org", "HUSH_LISTEN"} {
 				if !strings.Contains(r.stdout, want) {
 					t.Errorf("hush %q: help on stdout lacks %q:\n%s", args, want, r.stdout)
 				}
@@ -254,4 +254,18 @@ func TestCLI(t *testing.T) {
 			t.Errorf("exit %d after SIGTERM:\n%s", code, b.stderr)
 		}
 	})
+}
+
+// A unit written for an earlier release, with a renamed flag, still
+// starts, and the log names the new flag.
+func TestRenamedFlagStillStarts(t *testing.T) {
+	hush, _ := clusterBinaries(t)
+	b := startBinary(t, hush, "", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--wrong-codes-per-minute", "5")
+	b.listening(t)
+	if !strings.Contains(b.stderr.String(), `level=WARN msg="--wrong-codes-per-minute is now --wrong-codes (HUSH_WRONG_CODES); the old name goes in the next release"`) {
+		t.Fatalf("no warning naming the new flag:\n%s", b.stderr)
+	}
+	if code := b.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, b.stderr)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -46,7 +47,51 @@ type Metrics struct {
 	ops     map[admit.Op]prometheus.Counter
 
 	healthy atomic.Bool
-	cluster atomic.Pointer[Cluster] // nil: rooms are in this process only
+	cluster atomic.Pointer[Cluster]     // nil: rooms are in this process only
+	cert    atomic.Pointer[Certificate] // nil: the page is not served over TLS by hush
+}
+
+// Certificate is the web page's TLS certificate, as the metrics see it.
+type Certificate interface {
+	// Expiry is when the certificate serving now expires; zero while
+	// there is none.
+	Expiry() time.Time
+	// LastError is why the last attempt at a new certificate (an ACME
+	// order or renewal, a reload of the files) failed; nil once one
+	// succeeded after it.
+	LastError() error
+}
+
+// WatchCertificate adds the web certificate's expiry and last error to
+// /healthz and /metrics. A failure there does not make /healthz fail:
+// SSH and the certificate already held keep serving.
+func (m *Metrics) WatchCertificate(c Certificate) {
+	m.cert.Store(&c)
+	m.registry.MustRegister(certCollector{c})
+}
+
+type certCollector struct{ c Certificate }
+
+var certDescs = struct{ expiry, failing *prometheus.Desc }{
+	expiry:  prometheus.NewDesc("hush_web_certificate_expiry_seconds", "When the web page's certificate expires, in Unix seconds (0 while there is none).", nil, nil),
+	failing: prometheus.NewDesc("hush_web_certificate_failing", "1 while the last attempt at a new web certificate (ACME order or renewal, file reload) failed; /healthz says why.", nil, nil),
+}
+
+func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- certDescs.expiry
+	ch <- certDescs.failing
+}
+
+func (c certCollector) Collect(ch chan<- prometheus.Metric) {
+	exp, failing := 0.0, 0.0
+	if t := c.c.Expiry(); !t.IsZero() {
+		exp = float64(t.Unix())
+	}
+	if c.c.LastError() != nil {
+		failing = 1
+	}
+	ch <- prometheus.MustNewConstMetric(certDescs.expiry, prometheus.GaugeValue, exp)
+	ch <- prometheus.MustNewConstMetric(certDescs.failing, prometheus.GaugeValue, failing)
 }
 
 // Cluster is a registry shared with other nodes, as the metrics see it.
@@ -252,6 +297,16 @@ func (m *Metrics) Handler() http.Handler {
 			}
 		}
 		_, _ = w.Write([]byte("ok\n"))
+		if c := m.cert.Load(); c != nil {
+			if exp := (*c).Expiry(); exp.IsZero() {
+				_, _ = fmt.Fprintln(w, "web certificate: none yet")
+			} else {
+				_, _ = fmt.Fprintf(w, "web certificate: expires %s\n", exp.UTC().Format(time.RFC3339))
+			}
+			if err := (*c).LastError(); err != nil {
+				_, _ = fmt.Fprintf(w, "web certificate: last attempt failed: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+			}
+		}
 	})
 	return mux
 }
