@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
@@ -101,6 +103,24 @@ func halves(t *testing.T) string {
 	return writeFile(t, "halves.png", b.Bytes())
 }
 
+// gradient writes a PNG that runs from red on the left to blue on the
+// right: every column differs, so a veil (blocks of one colour) shows.
+func gradient(t *testing.T) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 32))
+	for y := range 32 {
+		for x := range 64 {
+			v := uint8(x * 255 / 63)
+			img.Set(x, y, color.RGBA{255 - v, 0, v, 0xff})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, "gradient.png", b.Bytes())
+}
+
 func writeFile(t *testing.T, name string, b []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -169,6 +189,7 @@ func TestPictureOverSSH(t *testing.T) {
 		t.Fatalf("pic from a seated key: exit %d, %q", got, msg)
 	}
 	bob.WaitText("sent a picture · tab enter shows it")
+	t.Logf("bob's screen, veiled (the picture's rows are coloured cells):\n%s", bob.Screen())
 	if l, r, ok := pictureCells(bob, 100, 30); !ok || redder(r) || bluer(l) {
 		t.Fatalf("veiled: want a smear, got left %v right %v:\n%s", l, r, bob.Screen())
 	}
@@ -244,4 +265,81 @@ func bombPNG(t *testing.T) string {
 	crc := crc32.ChecksumIEEE(raw[12:29])
 	raw[29], raw[30], raw[31], raw[32] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
 	return writeFile(t, "bomb.png", raw)
+}
+
+// A picture from a terminal is drawn on the page, veiled until shown; a
+// picture chosen on the page reaches the terminal, veiled there too.
+func TestPictureBetweenPageAndSSH(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.Linger = 3 * time.Second })
+	key := keyFile(t)
+	alice := openssh(t, s.Addr(), "new", key)
+	code := inviteCode(t, alice, s.Addr())
+	p := openPage(t, webURL(s)+"/"+code)
+	p.seatedCode()
+	alice.WaitText("joined")
+
+	if got, msg := sshPic(t, s.Addr(), code, key, "", gradient(t)); got != 0 {
+		t.Fatalf("pic from a seated key: exit %d, %q", got, msg)
+	}
+	p.wait("a veiled picture", "document.querySelector('.pic.veiled canvas') && !document.getElementById('showpic').hidden")
+	pixel := func(x string) []float64 {
+		return eval[[]float64](p, `(() => { const c = document.querySelector('.pic canvas'); return Array.from(c.getContext('2d').getImageData(`+x+`, 1, 1, 1).data.slice(0, 3)) })()`)
+	}
+	red := func(c []float64) bool { return c[0] > 200 && c[1] < 60 && c[2] < 60 }
+	blue := func(c []float64) bool { return c[2] > 200 && c[0] < 60 && c[1] < 60 }
+	// Veiled: a block of one colour where the picture has many.
+	if a, b := pixel("1"), pixel("12"); a[0] != b[0] || a[2] != b[2] {
+		t.Fatalf("the veil shows the picture's columns: %v, %v", a, b)
+	}
+	p.do(chromedp.Click(chromedp.ID("showpic")))
+	p.wait("the picture shown", "document.querySelector('.pic canvas') && !document.querySelector('.pic.veiled')")
+	if l, r := pixel("1"), pixel("c.width - 2"); !red(l) || !blue(r) || l[0] == pixel("12")[0] {
+		t.Fatalf("shown: left %v, right %v; want red, then blue, every column its own", l, r)
+	}
+	p.wait("the picture to fade away", "!document.querySelector('.pic')")
+
+	// From the page: a pasted picture, shrunk on a canvas, sent in a
+	// binary frame, checked again by the server.
+	eval[bool](p, `(async () => {
+		const c = document.createElement('canvas'); c.width = 64; c.height = 32;
+		const g = c.getContext('2d'); g.fillStyle = '#f00'; g.fillRect(0, 0, 32, 32); g.fillStyle = '#00f'; g.fillRect(32, 0, 32, 32);
+		const blob = await new Promise((done) => c.toBlob(done, 'image/png'));
+		const dt = new DataTransfer(); dt.items.add(new File([blob], 'pasted.png', { type: 'image/png' }));
+		document.getElementById('type').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+		return true })()`)
+	alice.WaitText("sent a picture · tab enter shows it")
+	p.wait("the page's own picture in its lane", "document.querySelector('.lane.own .pic canvas')")
+	alice.Type("\t")
+	alice.Type("\r")
+	alice.WaitFor("the pasted picture in its colours", func(string) bool {
+		l, r, ok := pictureCells(alice, 80, 24)
+		return ok && redder(l) && bluer(r)
+	})
+
+	// And from the file picker, after the 20 s a sender waits between two:
+	// the server says so, on the page.
+	p.do(chromedp.SetUploadFiles(chromedp.ID("picfile"), []string{halves(t)}))
+	p.wait("the one-picture-every-20-seconds hint", "document.getElementById('notice').textContent.includes('One picture every 20 seconds.')")
+}
+
+// Across two nodes through NATS: a picture sent to one node reaches a
+// viewer on the other (its small pixels cross once; the original never).
+func TestPictureAcrossNodes(t *testing.T) {
+	hush, natsBin := clusterBinaries(t)
+	n := startNATS(t, natsBin, 0)
+	a := startNode(t, hush, t.TempDir(), nil, n.url, "--node", "a")
+	b := startNode(t, hush, t.TempDir(), a, n.url, "--node", "b")
+	key := keyFile(t)
+	alice := openssh(t, a.addr, "new", key)
+	code := inviteCode(t, alice, a.addr)
+	bob := sshtest.Dial(t, b.addr, code, sshtest.Options{Width: 100, Height: 30, Env: map[string]string{"HUSH_PICTURES": "show"}})
+	alice.WaitText("joined")
+	if got, msg := sshPic(t, a.addr, code, key, "", halves(t)); got != 0 || msg != "sent to room "+code {
+		t.Fatalf("pic on node a: exit %d, %q", got, msg)
+	}
+	// HUSH_PICTURES=show: shown at once, no veil.
+	bob.WaitFor("the picture in its colours on node b", func(string) bool {
+		l, r, ok := pictureCells(bob, 100, 30)
+		return ok && redder(l) && bluer(r)
+	})
 }

@@ -150,3 +150,24 @@ func TestSweepForgetsIdleAddresses(t *testing.T) {
 	}
 	held()
 }
+
+// Pictures from one address are bounded per minute, and come back.
+func TestPicturesPerAddress(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	a := NewAddresses(Config{PicturesPerMinute: 3}, func() time.Time { return now })
+	for i := range 3 {
+		if !a.Picture("192.0.2.1") {
+			t.Fatalf("picture %d refused", i+1)
+		}
+	}
+	if a.Picture("192.0.2.1") {
+		t.Fatal("a fourth picture in the same minute")
+	}
+	if !a.Picture("192.0.2.2") {
+		t.Fatal("another address was refused")
+	}
+	now = now.Add(20 * time.Second)
+	if !a.Picture("192.0.2.1") {
+		t.Fatal("the allowance did not come back")
+	}
+}

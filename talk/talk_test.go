@@ -1,7 +1,11 @@
 package talk_test
 
 import (
+	"bytes"
 	"errors"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"log/slog"
 	"net"
@@ -241,5 +245,90 @@ func TestFadeSchedule(t *testing.T) {
 	}
 	if f := talk.Schedule(0); f.Linger != 2*talk.FadeStep {
 		t.Fatalf("a zero linger fades over %v", f.Linger)
+	}
+}
+
+// png is a small picture, left half red, right half blue.
+func pngBytes(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 16, 8))
+	for y := range 8 {
+		for x := range 16 {
+			c := color.RGBA{0xff, 0, 0, 0xff}
+			if x >= 8 {
+				c = color.RGBA{0, 0, 0xff, 0xff}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A picture goes through the rules once, whatever front end sent it: the
+// others get it from the room, the sender as their own; one per sender
+// every 20 s, two in a room at once, nothing but pictures.
+func TestPictureRules(t *testing.T) {
+	h := hub(t, func(c *talk.Config, g *admit.Config) { c.Pictures = true; g.MaxGroup = 3 })
+	a := enter(t, h, "192.0.2.1", talk.Group)
+	b := enter(t, h, "192.0.2.2", talk.Join(a.Code()))
+	c := enter(t, h, "192.0.2.3", talk.Join(a.Code()))
+	now := time.Now()
+	if err := a.Picture(t.Context(), strings.NewReader("not a picture"), talk.PictureMaxPage, now); err == nil || err.Error() != "Only PNG, JPEG, GIF or WebP pictures." {
+		t.Fatalf("text: %v", err)
+	}
+	if err := a.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, now); err != nil {
+		t.Fatal(err)
+	}
+	eb := &ear{c: b}
+	for {
+		ev := eb.next(t)
+		if ev.Kind != talk.Pictured {
+			continue
+		}
+		if ev.Peer.ID != a.Self().ID || ev.Picture == nil || ev.Picture.W != 16 || ev.Picture.H != 8 {
+			t.Fatalf("b got %+v", ev)
+		}
+		break
+	}
+	select {
+	case ev := <-a.Notes():
+		if ev.Kind != talk.Pictured || ev.Peer.ID != a.Self().ID {
+			t.Fatalf("a's own: %+v", ev)
+		}
+	case <-time.After(bound):
+		t.Fatal("the sender does not see their own picture")
+	}
+	if err := a.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, now.Add(time.Second)); err == nil || err.Error() != "One picture every 20 seconds." {
+		t.Fatalf("a second at once: %v", err)
+	}
+	if err := b.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, now); err != nil {
+		t.Fatalf("b's: %v", err)
+	}
+	(&ear{c: c}).next(t) // c has heard the two (joins first, then both)
+	for deadline := time.Now().Add(bound); ; {
+		err := c.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, now)
+		if err != nil && strings.Contains(err.Error(), "already waiting") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a third picture in the room: %v", err)
+		}
+		c.Drain(nil) // what c has not heard of yet, it cannot count
+	}
+	big := append(pngBytes(t), make([]byte, talk.PictureMaxPage)...)
+	if err := a.Picture(t.Context(), bytes.NewReader(big), talk.PictureMaxPage, now.Add(time.Minute)); err == nil || err.Error() != "That picture is too big (512 KB at most)." {
+		t.Fatalf("too big: %v", err)
+	}
+}
+
+func TestPicturesOff(t *testing.T) {
+	h := hub(t, nil)
+	a := enter(t, h, "192.0.2.1", talk.New)
+	if err := a.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, time.Now()); err == nil || err.Error() != "Pictures are off on this server." {
+		t.Fatalf("pictures off: %v", err)
 	}
 }

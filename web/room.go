@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -106,6 +108,8 @@ func (t *tab) show(ctx context.Context, e talk.Event) bool {
 		f = outFrame{T: "nl", ID: e.Peer.ID}
 	case talk.Warned:
 		f = outFrame{T: "note", S: e.Text}
+	case talk.Pictured:
+		f = outFrame{T: "picture", ID: e.Peer.ID, W: e.Picture.W, H: e.Picture.H, Px: base64.StdEncoding.EncodeToString(e.Picture.Pix)}
 	case talk.Ended:
 		_ = t.send(ctx, outFrame{T: "ended", S: e.Text})
 		t.c.Close(websocket.StatusNormalClosure, "")
@@ -185,7 +189,7 @@ func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame) 
 		return nil
 	}
 	for {
-		f, err := t.read(ctx)
+		f, picture, err := t.read(ctx)
 		if err != nil {
 			return err
 		}
@@ -208,6 +212,11 @@ func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame) 
 		case "paste":
 			// The page sends a paste in pieces; they count as one paste.
 			err = reply(conv.Paste(f.S, f.More, now))
+		case "picture":
+			// Checked again as if it came from anyone, whatever the page did.
+			if perr := conv.Picture(ctx, bytes.NewReader(picture), talk.PictureMaxPage, now); perr != nil {
+				err = reply("", perr.Error())
+			}
 		case "leave":
 			return errLeave
 		default:

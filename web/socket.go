@@ -19,8 +19,9 @@ import (
 // URL); after that it sends what was typed. The server sends what others
 // typed, already cleaned, and what entered the room of one's own typing.
 
-// readLimit bounds one frame from a browser; the page sends pastes in
-// pieces below it.
+// readLimit bounds one text frame from a browser; the page sends pastes in
+// pieces below it. A binary frame is a picture, shrunk by the page first,
+// of at most talk.PictureMaxPage.
 const readLimit = 1024
 
 // Frames from the browser.
@@ -57,6 +58,10 @@ type outFrame struct {
 	Step   int64  `json:"step,omitempty"`
 	Link   string `json:"link,omitempty"`
 	SSH    string `json:"ssh,omitempty"`
+	// picture: its size and its RGB pixels, base64
+	W  int    `json:"w,omitempty"`
+	H  int    `json:"h,omitempty"`
+	Px string `json:"px,omitempty"`
 }
 
 func peerOf(p talk.Peer) *peer {
@@ -101,7 +106,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.CloseNow()
-	c.SetReadLimit(readLimit)
+	c.SetReadLimit(talk.PictureMaxPage)
 	link := func(code string) string { return s.link(r, code) }
 	// r.Context() must not be used after the upgrade.
 	ctx, cancel := context.WithCancel(s.base)
@@ -146,7 +151,7 @@ var places = map[string]talk.Where{"new": talk.New, "group": talk.Group}
 
 func (t *tab) serve(ctx context.Context, conn *talk.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, t.s.cfg.HelloTimeout)
-	hello, err := t.read(hctx)
+	hello, _, err := t.read(hctx)
 	cancel()
 	if err != nil || hello.T != "hello" {
 		t.s.hub.Refused(talk.BadRequest)
@@ -188,16 +193,22 @@ func (t *tab) refuse(ctx context.Context, err error) {
 	t.c.Close(websocket.StatusNormalClosure, "")
 }
 
-func (t *tab) read(ctx context.Context) (inFrame, error) {
-	var f inFrame
+func (t *tab) read(ctx context.Context) (f inFrame, picture []byte, err error) {
 	typ, b, err := t.c.Read(ctx)
 	if err != nil {
-		return f, err
+		return f, nil, err
 	}
-	if typ != websocket.MessageText || !utf8.Valid(b) {
-		return f, errors.New("not a text frame")
+	if typ == websocket.MessageBinary {
+		return inFrame{T: "picture"}, b, nil
 	}
-	return f, json.Unmarshal(b, &f)
+	if len(b) > readLimit {
+		t.c.Close(websocket.StatusMessageTooBig, "text frames are 1 KiB at most")
+		return f, nil, errors.New("text frame too long")
+	}
+	if !utf8.Valid(b) {
+		return f, nil, errors.New("not a frame the page sends")
+	}
+	return f, nil, json.Unmarshal(b, &f)
 }
 
 func (t *tab) write(ctx context.Context, f outFrame) error {

@@ -363,7 +363,7 @@ func TestBadSocketsAreCut(t *testing.T) {
 	if st := websocket.CloseStatus(a.closed()); st != websocket.StatusMessageTooBig {
 		t.Errorf("big frame closed with %v", st)
 	}
-	// Binary frames and unknown kinds end the session too.
+	// Unknown kinds end the session too.
 	b := s.open(t, map[string]any{"t": "hello", "op": "new"})
 	b.next("seated")
 	b.send(map[string]any{"t": "exec", "s": "ls"})

@@ -26,6 +26,8 @@
     sent: '', // what of the textarea's value was already sent
     composing: false,
     toldBackspace: false,
+    pictures: 'veil', // what this person sees of pictures: veil (until shown), show, off
+    veiled: [], // pictures waiting to be shown, oldest first
   };
 
   // ---- the start page and the room page ----
@@ -146,6 +148,9 @@
       }
       case 'own':
         addText(st.lanes.get(st.self.id), f.s);
+        break;
+      case 'picture':
+        showPicture(f);
         break;
       case 'hint':
       case 'note':
@@ -291,6 +296,147 @@
     }
   }
 
+  // ---- pictures: veiled until shown, then fading like words ----
+
+  // A picture arrives as its small RGB pixels. It is drawn on a canvas in
+  // its sender's lane, veiled (a few blocks of its average colours) until
+  // this person shows it; then it fades on the room's schedule. One's own
+  // is shown at once. Nothing is kept: the canvas goes with the fade.
+  function showPicture(f) {
+    const lane = st.lanes.get(f.id);
+    if (!lane) return;
+    const own = st.self && f.id === st.self.id;
+    const name = lane.peer.name;
+    if (lane.pic) dropPicture(lane.pic);
+    const box = document.createElement('div');
+    box.className = 'pic';
+    lane.el.insertBefore(box, lane.text);
+    lane.pic = box;
+    const caption = document.createElement('span');
+    caption.className = 'caption';
+    box.append(caption);
+    if (!own) announce(name + ' sent a picture.' + (st.pictures === 'veil' ? ' Show picture shows it.' : ''));
+    if (st.pictures === 'off') {
+      caption.textContent = '[picture from ' + name + ']';
+      fadeAway(box);
+      return;
+    }
+    const raw = atob(f.px);
+    const canvas = document.createElement('canvas');
+    canvas.width = f.w;
+    canvas.height = f.h;
+    box.prepend(canvas);
+    const show = () => {
+      if (!box.isConnected || !box.classList.contains('veiled')) return;
+      clearTimeout(box.expire);
+      st.veiled = st.veiled.filter((b) => b !== box);
+      box.classList.remove('veiled');
+      caption.textContent = '';
+      paint(canvas, raw, f.w, f.h, false);
+      fadeAway(box);
+      showPicButton();
+    };
+    box.classList.add('veiled');
+    box.show = show;
+    if (own || st.pictures === 'show') {
+      show();
+      return;
+    }
+    paint(canvas, raw, f.w, f.h, true);
+    caption.textContent = name + ' sent a picture · click to show it';
+    canvas.addEventListener('click', (e) => {
+      e.stopPropagation();
+      show();
+    });
+    st.veiled.push(box);
+    box.expire = setTimeout(() => dropPicture(box), 30000);
+    showPicButton();
+  }
+
+  // paint draws RGB pixels on canvas, or, veiled, 4×2 blocks of their
+  // average colours.
+  function paint(canvas, raw, w, h, veil) {
+    const img = canvas.getContext('2d').createImageData(w, h);
+    const at = (x, y, c) => raw.charCodeAt((y * w + x) * 3 + c);
+    const bw = Math.ceil(w / 4);
+    const bh = Math.ceil(h / 2);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const o = (y * w + x) * 4;
+        for (let c = 0; c < 3; c++) {
+          if (!veil) {
+            img.data[o + c] = at(x, y, c);
+            continue;
+          }
+          const x0 = Math.floor(x / bw) * bw;
+          const y0 = Math.floor(y / bh) * bh;
+          let sum = 0;
+          let n = 0;
+          for (let yy = y0; yy < Math.min(y0 + bh, h); yy += 2) {
+            for (let xx = x0; xx < Math.min(x0 + bw, w); xx += 2) {
+              sum += at(xx, yy, c);
+              n++;
+            }
+          }
+          img.data[o + c] = sum / n;
+        }
+        img.data[o + 3] = 255;
+      }
+    }
+    canvas.getContext('2d').putImageData(img, 0, 0);
+  }
+
+  function fadeAway(box) {
+    const bright = Math.min(Math.max(st.bright / st.linger, 0), 1);
+    const a = box.animate([{ opacity: 1 }, { opacity: 1, offset: bright }, { opacity: 0 }], { duration: st.linger * st.pace, fill: 'forwards' });
+    a.onfinish = () => dropPicture(box);
+  }
+
+  function dropPicture(box) {
+    clearTimeout(box.expire);
+    st.veiled = st.veiled.filter((b) => b !== box);
+    box.remove();
+    for (const lane of st.lanes.values()) if (lane.pic === box) lane.pic = null;
+    showPicButton();
+  }
+
+  function showPicButton() {
+    $('showpic').hidden = st.veiled.length === 0;
+  }
+
+  // sendPicture shrinks a file to at most 256 pixels on its long side on a
+  // canvas (which drops EXIF and GPS: only pixels are re-encoded) and sends
+  // it in a binary frame. The server checks it again as from anyone.
+  async function sendPicture(file) {
+    if (!st.ws || st.ws.readyState !== WebSocket.OPEN || !st.self) return;
+    if (!/^image\//.test(file.type)) {
+      notice('Only PNG, JPEG, GIF or WebP pictures.');
+      return;
+    }
+    try {
+      const bmp = await createImageBitmap(file, { imageOrientation: 'from-image' });
+      const scale = Math.min(1, 256 / Math.max(bmp.width, bmp.height));
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.max(1, Math.round(bmp.width * scale));
+      canvas.height = Math.max(1, Math.round(bmp.height * scale));
+      canvas.getContext('2d').drawImage(bmp, 0, 0, canvas.width, canvas.height);
+      bmp.close();
+      const blob = await new Promise((done) => canvas.toBlob(done, 'image/jpeg', 0.85));
+      if (!blob || blob.size > 512 * 1024) {
+        notice('That picture is too big (512 KB at most).');
+        return;
+      }
+      if (st.ws && st.ws.readyState === WebSocket.OPEN) st.ws.send(await blob.arrayBuffer());
+    } catch {
+      notice('That picture could not be read.');
+    }
+  }
+
+  function imageIn(items) {
+    for (const f of items || []) if (f && /^image\//.test(f.type)) return f;
+    return null;
+  }
+
   // ---- words for screen readers: words, not keystrokes ----
 
   function flushWord(lane) {
@@ -420,6 +566,11 @@
   ta.addEventListener('paste', (e) => {
     e.preventDefault();
     if (!st.self) return;
+    const file = imageIn(e.clipboardData && e.clipboardData.files);
+    if (file) {
+      sendPicture(file);
+      return;
+    }
     const s = (e.clipboardData && e.clipboardData.getData('text/plain')) || '';
     const cps = Array.from(s);
     if (cps.length === 0) return;
@@ -458,6 +609,30 @@
     ta.focus();
   });
   $('lanes').addEventListener('click', () => ta.focus());
+  $('picture').addEventListener('click', () => $('picfile').click());
+  $('picfile').addEventListener('change', () => {
+    const file = imageIn($('picfile').files);
+    $('picfile').value = '';
+    if (file) sendPicture(file);
+    ta.focus();
+  });
+  $('showpic').addEventListener('click', () => {
+    const box = st.veiled[st.veiled.length - 1];
+    if (box) box.show();
+    ta.focus();
+  });
+  const pictureWords = { veil: 'Pictures: veiled', show: 'Pictures: shown', off: 'Pictures: off' };
+  $('pictures').addEventListener('click', () => {
+    st.pictures = { veil: 'show', show: 'off', off: 'veil' }[st.pictures];
+    $('pictures').textContent = pictureWords[st.pictures];
+    ta.focus();
+  });
+  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const file = imageIn(e.dataTransfer && e.dataTransfer.files);
+    if (file) sendPicture(file);
+  });
 
   // ---- start ----
 
