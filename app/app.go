@@ -94,13 +94,7 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 	}
 	undo.add(gate.Shutdown)
 	sshPort := ln.Addr().(*net.TCPAddr).Port
-	var store certs.Storage // nil: in the data directory
-	if nc != nil && cfg.WebDomain != "" {
-		if store, err = nc.certStorage(cfg.NATSReplicas); err != nil {
-			return nil, err
-		}
-	}
-	wf, err := listenWeb(cfg, store, log)
+	wf, err := listenWebWith(cfg, nc, log)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +120,19 @@ func Start(cfg Config, log *slog.Logger, build metrics.Build) (a *App, err error
 		return nil, err
 	}
 	return a, nil
+}
+
+// listenWebWith listens for browsers, keeping ACME's certificates in NATS
+// with a cluster and in the data directory without.
+func listenWebWith(cfg Config, nc *natsCluster, log *slog.Logger) (*webFront, error) {
+	var store certs.Storage // nil: in the data directory
+	if nc != nil && cfg.WebDomain != "" {
+		var err error
+		if store, err = nc.certStorage(cfg.NATSReplicas); err != nil {
+			return nil, err
+		}
+	}
+	return listenWeb(cfg, store, log)
 }
 
 // newHub is the conversation layer both front ends stand on, its invites

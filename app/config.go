@@ -308,30 +308,36 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		}
 		return c, usageErrorf("unexpected argument %q", word)
 	}
+	return c, check(c)
+}
+
+// check refuses settings that cannot work together or are out of range,
+// each as a *UsageError on one line.
+func check(c Config) error {
 	switch {
 	case c.Linger < 500*time.Millisecond || c.Linger > 10*time.Minute:
-		return c, usageErrorf("--linger %v: want between 500ms and 10m", c.Linger)
+		return usageErrorf("--linger %v: want between 500ms and 10m", c.Linger)
 	case c.MaxGroup < 2 || c.MaxGroup > 64:
-		return c, usageErrorf("--max-group %d: want between 2 and 64", c.MaxGroup)
+		return usageErrorf("--max-group %d: want between 2 and 64", c.MaxGroup)
 	case c.Stall < time.Second:
-		return c, usageErrorf("--stall-timeout %v: want at least 1s", c.Stall)
+		return usageErrorf("--stall-timeout %v: want at least 1s", c.Stall)
 	case c.KeyRate <= 0 || c.KeyBurst < 1 || c.MaxPaste < 1:
-		return c, usageErrorf("--key-rate, --key-burst and --max-paste must be positive")
+		return usageErrorf("--key-rate, --key-burst and --max-paste must be positive")
 	case c.MaxSessions < 0 || c.SessionsPerIP < 0 || c.ConnsPerIP < 0 || c.ConnsPerMinute < 0 || c.WrongCodes < 0 || c.WrongCodesPerHour < 0 || c.ServerWrongCodes < 0 || c.IdleTimeout < 0:
-		return c, usageErrorf("limits cannot be negative (0 turns one off)")
+		return usageErrorf("limits cannot be negative (0 turns one off)")
 	}
 	if err := checkNATS(c); err != nil {
-		return c, &UsageError{Err: err}
+		return &UsageError{Err: err}
 	}
 	if err := checkWeb(c); err != nil {
-		return c, &UsageError{Err: err}
+		return &UsageError{Err: err}
 	}
 	// Start checks --proxy-protocol and --trusted-proxies as it wraps its
 	// listener; the same check here makes a wrong pair a usage error too.
 	if _, err := proxyListener(noListener{}, c); err != nil {
-		return c, &UsageError{Err: err}
+		return &UsageError{Err: err}
 	}
-	return c, nil
+	return nil
 }
 
 // onOff is a setting that is on or off (also true/false, yes/no, 1/0).
