@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -12,26 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/logtest"
 	"github.com/hush-chat/hush/internal/testcert"
 )
 
 // logBuffer collects a log written from other goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type logBuffer = logtest.Buffer
 
 // serveTLS answers TLS handshakes on a loopback port with cfg until the
 // test ends, and returns the address.

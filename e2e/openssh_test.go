@@ -3,12 +3,9 @@ package e2e
 // The real OpenSSH client, not only x/crypto.
 
 import (
-	"crypto/ed25519"
-	"encoding/pem"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,16 +61,7 @@ func TestOpenSSHInterop(t *testing.T) {
 	bob.WaitText("left")
 
 	// With a key, OpenSSH users get the handle and badge of that key.
-	_, priv, _ := ed25519.GenerateKey(nil)
-	block, err := gossh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := gossh.NewSignerFromKey(priv)
+	keyFile, signer := keyPair(t)
 	keyed := openssh(t, s.Addr(), "new", keyFile)
 	keyed.WaitText("· you")
 	badge := regexp.MustCompile(`· key ([A-Za-z0-9+/]{8}) · you`).FindStringSubmatch(keyed.Screen())

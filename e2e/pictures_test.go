@@ -71,6 +71,14 @@ func sshPic(t *testing.T, addr, user, key, tok, file string) (int, string) {
 // keyFile writes a fresh ed25519 key for OpenSSH and returns its path.
 func keyFile(t *testing.T) string {
 	t.Helper()
+	path, _ := keyPair(t)
+	return path
+}
+
+// keyPair writes a fresh ed25519 key for OpenSSH and returns its path and
+// the key as x/crypto signs with it.
+func keyPair(t *testing.T) (string, gossh.Signer) {
+	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(nil)
 	block, err := gossh.MarshalPrivateKey(priv, "")
 	if err != nil {
@@ -80,7 +88,11 @@ func keyFile(t *testing.T) string {
 	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, signer
 }
 
 // halves writes a PNG whose left half is red and right half blue.
