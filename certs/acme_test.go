@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/logtest"
 	"github.com/hush-chat/hush/internal/pebbletest"
 )
 
@@ -33,7 +34,7 @@ func verified(addr string, root *x509.Certificate) *x509.Certificate {
 
 // waitVerified waits, with a bound, until addr serves a certificate for
 // domain that chains to the CA's root and ok accepts.
-func waitVerified(t *testing.T, ca *pebbletest.CA, addr string, log *logBuffer, ok func(*x509.Certificate) bool) *x509.Certificate {
+func waitVerified(t *testing.T, ca *pebbletest.CA, addr string, log *logtest.Buffer, ok func(*x509.Certificate) bool) *x509.Certificate {
 	t.Helper()
 	root := ca.IssuerRoot(t)
 	deadline := time.Now().Add(60 * time.Second)
@@ -52,9 +53,9 @@ func anyCert(*x509.Certificate) bool { return true }
 
 // newACME starts an ACME for domain whose TLS-ALPN-01 answers are served
 // on tlsLn, and (when httpLn is not nil) HTTP-01 on httpLn.
-func newACME(t *testing.T, ca *pebbletest.CA, tlsLn, httpLn net.Listener, dir string, renew time.Duration) (*ACME, *logBuffer) {
+func newACME(t *testing.T, ca *pebbletest.CA, tlsLn, httpLn net.Listener, dir string, renew time.Duration) (*ACME, *logtest.Buffer) {
 	t.Helper()
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	cfg := ACMEConfig{
 		Domains:    []string{domain},
 		CA:         ca.Dir,

@@ -15,9 +15,6 @@ import (
 	"github.com/hush-chat/hush/internal/testcert"
 )
 
-// logBuffer collects a log written from other goroutines.
-type logBuffer = logtest.Buffer
-
 // serveTLS answers TLS handshakes on a loopback port with cfg until the
 // test ends, and returns the address.
 func serveTLS(t *testing.T, cfg *tls.Config) string {
@@ -83,7 +80,7 @@ func TestFilesPickUpARenewedPairOnAHandshake(t *testing.T) {
 	dir := t.TempDir()
 	first, second := testcert.Valid(t, "chat.test"), testcert.Valid(t, "chat.test")
 	certPath, keyPath := testcert.Write(t, dir, first.Cert, first.Key)
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	f, err := LoadFiles(certPath, keyPath, 50*time.Millisecond, slog.New(slog.NewTextHandler(log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +104,7 @@ func TestFilesKeepServingWhenTheNewPairIsBroken(t *testing.T) {
 	dir := t.TempDir()
 	good := testcert.Valid(t, "chat.test")
 	certPath, keyPath := testcert.Write(t, dir, good.Cert, good.Key)
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	f, err := LoadFiles(certPath, keyPath, time.Hour, slog.New(slog.NewTextHandler(log, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hush-chat/hush/internal/logtest"
 	"github.com/hush-chat/hush/internal/pebbletest"
 )
 
@@ -131,8 +132,8 @@ func TestACMEThroughNATSOrdersOnce(t *testing.T) {
 	open := natsStorage(t)
 	first := listen(t)
 	ca := pebbletest.Start(t, pebbletest.Options{TLSPort: port(first), HTTPPort: pebbletest.FreePort(t)})
-	node := func(ln net.Listener) (*ACME, *logBuffer) {
-		log := &logBuffer{}
+	node := func(ln net.Listener) (*ACME, *logtest.Buffer) {
+		log := &logtest.Buffer{}
 		a, err := NewACME(ACMEConfig{Domains: []string{domain}, CA: ca.Dir, Roots: ca.Roots, Storage: open(), TLSAddr: ln.Addr().String(),
 			Log: slog.New(slog.NewTextHandler(log, nil))})
 		if err != nil {
@@ -143,7 +144,7 @@ func TestACMEThroughNATSOrdersOnce(t *testing.T) {
 		return a, log
 	}
 	lns := []net.Listener{first, listen(t), listen(t)}
-	logs := make([]*logBuffer, 3)
+	logs := make([]*logtest.Buffer, 3)
 	var nodes []*ACME
 	for i, ln := range lns[:2] {
 		var a *ACME

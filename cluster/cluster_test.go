@@ -15,10 +15,6 @@ import (
 
 const testSalt = "cluster-test-salt-0123456789"
 
-// startServer runs an embedded NATS server with JetStream on 127.0.0.1;
-// port 0 picks a free one.
-var startServer = natstest.StartServer
-
 func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
@@ -59,14 +55,14 @@ func newNode(t testing.TB, url, node string, edit ...func(*Config)) *Registry {
 }
 
 func TestContract(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	roomstest.Run(t, func(t *testing.T) rooms.Registry { return newNode(t, s.ClientURL(), "solo") })
 }
 
 // TestContractTwoNodes runs the contract with every other Open and Join
 // going to the other node, so most rooms span both.
 func TestContractTwoNodes(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	roomstest.Run(t, func(t *testing.T) rooms.Registry {
 		return &pair{nodes: [2]*Registry{newNode(t, s.ClientURL(), "left"), newNode(t, s.ClientURL(), "right")}}
 	})

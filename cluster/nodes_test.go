@@ -71,7 +71,7 @@ func join(t *testing.T, r *Registry, code, name string) rooms.Seat {
 
 // Two nodes, many people each, one free seat: exactly one sits.
 func TestLastSeatAcrossNodes(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
 	for round := range 3 {
 		host := open(t, a, 2, "host")
@@ -127,7 +127,7 @@ func countMsgs(t *testing.T, url, subject string) (func() int, *nats.Conn) {
 // A room whose members share a node says nothing on NATS; one that spans
 // nodes sends one message per keystroke, and events cross in order.
 func TestEventsCrossOnlyWhenNeeded(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
 	count, raw := countMsgs(t, s.ClientURL(), "hush.>")
 
@@ -191,7 +191,7 @@ func TestEventsCrossOnlyWhenNeeded(t *testing.T) {
 // No code ever reaches NATS: not in a subject, a header, a payload, a key
 // or a value.
 func TestCodesNeverInNATS(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	spy := connect(t, s.ClientURL())
 	var (
 		mu   sync.Mutex
@@ -267,7 +267,7 @@ func flatten(h nats.Header) []string {
 // A node that dies without a word: the others see its members leave
 // within the lease and the seat frees up.
 func TestNodeDies(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a := newNode(t, s.ClientURL(), "a")
 	nc := connect(t, s.ClientURL())
 	cfg := testConfig(t, "b")
@@ -396,7 +396,7 @@ func TestFencing(t *testing.T) {
 }
 
 func testFencing(t *testing.T, closed bool) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	px := newProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"))
 	a := newNode(t, s.ClientURL(), "a")
 	b := newNode(t, px.url(), "b")
@@ -450,7 +450,7 @@ func testFencing(t *testing.T, closed bool) {
 // same port, empty: new rooms work with the same registries, and a room
 // that lived through it is written again.
 func TestServerRestart(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	port := s.Addr().(*net.TCPAddr).Port
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
 	kept := open(t, a, 3, "kept")
@@ -470,7 +470,7 @@ func TestServerRestart(t *testing.T) {
 			t.Fatalf("Join with NATS down: %v", err)
 		}
 	}
-	startServer(t, port, "")
+	natstest.StartServer(t, port, "")
 	back := time.Now()
 	t.Logf("restarted %v after shutdown", time.Since(down))
 	wait.Within(t, 10*time.Second, "Open to work again", func() (bool, string) {
@@ -505,7 +505,7 @@ func TestServerRestart(t *testing.T) {
 // and a room that spans them goes on without anyone leaving, though for a
 // while its record holds only the members of the node that wrote it first.
 func TestQuickRestartKeepsSharedRooms(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	port := s.Addr().(*net.TCPAddr).Port
 	// A lease long enough to outlast the restart: no node fences itself.
 	lease := func(c *Config) { c.Lease = 4 * time.Second }
@@ -515,7 +515,7 @@ func TestQuickRestartKeepsSharedRooms(t *testing.T) {
 	next(t, c, 2*time.Second, "Joined d", hasKind(rooms.Joined))
 	s.Shutdown()
 	s.WaitForShutdown()
-	startServer(t, port, "")
+	natstest.StartServer(t, port, "")
 	wait.Within(t, a.cfg.Lease, "both leases taken again", func() (bool, string) {
 		return a.retaken.Load() != 0 && b.retaken.Load() != 0, fmt.Sprint("a ", a.retaken.Load(), ", b ", b.retaken.Load())
 	})
@@ -541,7 +541,7 @@ func TestQuickRestartKeepsSharedRooms(t *testing.T) {
 // cluster's is refused, with both values for a setting; it changes no
 // bucket on its way out.
 func TestMismatchRefused(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a := newNode(t, s.ClientURL(), "a")
 	for name, c := range map[string]struct {
 		edit func(*Config)
@@ -613,7 +613,7 @@ func TestThreeServers(t *testing.T) {
 // reconciliation). When everyone has left, the deleted rooms' markers
 // expire too.
 func TestQuietAtRest(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
 	var seats []rooms.Seat
 	for i := range 50 {
@@ -666,7 +666,7 @@ func TestQuietAtRest(t *testing.T) {
 // A Join announcement lost on the way (core NATS is at-most-once): the
 // newcomer's first keystroke introduces them.
 func TestLostJoinHeals(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a := newNode(t, s.ClientURL(), "a")
 	x := open(t, a, 3, "x")
 	raw := connect(t, s.ClientURL())
@@ -699,7 +699,7 @@ type dropper struct {
 // opens a room for three on a. Their lease is 4 s: reconciling takes up
 // to ¾ of it by design, and the rest is slack for a loaded machine.
 func lossyPair(t *testing.T, d *dropper) (a, b *Registry, x rooms.Seat) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	lease := func(c *Config) { c.Lease = 4 * time.Second }
 	a = newNode(t, s.ClientURL(), "a", lease, func(c *Config) { c.drop = d.drop })
 	b = newNode(t, s.ClientURL(), "b", lease)
@@ -770,7 +770,7 @@ func TestLostJoinReconciled(t *testing.T) {
 // of only if their node still holds its lease: one of a node that died is
 // not shown arriving (the sweep drops it instead).
 func TestReconcileSkipsTheDead(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
 	x := open(t, a, 5, "x")
 	join(t, b, x.Code(), "y")

@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-chat/hush/internal/natstest"
 	"github.com/hush-chat/hush/limits"
 )
 
 // Wrong codes counted on one node pause the address on every node, and
 // the address never reaches NATS in the clear.
 func TestWrongCodesHoldAcrossNodes(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	a, b := newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")
 	cfg := limits.Config{WrongCodes: 3, WrongCodesPerHour: 6, Lockout: 10 * time.Minute}
 	la, err := a.WrongCodes(t.Context(), cfg)
@@ -58,7 +59,7 @@ func TestWrongCodesHoldAcrossNodes(t *testing.T) {
 
 // Many nodes counting at once lose no wrong code: compare-and-set.
 func TestWrongCodesCountRacers(t *testing.T) {
-	s := startServer(t, 0, "")
+	s := natstest.StartServer(t, 0, "")
 	cfg := limits.Config{WrongCodes: 100, WrongCodesPerHour: 0.001, Lockout: time.Minute}
 	var counters []*WrongCodes
 	for _, n := range []string{"a", "b", "c"} {

@@ -167,7 +167,7 @@ func TestACMEPublicServer(t *testing.T) {
 func webAddr(t *testing.T, b *binary) string {
 	t.Helper()
 	var addr string
-	waitUntil(t, "the web listener", func() (bool, string) {
+	wait.Until(t, "the web listener", func() (bool, string) {
 		m := webListenRE.FindStringSubmatch(b.stderr.String())
 		if m == nil {
 			return false, b.stderr.String()
@@ -212,7 +212,7 @@ func TestACMETwoNodesThroughNATSOrderOnce(t *testing.T) {
 	}
 	c := startNode(t, hush, t.TempDir(), a, nats.url, append([]string{"--web", "127.0.0.1:0"}, acme...)...)
 	addr := webAddr(t, c)
-	waitUntil(t, "the late node's certificate", func() (bool, string) {
+	wait.Until(t, "the late node's certificate", func() (bool, string) {
 		chain := servedChain(addr, root)
 		return chain != nil && chain[0].SerialNumber.Cmp(serial) == 0, c.stderr.String()
 	})

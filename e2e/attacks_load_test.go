@@ -24,6 +24,7 @@ import (
 
 	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // memory reads a process's resident set now and at its peak, in bytes.
@@ -175,7 +176,7 @@ func dialSocket(t *testing.T, addr, from string, rcvbuf, sndbuf int) *net.TCPCon
 // sshOver makes an SSH client of conn, as a guest named user.
 func sshOver(t *testing.T, conn net.Conn, addr, user string) *gossh.Client {
 	t.Helper()
-	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, guestConfig(user))
+	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, sshtest.GuestConfig(user))
 	if err != nil {
 		conn.Close()
 		t.Fatal(err)
@@ -310,8 +311,8 @@ func TestAttackStalledReaderIsDropped(t *testing.T) {
 }
 
 // stalledReader has a member stop reading as soon as it is seated, while
-// the others talk, and waits up to wait for the others to see it leave.
-func stalledReader(t *testing.T, rcvbuf int, wait time.Duration) {
+// the others talk, and waits up to within for the others to see it leave.
+func stalledReader(t *testing.T, rcvbuf int, within time.Duration) {
 	// Two people, four keys a second each (some 50 words a minute).
 	const stall, every = 2 * time.Second, 125 * time.Millisecond
 	s := startServer(t, func(c *app.Config) {
@@ -326,7 +327,7 @@ func stalledReader(t *testing.T, rcvbuf int, wait time.Duration) {
 	slow := joinStalling(t, s.Addr(), code, "127.0.0.3", rcvbuf)
 	ann.WaitText("3 of 3 here")
 	ben.WaitText("3 of 3 here")
-	waitUntil(t, "the slow member to see the room", func() (bool, string) {
+	wait.Until(t, "the slow member to see the room", func() (bool, string) {
 		return slow.meter.read.Load() > 0, ""
 	})
 	rcv0 := slow.receiveBuffer(t)
@@ -340,7 +341,7 @@ func stalledReader(t *testing.T, rcvbuf int, wait time.Duration) {
 	dropped := func() bool {
 		return strings.Contains(ann.Screen(), "2 of 3 here") && strings.Contains(ben.Screen(), "2 of 3 here")
 	}
-	for i := 0; i < 10_000 && !dropped() && time.Since(stalledAt) < wait; i++ {
+	for i := 0; i < 10_000 && !dropped() && time.Since(stalledAt) < within; i++ {
 		<-tick.C
 		talk.next()
 	}

@@ -87,7 +87,7 @@ func TestAttackOverLimitConnectionsAreClosed(t *testing.T) {
 				_, _ = io.Copy(io.Discard, raw)
 				return
 			}
-			cfg := guestConfig("new")
+			cfg := sshtest.GuestConfig("new")
 			cfg.BannerCallback = func(msg string) error {
 				if strings.Contains(msg, "Too many connections") {
 					told.Add(1)

@@ -8,6 +8,8 @@ package e2e
 // and in time.
 
 import (
+	"github.com/hush-chat/hush/internal/logtest"
+
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // bareDial connects a bare client (no terminal of its own) as user from a
@@ -46,7 +49,7 @@ func tryBareDial(addr, user, from string) (*gossh.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc, chans, reqs, err := gossh.NewClientConn(raw, addr, guestConfig(user))
+	cc, chans, reqs, err := gossh.NewClientConn(raw, addr, sshtest.GuestConfig(user))
 	if err != nil {
 		raw.Close()
 		return nil, err
@@ -59,8 +62,8 @@ func tryBareDial(addr, user, from string) (*gossh.Client, error) {
 type shell struct {
 	sess   *gossh.Session
 	stdin  io.WriteCloser // open: EOF would end the session
-	stdout *logBuffer
-	stderr *logBuffer
+	stdout *logtest.Buffer
+	stderr *logtest.Buffer
 	done   chan struct{}
 	err    error // what Wait said, once done is closed
 }
@@ -76,7 +79,7 @@ func startShell(t *testing.T, sess *gossh.Session, w, h int) *shell {
 }
 
 func tryShell(sess *gossh.Session, w, h int) (*shell, error) {
-	sh := &shell{sess: sess, stdout: &logBuffer{}, stderr: &logBuffer{}, done: make(chan struct{})}
+	sh := &shell{sess: sess, stdout: &logtest.Buffer{}, stderr: &logtest.Buffer{}, done: make(chan struct{})}
 	sess.Stdout, sess.Stderr = sh.stdout, sh.stderr
 	var err error
 	if sh.stdin, err = sess.StdinPipe(); err != nil {
@@ -105,7 +108,7 @@ func (sh *shell) ended() bool {
 // waitShows waits until the session's output contains s.
 func (sh *shell) waitShows(t *testing.T, s string) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("%q in the output", s), func() (bool, string) {
+	wait.Until(t, fmt.Sprintf("%q in the output", s), func() (bool, string) {
 		return strings.Contains(sh.stdout.String(), s), fmt.Sprintf("stdout %q, stderr %q", sh.stdout, sh.stderr)
 	})
 }
@@ -114,7 +117,7 @@ func (sh *shell) waitShows(t *testing.T, s string) {
 // has been refused and ended (false, with what it was told).
 func (sh *shell) seatedOrRefused(t *testing.T) (seated bool, told string) {
 	t.Helper()
-	waitUntil(t, "a room or a refusal", func() (bool, string) {
+	wait.Until(t, "a room or a refusal", func() (bool, string) {
 		seated = strings.Contains(sh.stdout.String(), "Waiting for someone to join")
 		return seated || sh.ended(), fmt.Sprintf("stdout %q, stderr %q", sh.stdout, sh.stderr)
 	})
@@ -480,7 +483,7 @@ func TestAttackGuessingCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bobOut := &logBuffer{}
+		bobOut := &logtest.Buffer{}
 		bobSess.Stdout = bobOut
 		if _, err := bobSess.StdinPipe(); err != nil {
 			t.Fatal(err)
@@ -518,14 +521,14 @@ func TestAttackGuessingCodes(t *testing.T) {
 		}
 
 		// Once the budget is well spent, the right code joins.
-		waitUntil(t, "the budget to be spent", func() (bool, string) {
+		wait.Until(t, "the budget to be spent", func() (bool, string) {
 			return wrong.Load() >= budget+10, fmt.Sprint(wrong.Load(), " wrong codes answered")
 		})
 		t0 := time.Now()
 		if err := bobSess.Shell(); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, "bob to be seated", func() (bool, string) {
+		wait.Until(t, "bob to be seated", func() (bool, string) {
 			return strings.Contains(bobOut.String(), "2 of 2 here"), bobOut.String()
 		})
 		join := time.Since(t0)

@@ -4,6 +4,8 @@ package e2e
 // a restart that keeps the host key, and its health subcommand.
 
 import (
+	"github.com/hush-chat/hush/internal/logtest"
+
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,12 +20,13 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // binary is a hush process.
 type binary struct {
 	cmd    *exec.Cmd
-	stderr *logBuffer
+	stderr *logtest.Buffer
 	done   chan struct{}
 	addr   string // SSH
 	maddr  string // metrics
@@ -63,7 +66,7 @@ func startBinary(t *testing.T, bin, dir string, args ...string) *binary {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	b := &binary{stderr: &logBuffer{}, done: make(chan struct{})}
+	b := &binary{stderr: &logtest.Buffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(bin, args...)
 	b.cmd.Dir, b.cmd.Env, b.cmd.Stderr = dir, cleanEnv(), b.stderr
 	if err := b.cmd.Start(); err != nil {
@@ -88,7 +91,7 @@ func runBinary(t *testing.T, bin, data string) *binary {
 // first fails the test.
 func (b *binary) listening(t *testing.T) {
 	t.Helper()
-	waitUntil(t, "the server to listen", func() (bool, string) {
+	wait.Until(t, "the server to listen", func() (bool, string) {
 		select {
 		case <-b.done:
 			t.Fatalf("hush exited: %v\n%s", b.cmd.ProcessState, b.stderr)

@@ -17,6 +17,7 @@ import (
 	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
 	"github.com/hush-chat/hush/internal/testcert"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // servedSerial is the serial of the certificate the TLS server at addr
@@ -34,7 +35,7 @@ func servedSerial(addr string) *big.Int {
 
 func waitSerial(t *testing.T, addr string, want *big.Int) {
 	t.Helper()
-	waitUntil(t, "the new certificate to be served", func() (bool, string) {
+	wait.Until(t, "the new certificate to be served", func() (bool, string) {
 		got := servedSerial(addr)
 		return got.Cmp(want) == 0, "serving " + got.String() + ", want " + want.String()
 	})
@@ -65,7 +66,7 @@ func TestWebTLSFilesRenewUnderARunningServer(t *testing.T) {
 	// line saying why, and the pair serving stays.
 	third := testcert.Valid(t, "chat.test")
 	testcert.Write(t, dir, third.Cert, second.Key)
-	waitUntil(t, "the refusal on a handshake", func() (bool, string) {
+	wait.Until(t, "the refusal on a handshake", func() (bool, string) {
 		if got := servedSerial(s.WebAddr()); got.Cmp(second.Serial) != 0 {
 			t.Fatalf("serving %v after a broken pair, want %v", got, second.Serial)
 		}
@@ -83,7 +84,7 @@ func TestSIGHUPReloadsCertificateFilesAndNeverExits(t *testing.T) {
 		"--host", "chat.test", "--web", "127.0.0.1:0", "--web-tls-cert", certPath, "--web-tls-key", keyPath)
 	b.listening(t)
 	var webAddr string
-	waitUntil(t, "the web listener", func() (bool, string) {
+	wait.Until(t, "the web listener", func() (bool, string) {
 		m := regexp.MustCompile(`msg="web listening" addr=(\S+) page=https://chat\.test:\d+`).FindStringSubmatch(b.stderr.String())
 		if m == nil {
 			return false, b.stderr.String()
@@ -101,7 +102,7 @@ func TestSIGHUPReloadsCertificateFilesAndNeverExits(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the reload line", func() (bool, string) {
+	wait.Until(t, "the reload line", func() (bool, string) {
 		return strings.Contains(b.stderr.String(), `msg="TLS certificate reloaded"`), b.stderr.String()
 	})
 	waitSerial(t, webAddr, second.Serial)
@@ -110,7 +111,7 @@ func TestSIGHUPReloadsCertificateFilesAndNeverExits(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the unchanged line", func() (bool, string) {
+	wait.Until(t, "the unchanged line", func() (bool, string) {
 		return strings.Contains(b.stderr.String(), "TLS certificate files unchanged"), b.stderr.String()
 	})
 	term := sshtest.Dial(t, b.addr, "new", sshtest.Options{})

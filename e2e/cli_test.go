@@ -17,6 +17,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 // cliRun is one finished run of the binary.
@@ -59,7 +60,7 @@ func runCLI(t *testing.T, bin, dir string, args ...string) cliRun {
 func startCLI(t *testing.T, bin string, args ...string) *binary {
 	t.Helper()
 	b := startBinary(t, bin, "", args...)
-	waitUntil(t, "the start-up log", func() (bool, string) {
+	wait.Until(t, "the start-up log", func() (bool, string) {
 		select {
 		case <-b.done:
 			t.Fatalf("hush exited: %v\n%s", b.cmd.ProcessState, b.stderr)

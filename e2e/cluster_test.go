@@ -80,7 +80,7 @@ func startNATS(t *testing.T, bin string, port int, extra ...string) *natsd {
 	}
 	args := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir()}, extra...)
 	n := &natsd{binary: startBinary(t, bin, "", args...)}
-	waitUntil(t, "nats-server to listen", func() (bool, string) {
+	wait.Until(t, "nats-server to listen", func() (bool, string) {
 		m := natsListenRE.FindStringSubmatch(n.stderr.String())
 		if m == nil {
 			return false, n.stderr.String()
@@ -216,7 +216,7 @@ func TestClusterNATSDownAndBack(t *testing.T) {
 	// A room whose members share a node keeps working.
 	alice.Type("still here")
 	carol.WaitText("still here")
-	waitUntil(t, "healthz to say NATS is gone", func() (bool, string) {
+	wait.Until(t, "healthz to say NATS is gone", func() (bool, string) {
 		code := healthz(a.maddr)
 		return code == http.StatusServiceUnavailable, fmt.Sprint(code)
 	})
@@ -231,7 +231,7 @@ func TestClusterNATSDownAndBack(t *testing.T) {
 	bob.WaitText("joined")
 	dave.Type("across again")
 	bob.WaitText("across again")
-	waitUntil(t, "healthz back to ok", func() (bool, string) {
+	wait.Until(t, "healthz back to ok", func() (bool, string) {
 		code := healthz(a.maddr)
 		return code == http.StatusOK, fmt.Sprint(code)
 	})

@@ -36,8 +36,8 @@ const testLinger = 1500 * time.Millisecond
 // port.
 type server struct {
 	*app.App
-	cfg app.Config // as started: where its data directory is, its limits
-	log *logBuffer // everything it logged
+	cfg app.Config      // as started: where its data directory is, its limits
+	log *logtest.Buffer // everything it logged
 
 	once   sync.Once
 	closed error
@@ -60,7 +60,7 @@ func startServer(t *testing.T, tweak ...func(*app.Config)) *server {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	s := &server{cfg: cfg, log: &logBuffer{}}
+	s := &server{cfg: cfg, log: &logtest.Buffer{}}
 	build := metrics.Build{Version: "test", Commit: "test", GoVersion: runtime.Version()}
 	if s.App, err = app.Start(cfg, slog.New(slog.NewTextHandler(s.log, nil)), build); err != nil {
 		t.Fatal(err)
@@ -87,31 +87,20 @@ func (s *server) stop() error {
 	return s.closed
 }
 
-// logBuffer collects output (a log, a stream) written from other goroutines.
-type logBuffer = logtest.Buffer
-
-// waitUntil polls cond until it holds, failing after sshtest.Timeout with
-// the last detail it gave. (Screens have their own waits, on sshtest.Term.)
-var waitUntil = wait.Until
-
 // waitLog waits for the server's log to contain line.
-func waitLog(t *testing.T, log *logBuffer, line string) {
+func waitLog(t *testing.T, log *logtest.Buffer, line string) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("log line %q", line), func() (bool, string) {
+	wait.Until(t, fmt.Sprintf("log line %q", line), func() (bool, string) {
 		return strings.Contains(log.String(), line), log.String()
 	})
 }
-
-// inviteCode waits for term to be alone in a new room and returns the code
-// from its invite line, checking the invite names the port at addr.
-var inviteCode = sshtest.InviteCode
 
 // openRoom connects as user ("new" or "group") and returns the terminal and
 // the room code read off its screen.
 func openRoom(t *testing.T, addr, user string, o sshtest.Options) (*sshtest.Term, string) {
 	t.Helper()
 	term := sshtest.Dial(t, addr, user, o)
-	return term, inviteCode(t, term, addr)
+	return term, sshtest.InviteCode(t, term, addr)
 }
 
 // openPair opens a room for two with default terminals and waits until
@@ -133,10 +122,6 @@ func lineOf(term *sshtest.Term, s string) int {
 	}
 	return -1
 }
-
-// guestConfig is a bare client's config: a guest (no key) who trusts any
-// host key.
-var guestConfig = sshtest.GuestConfig
 
 // exitStatus is the status a bare client's session ended with, -1 if none.
 func exitStatus(err error) int {
@@ -215,7 +200,7 @@ type metric struct {
 // waitMetrics waits until a scrape of addr shows every value in want.
 func waitMetrics(t *testing.T, addr string, want ...metric) {
 	t.Helper()
-	waitUntil(t, "metrics", func() (bool, string) {
+	wait.Until(t, "metrics", func() (bool, string) {
 		fams, _ := scrape(t, addr)
 		for _, w := range want {
 			got, ok := metricValue(fams, w.name, w.labels...)
@@ -265,7 +250,7 @@ func serverGoroutines() (int, string) {
 // baseline, failing with their stacks if they do not.
 func waitGoroutines(t *testing.T, baseline int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("server goroutines back to %d", baseline), func() (bool, string) {
+	wait.Until(t, fmt.Sprintf("server goroutines back to %d", baseline), func() (bool, string) {
 		n, stacks := serverGoroutines()
 		return n <= baseline, fmt.Sprintf("%d server goroutines:\n%s", n, stacks)
 	})

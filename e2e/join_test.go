@@ -3,6 +3,8 @@ package e2e
 // Getting in: codes that open nothing, the welcome, and what is refused.
 
 import (
+	"github.com/hush-chat/hush/internal/logtest"
+
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 	"github.com/hush-chat/hush/rooms"
 )
 
@@ -74,7 +77,7 @@ func TestRefusals(t *testing.T) {
 	}
 
 	// Subsystems, agent and port forwarding, on a raw client.
-	client, err := gossh.Dial("tcp", s.Addr(), guestConfig("new"))
+	client, err := gossh.Dial("tcp", s.Addr(), sshtest.GuestConfig("new"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestRefusals(t *testing.T) {
 	}
 	// Agent forwarding is declined quietly (ForwardAgent yes in an ssh
 	// config is common): the request fails, the person still gets a room.
-	var out logBuffer
+	var out logtest.Buffer
 	sess.Stdout = &out
 	// Stdin stays open, as a person's terminal does: without it x/crypto
 	// sends EOF at once, and EOF ends a session (it may before its first
@@ -119,7 +122,7 @@ func TestRefusals(t *testing.T) {
 	if err := sess.Shell(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "a room despite agent forwarding", func() (bool, string) {
+	wait.Until(t, "a room despite agent forwarding", func() (bool, string) {
 		return strings.Contains(out.String(), "Waiting for someone to join"), out.String()
 	})
 	sess.Close()

@@ -219,7 +219,7 @@ func TestThousandSessionsLeaveNoTrace(t *testing.T) {
 // types a little and leaves: a bare client, so the test measures the
 // server and not its own terminals.
 func briefSession(addr, user string) error {
-	client, err := gossh.Dial("tcp", addr, guestConfig(user))
+	client, err := gossh.Dial("tcp", addr, sshtest.GuestConfig(user))
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func openssh(t *testing.T, addr, user, key string) *sshtest.Term {
 func TestOpenSSHInterop(t *testing.T) {
 	s := startServer(t)
 	alice := openssh(t, s.Addr(), "new", "")
-	code := inviteCode(t, alice, s.Addr())
+	code := sshtest.InviteCode(t, alice, s.Addr())
 	bob := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	alice.WaitText("joined")
 	bob.Type("over x/crypto")

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -180,7 +181,7 @@ func TestPictureOverSSH(t *testing.T) {
 	s := startServer(t, func(c *app.Config) { c.Linger = 3 * time.Second })
 	key := keyFile(t)
 	alice := openssh(t, s.Addr(), "new", key)
-	code := inviteCode(t, alice, s.Addr())
+	code := sshtest.InviteCode(t, alice, s.Addr())
 	bob := sshtest.Dial(t, s.Addr(), code, sshtest.Options{Width: 100, Height: 30, Env: map[string]string{"COLORTERM": "truecolor"}})
 	alice.WaitText("joined")
 
@@ -245,17 +246,31 @@ func TestPictureRefusals(t *testing.T) {
 	s := startServer(t)
 	key := keyFile(t)
 	alice := openssh(t, s.Addr(), "new", key)
-	code := inviteCode(t, alice, s.Addr())
+	code := sshtest.InviteCode(t, alice, s.Addr())
 	bomb := bombPNG(t)
-	if got, msg := sshPic(t, s.Addr(), code, key, "", bomb); got != 1 || !strings.HasPrefix(msg, "That picture is too large") {
-		t.Fatalf("a bomb: exit %d, %q", got, msg)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for range 3 {
+		if got, msg := sshPic(t, s.Addr(), code, key, "", bomb); got != 1 || !strings.HasPrefix(msg, "That picture is too large") {
+			t.Fatalf("a bomb: exit %d, %q", got, msg)
+		}
+	}
+	// The server runs in this process: three bombs of 10 gigapixels each
+	// leave its heap where it was (a few MB of noise from the sessions).
+	if after := heap(); after > before+8<<20 {
+		t.Fatalf("three bombs grew the heap from %d to %d bytes", before, after)
 	}
 	alice.Type("talking")
 	alice.WaitText("talking")
 
 	off := startServer(t, func(c *app.Config) { c.Pictures = false })
 	bob := openssh(t, off.Addr(), "new", key)
-	offCode := inviteCode(t, bob, off.Addr())
+	offCode := sshtest.InviteCode(t, bob, off.Addr())
 	if got, msg := sshPic(t, off.Addr(), offCode, key, "", halves(t)); got != 1 || msg != "Pictures are off on this server." {
 		t.Fatalf("pictures off: exit %d, %q", got, msg)
 	}
@@ -285,7 +300,7 @@ func TestPictureBetweenPageAndSSH(t *testing.T) {
 	s := startServer(t, func(c *app.Config) { c.Linger = 3 * time.Second })
 	key := keyFile(t)
 	alice := openssh(t, s.Addr(), "new", key)
-	code := inviteCode(t, alice, s.Addr())
+	code := sshtest.InviteCode(t, alice, s.Addr())
 	p := openPage(t, webURL(s)+"/"+code)
 	p.seatedCode()
 	alice.WaitText("joined")
@@ -343,7 +358,7 @@ func TestPictureAcrossNodes(t *testing.T) {
 	b := startNode(t, hush, t.TempDir(), a, n.url, "--node", "b")
 	key := keyFile(t)
 	alice := openssh(t, a.addr, "new", key)
-	code := inviteCode(t, alice, a.addr)
+	code := sshtest.InviteCode(t, alice, a.addr)
 	bob := sshtest.Dial(t, b.addr, code, sshtest.Options{Width: 100, Height: 30, Env: map[string]string{"HUSH_PICTURES": "show"}})
 	alice.WaitText("joined")
 	if got, msg := sshPic(t, a.addr, code, key, "", halves(t)); got != 0 || msg != "sent to room "+code {

@@ -108,7 +108,7 @@ func proxyDial(t *testing.T, addr string, header *proxyproto.Header) error {
 		t.Fatal(err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(sshtest.Timeout))
-	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, guestConfig("new"))
+	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, sshtest.GuestConfig("new"))
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,9 @@ type Event struct {
 const MaxName = 40
 
 // Conv is one person's side of a conversation in a room. Its methods are
-// for the one goroutine that serves that person, except Touch and Notes,
-// which any goroutine may use.
+// for the one goroutine that serves that person, except Touch, Notes and
+// Picture, which any goroutine may use (a picture arrives on a connection
+// of its own).
 type Conv struct {
 	h      *Hub
 	seat   rooms.Seat
