@@ -28,15 +28,11 @@ func (s *Server) picture(next ssh.Handler) ssh.Handler {
 		if len(cmd) == 2 {
 			tok = cmd[1]
 		}
-		var key []byte
-		if pk := sess.PublicKey(); pk != nil {
-			key = pk.Marshal()
-		}
 		// Reading a channel cannot be cancelled: a sender still trickling
 		// when the time to send a picture is over is hung up on.
 		cut := time.AfterFunc(talk.PictureReadFor, func() { hangUp(sess) })
 		defer cut.Stop()
-		said, err := gateConn(sess).SendPicture(sess.Context(), sess.User(), key, tok, sess)
+		said, err := gateConn(sess).SendPicture(sess.Context(), sess.User(), keyOf(sess), tok, sess)
 		if err != nil {
 			s.log.Info("picture refused", "remote", remoteIP(sess))
 			wish.Fatalln(sess, err.Error())

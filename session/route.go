@@ -18,11 +18,7 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 			s.welcome(sess)
 			return
 		}
-		var key []byte
-		if pk := sess.PublicKey(); pk != nil {
-			key = pk.Marshal()
-		}
-		conv, err := gateConn(sess).Enter(sess.Context(), where, talk.Identify(key), "ssh")
+		conv, err := gateConn(sess).Enter(sess.Context(), where, keyOf(sess), "ssh")
 		if err != nil {
 			s.refuse(sess, err)
 			return
@@ -34,6 +30,15 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 		s.runRoom(sess, conv)
 		next(sess)
 	}
+}
+
+// keyOf is the bytes of the key the session authenticated with, nil for a
+// guest.
+func keyOf(sess ssh.Session) []byte {
+	if pk := sess.PublicKey(); pk != nil {
+		return pk.Marshal()
+	}
+	return nil
 }
 
 // refuse tells someone in one line why they cannot get in, and exits 1.

@@ -36,10 +36,10 @@ type Event struct {
 // MaxName bounds a name on any screen, in runes.
 const MaxName = 40
 
-// Conv is one person's side of a conversation in a room. Its methods are
-// for the one goroutine that serves that person, except Touch, Notes and
-// Picture, which any goroutine may use (a picture arrives on a connection
-// of its own).
+// Conv is one person's side of a conversation in a room. A front end reads
+// the person on one goroutine (Type, Newline, Paste) and writes to them on
+// another (Ready, Drain, Leave); Touch, Notes and Picture are safe from
+// any goroutine (a picture may arrive on a connection of its own).
 type Conv struct {
 	h      *Hub
 	seat   rooms.Seat
@@ -56,6 +56,8 @@ type Conv struct {
 	room   []rooms.Event // drained from the seat; reused
 	closed sync.Once
 	budget func() bool // spends one picture from the address's allowance; nil: none
+	key    [32]byte    // SHA-256 of the key the person connected with; zero for a guest
+	token  string      // this person's one-time picture line, if one is live (h.mu)
 
 	pmu         sync.Mutex                // guards the pictures' record: senders and readers differ
 	lastPicture time.Time                 // when this person last sent one
@@ -84,7 +86,7 @@ func (h *Hub) newConv(seat rooms.Seat, done func()) *Conv {
 		done:  done,
 		code:  rooms.Grouped(seat.Code()),
 		self:  cleanPeer(seat.Self()),
-		notes: make(chan Event, 4), // a warning, an end, and one's own pictures
+		notes: make(chan Event, notesRoom),
 	}
 	for _, p := range seat.Others() {
 		c.others = append(c.others, cleanPeer(p))
@@ -107,7 +109,14 @@ func cleanPeer(p Peer) Peer {
 	return p
 }
 
+// notesRoom is what Notes holds: a warning and an end always fit, whatever
+// pictures of one's own wait beside them.
+const notesRoom = 8
+
 func (c *Conv) note(ev Event) {
+	if ev.Kind == Pictured && len(c.notes) >= notesRoom-2 {
+		return // the echo of one's own picture is what gives way
+	}
 	select {
 	case c.notes <- ev:
 	default: // one of each kind is already waiting
@@ -226,6 +235,9 @@ func (c *Conv) Close() {
 		c.seat.Leave()
 		c.h.mu.Lock()
 		delete(c.h.convs, c)
+		if c.token != "" {
+			delete(c.h.tokens, c.token)
+		}
 		c.h.mu.Unlock()
 		c.done()
 	})

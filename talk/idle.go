@@ -16,6 +16,7 @@ type idle struct {
 	d, early time.Duration
 	last     atomic.Int64 // unix nanoseconds of the last touch
 	t        *time.Timer
+	stopped  atomic.Bool // a timer already running must not arm itself again
 }
 
 func startIdle(d time.Duration, warn func(left time.Duration), expired func()) *idle {
@@ -28,6 +29,9 @@ func startIdle(d time.Duration, warn func(left time.Duration), expired func()) *
 	warned := false // touched only by the timer's function, one call at a time
 	// Armed only once i.t is set: the function resets i.t.
 	i.t = time.AfterFunc(time.Hour, func() {
+		if i.stopped.Load() {
+			return
+		}
 		quiet := time.Since(time.Unix(0, i.last.Load()))
 		switch {
 		case quiet < d-i.early:
@@ -53,6 +57,7 @@ func startIdle(d time.Duration, warn func(left time.Duration), expired func()) *
 func (i *idle) touch(now time.Time) { i.last.Store(now.UnixNano()) }
 
 func (i *idle) stop() {
+	i.stopped.Store(true)
 	if i.t != nil {
 		i.t.Stop()
 	}

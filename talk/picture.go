@@ -3,6 +3,7 @@ package talk
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // How pictures may be sent. The sizes are the most read from each way in;
 // everything else is the same for every front end.
 const (
-	PictureMaxSSH  = 8 << 20   // bytes read from `ssh CODE@HOST pic < file`
+	pictureMaxSSH  = 8 << 20   // bytes read from `ssh CODE@HOST pic < file`
 	PictureMaxPage = 512 << 10 // bytes a page sends, after shrinking it itself
 	// PictureReadFor bounds how long a picture may take to arrive; a front
 	// end whose reads cannot be cancelled closes its transport then.
@@ -28,9 +29,8 @@ const (
 	// screen and one more.
 	picturesAtOnce = 2
 	tokenFor       = 2 * time.Minute
-	maxTokens      = 4096 // one-time lines waiting at once, server-wide
-	// maxUploads bounds the pictures being read from their own
-	// connections at once, server-wide: each may hold PictureMaxSSH.
+	// maxUploads bounds the pictures being read at once, server-wide:
+	// each may hold pictureMaxSSH.
 	maxUploads = 8
 )
 
@@ -50,50 +50,71 @@ var (
 // to everyone else in the room, and to the sender as theirs. The error's
 // text is the sentence to show the sender.
 func (c *Conv) Picture(ctx context.Context, r io.Reader, max int64, now time.Time) error {
+	return c.send(ctx, r, max, now, c.budget)
+}
+
+// send is Picture with the allowance to spend: the address of the
+// connection the picture came on.
+func (c *Conv) send(ctx context.Context, r io.Reader, max int64, now time.Time, budget func() bool) error {
 	h := c.h
 	if h.decoder == nil {
 		return errPicturesOff
 	}
-	if err := c.mayPicture(now); err != nil {
+	select {
+	case h.uploads <- struct{}{}:
+		defer func() { <-h.uploads }()
+	default:
+		return errPicturesBusy
+	}
+	undo, err := c.reserve(now, budget)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, PictureReadFor)
 	defer cancel()
 	pic, err := h.decoder.Decode(ctx, &deadlineReader{r: r, ctx: ctx}, max, pictures.RGB{})
+	if err == nil {
+		var encoded []byte
+		if encoded, err = pic.MarshalBinary(); err == nil {
+			if serr := c.seat.Picture(string(encoded)); serr != nil {
+				err = errors.New(goodbye(serr))
+			}
+		}
+	}
 	if err != nil {
+		undo()
 		return err
 	}
-	encoded, err := pic.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	if err := c.seat.Picture(string(encoded)); err != nil {
-		return errors.New(goodbye(err))
-	}
-	c.pmu.Lock()
-	c.lastPicture = now
-	c.sawPicture(now)
-	c.pmu.Unlock()
 	h.log.Info("picture sent", "room", c.Tag(), "width", pic.W, "height", pic.H)
 	c.note(Event{Kind: Pictured, Peer: c.self, Picture: &pic})
 	return nil
 }
 
-// mayPicture applies the rules a picture meets before it is read: one per
-// sender every pictureEvery, a few in the room at once, and the
-// address's allowance.
-func (c *Conv) mayPicture(now time.Time) error {
+// reserve applies the rules a picture meets before it is read — one per
+// sender every pictureEvery, a few in the room at once, the address's
+// allowance — and takes its place at once, so that pictures sent at the
+// same moment cannot all pass. undo gives the place back for a picture
+// that was refused after all.
+func (c *Conv) reserve(now time.Time, budget func() bool) (undo func(), err error) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	switch {
 	case !c.lastPicture.IsZero() && now.Sub(c.lastPicture) < pictureEvery:
-		return errPictureEvery
+		return nil, errPictureEvery
 	case c.picturesShowing(now) >= picturesAtOnce:
-		return errPictureBusy
-	case c.budget != nil && !c.budget():
-		return errPicturesMany
+		return nil, errPictureBusy
+	case budget != nil && !budget():
+		return nil, errPicturesMany
 	}
-	return nil
+	last, slot := c.lastPicture, c.nextPicture%len(c.pictures)
+	before := c.pictures[slot]
+	c.lastPicture = now
+	c.sawPicture(now)
+	return func() {
+		c.pmu.Lock()
+		defer c.pmu.Unlock()
+		c.lastPicture, c.pictures[slot] = last, before
+	}, nil
 }
 
 // picturesShowing counts the pictures that may still be on screens in the
@@ -143,20 +164,18 @@ func (c *Conv) PictureLine(now time.Time) string {
 	return line + " < picture.png"
 }
 
-// token makes a one-time token that sends a picture as c.
+// token makes a one-time token that sends a picture as c, in place of the
+// one it made before: one live line per person, so the tokens held are
+// never more than the conversations.
 func (h *Hub) token(c *Conv, now time.Time) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for t, e := range h.tokens {
-		if now.After(e.until) || e.conv.seat.Err() != nil {
-			delete(h.tokens, t)
-		}
-	}
-	if len(h.tokens) >= maxTokens {
-		return ""
+	if c.token != "" {
+		delete(h.tokens, c.token)
 	}
 	t := strings.ToLower(rand.Text()[:12])
 	h.tokens[t] = token{conv: c, until: now.Add(tokenFor)}
+	c.token = t
 	return t
 }
 
@@ -185,13 +204,7 @@ func (c *Conn) SendPicture(ctx context.Context, name string, key []byte, tok str
 	if err != nil {
 		return "", err
 	}
-	select {
-	case h.uploads <- struct{}{}:
-		defer func() { <-h.uploads }()
-	default:
-		return "", errPicturesBusy
-	}
-	if err := conv.Picture(ctx, r, PictureMaxSSH, time.Now()); err != nil {
+	if err := conv.send(ctx, r, pictureMaxSSH, time.Now(), c.c.Picture); err != nil {
 		return "", err
 	}
 	return "sent to room " + conv.Code(), nil
@@ -205,8 +218,12 @@ func (h *Hub) seatedAs(code string, key []byte, tok string) (*Conv, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if tok != "" {
-		e, ok := h.tokens[strings.ToLower(tok)]
-		delete(h.tokens, strings.ToLower(tok))
+		tok = strings.ToLower(tok)
+		e, ok := h.tokens[tok]
+		delete(h.tokens, tok)
+		if ok && e.conv.token == tok {
+			e.conv.token = ""
+		}
 		if !ok || time.Now().After(e.until) || e.conv.seat.Code() != code || e.conv.seat.Err() != nil {
 			return nil, errPictureToken
 		}
@@ -215,9 +232,9 @@ func (h *Hub) seatedAs(code string, key []byte, tok string) (*Conv, error) {
 	if key == nil {
 		return nil, errPictureSeated
 	}
-	who := Identify(key)
+	sum := sha256.Sum256(key)
 	for c := range h.convs {
-		if c.seat.Code() == code && !c.self.Guest && c.seat.Self().Name == who.Name && c.seat.Err() == nil {
+		if c.seat.Code() == code && c.key == sum && c.seat.Err() == nil {
 			return c, nil
 		}
 	}

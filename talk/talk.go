@@ -23,16 +23,9 @@ import (
 	"github.com/hush-chat/hush/speak"
 )
 
-// Names front ends use from the layers below, so that they need not
-// import those layers themselves.
-type (
-	// Member is a person as others see them.
-	Member = rooms.Member
-	// Peer is a member seated in a room: a lane, with its colour.
-	Peer = rooms.Peer
-	// Reason says why someone was turned away (a metric label).
-	Reason = admit.Reason
-)
+// Peer is a member seated in a room, as front ends draw them: a lane,
+// with its colour. (An alias, so that front ends need not import rooms.)
+type Peer = rooms.Peer
 
 // Palette is how many lane colours a room hands out.
 const Palette = rooms.Palette
@@ -116,7 +109,9 @@ func (h *Hub) Shutdown() {
 	h.cfg.Gate.Shutdown()
 }
 
-// Wait returns once every held session has ended, or when ctx does.
+// Wait returns once every held session has ended, or when ctx does. (In
+// the second case its helper goroutine lingers until they have: shutdown
+// ends every seat, so not for long.)
 func (h *Hub) Wait(ctx context.Context) {
 	done := make(chan struct{})
 	go func() { h.held.Wait(); close(done) }()
@@ -130,7 +125,7 @@ func (h *Hub) Wait(ctx context.Context) {
 func (h *Hub) Sessions() int { return h.cfg.Gate.Sessions() }
 
 // Refused counts a refusal a front end made for a reason of its own.
-func (h *Hub) Refused(r Reason) { h.cfg.Gate.Refused(r) }
+func (h *Hub) Refused(r admit.Reason) { h.cfg.Gate.Refused(r) }
 
 // Conn is one connection's share of its address's budget.
 type Conn struct {
@@ -155,12 +150,12 @@ func (c *Conn) Close() { c.c.Close() }
 // Key is the address limits count addr under, and logs name it by.
 func Key(addr net.Addr) string { return admit.Key(addr) }
 
-// Identify names a person: by their key's bytes (stable handle and badge),
+// identify names a person: by their key's bytes (stable handle and badge),
 // or as a guest when key is nil.
-func Identify(key []byte) Member {
+func identify(key []byte) rooms.Member {
 	if key == nil {
-		return Member{Name: names.Guest(), Guest: true}
+		return rooms.Member{Name: names.Guest(), Guest: true}
 	}
 	handle, badge := names.FromKey(key)
-	return Member{Name: handle, Badge: badge}
+	return rooms.Member{Name: handle, Badge: badge}
 }

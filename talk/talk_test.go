@@ -54,7 +54,7 @@ func enter(t *testing.T, h *talk.Hub, ip string, where talk.Where) *talk.Conv {
 	t.Helper()
 	c := h.Connect(addr(ip))
 	t.Cleanup(c.Close)
-	conv, err := c.Enter(t.Context(), where, talk.Identify(nil), "test")
+	conv, err := c.Enter(t.Context(), where, nil, "test")
 	if err != nil {
 		t.Fatalf("enter %v: %v", where, err)
 	}
@@ -162,19 +162,19 @@ func TestRefusals(t *testing.T) {
 	h := hub(t, nil)
 	c := h.Connect(addr("192.0.2.9"))
 	defer c.Close()
-	_, err := c.Enter(t.Context(), talk.Join("k7dm-2q9x-wpq"), talk.Identify(nil), "test")
+	_, err := c.Enter(t.Context(), talk.Join("k7dm-2q9x-wpq"), nil, "test")
 	if r, ok := errors.AsType[*talk.Refusal](err); !ok || r.Reason != admit.Malformed || !r.StartOwn || !strings.Contains(r.Text, "not a room code") {
 		t.Fatalf("not a code: %#v", err)
 	}
 	gone := enter(t, h, "192.0.2.3", talk.New)
 	gone.Close()
-	_, err = c.Enter(t.Context(), talk.Join(gone.Code()), talk.Identify(nil), "test")
+	_, err = c.Enter(t.Context(), talk.Join(gone.Code()), nil, "test")
 	if r, ok := errors.AsType[*talk.Refusal](err); !ok || r.Reason != admit.Unknown || !strings.Contains(r.Text, "is open here") {
 		t.Fatalf("an ended room: %#v", err)
 	}
 	a := enter(t, h, "192.0.2.1", talk.New)
 	enter(t, h, "192.0.2.2", talk.Join(a.Code()))
-	_, err = c.Enter(t.Context(), talk.Join(a.Code()), talk.Identify(nil), "test")
+	_, err = c.Enter(t.Context(), talk.Join(a.Code()), nil, "test")
 	if r, ok := errors.AsType[*talk.Refusal](err); !ok || r.Reason != admit.Full || !strings.Contains(r.Text, "is full") {
 		t.Fatalf("full room: %#v", err)
 	}
@@ -330,5 +330,54 @@ func TestPicturesOff(t *testing.T) {
 	a := enter(t, h, "192.0.2.1", talk.New)
 	if err := a.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, time.Now()); err == nil || err.Error() != "Pictures are off on this server." {
 		t.Fatalf("pictures off: %v", err)
+	}
+}
+
+// A person has one live one-time line: a new ctrl+p replaces the old, so
+// nobody can hoard lines; each works once.
+func TestOneLinePerPerson(t *testing.T) {
+	h := hub(t, func(c *talk.Config, _ *admit.Config) { c.Pictures = true })
+	a := enter(t, h, "192.0.2.1", talk.New)
+	now := time.Now()
+	tokenOf := func(line string) string {
+		f := strings.Fields(line)
+		return f[len(f)-3] // … pic TOKEN < picture.png
+	}
+	old, fresh := tokenOf(a.PictureLine(now)), tokenOf(a.PictureLine(now))
+	c := h.Connect(addr("192.0.2.9"))
+	defer c.Close()
+	if _, err := c.SendPicture(t.Context(), a.Code(), nil, old, bytes.NewReader(pngBytes(t))); err == nil || !strings.Contains(err.Error(), "has been used") {
+		t.Fatalf("a replaced line: %v", err)
+	}
+	if said, err := c.SendPicture(t.Context(), a.Code(), nil, fresh, bytes.NewReader(pngBytes(t))); err != nil || said != "sent to room "+a.Code() {
+		t.Fatalf("the live line: %q, %v", said, err)
+	}
+	if _, err := c.SendPicture(t.Context(), a.Code(), nil, fresh, bytes.NewReader(pngBytes(t))); err == nil {
+		t.Fatal("a line worked twice")
+	}
+}
+
+// Two pictures sent by one person at the same moment: the rules hold a
+// place as soon as the first passes them, so the second is refused.
+func TestPicturesAtOnceFromOnePerson(t *testing.T) {
+	h := hub(t, func(c *talk.Config, _ *admit.Config) { c.Pictures = true })
+	a := enter(t, h, "192.0.2.1", talk.New)
+	pr, pw := io.Pipe()
+	first := make(chan error, 1)
+	go func() { first <- a.Picture(t.Context(), pr, talk.PictureMaxPage, time.Now()) }()
+	// The first is being read (its place is taken) while the second comes.
+	if _, err := pw.Write(pngBytes(t)[:8]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, time.Now()); err == nil || err.Error() != "One picture every 20 seconds." {
+		t.Fatalf("the second at once: %v", err)
+	}
+	pw.CloseWithError(errors.New("gone"))
+	if err := <-first; err == nil {
+		t.Fatal("a cut-off picture was sent")
+	}
+	// A refused picture gives its place back.
+	if err := a.Picture(t.Context(), bytes.NewReader(pngBytes(t)), talk.PictureMaxPage, time.Now()); err != nil {
+		t.Fatalf("after a refused one: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package talk
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strings"
 
@@ -45,11 +46,18 @@ func Route(name string) (w Where, ok bool) {
 // name no room).
 func LooksLikeCode(s string) bool { return rooms.LooksLikeCode(s) }
 
-// Enter takes one session on c through the gate to where, as who. via
-// names the front end in logs ("ssh", "web"). The error, if any, is a
-// *Refusal: show its Text.
-func (c *Conn) Enter(ctx context.Context, where Where, who Member, via string) (*Conv, error) {
+// Enter takes one session on c through the gate to where, as the person
+// with key (its bytes; nil for a guest). via names the front end in logs
+// ("ssh", "web"). The error, if any, is a *Refusal: show its Text.
+func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (*Conv, error) {
 	h := c.h
+	if where.Op == admit.OpJoin && !rooms.LooksLikeCode(where.Code) {
+		// Plainly not a code: refused as over SSH, where such a name gets
+		// the welcome, and no wrong code counted.
+		h.Refused(admit.Malformed)
+		return nil, h.refused(&admit.Refusal{Reason: admit.Malformed}, via, c.c)
+	}
+	who := identify(key)
 	pass, err := c.c.Enter()
 	if err != nil {
 		return nil, h.refused(err, via, c.c)
@@ -68,6 +76,9 @@ func (c *Conn) Enter(ctx context.Context, where Where, who Member, via string) (
 		return nil, h.refused(err, via, c.c)
 	}
 	conv := h.sit(seat, pass.Done, c.c.Picture)
+	if key != nil {
+		conv.key = sha256.Sum256(key)
+	}
 	h.log.Info("seated", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "op", where.String(), "via", via)
 	return conv, nil
 }
@@ -75,7 +86,7 @@ func (c *Conn) Enter(ctx context.Context, where Where, who Member, via string) (
 // Refusal is why someone cannot get in, in the words to show them.
 type Refusal struct {
 	Text   string
-	Reason Reason
+	Reason admit.Reason
 	// StartOwn: starting a room of one's own would help; the front end
 	// says how (h.Invite("new"), or a button).
 	StartOwn bool
@@ -110,7 +121,7 @@ func (c *Conn) Over() bool { return c.c.Refused() }
 
 // Refuse words a refusal a front end makes before any session exists:
 // shutting down, or too many connections.
-func Refuse(r Reason) *Refusal {
+func Refuse(r admit.Reason) *Refusal {
 	ar := &admit.Refusal{Reason: r}
 	return &Refusal{Text: ar.Error(), Reason: r}
 }

@@ -201,7 +201,8 @@ func (m *Model) caption(l *lane, w int) string {
 	return ansi.Truncate(st+"  "+text, w, "…")
 }
 
-// veiled lists the lanes whose picture waits to be revealed, oldest first.
+// veiled lists the lanes whose picture waits to be revealed, in lane order
+// (yours last); picking starts at the last of them.
 func (m *Model) veiled(now stamp) []*lane {
 	var out []*lane
 	for _, l := range m.lanes {

@@ -41,6 +41,7 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 	if err := t.send(ctx, first); err != nil {
 		return
 	}
+	t.c.SetReadLimit(talk.PictureMaxPage) // a seated tab may send a picture
 	out := make(chan outFrame, outbox)
 	readDone := make(chan error, 1)
 	go func() { readDone <- t.listen(ctx, conv, out) }()

@@ -106,7 +106,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.CloseNow()
-	c.SetReadLimit(talk.PictureMaxPage)
+	c.SetReadLimit(readLimit) // a picture's frame only once seated (room)
 	link := func(code string) string { return s.link(r, code) }
 	// r.Context() must not be used after the upgrade.
 	ctx, cancel := context.WithCancel(s.base)
@@ -167,7 +167,7 @@ func (t *tab) serve(ctx context.Context, conn *talk.Conn) {
 		t.c.Close(websocket.StatusPolicyViolation, "unknown op")
 		return
 	}
-	conv, err := conn.Enter(ctx, where, talk.Identify(nil), "web")
+	conv, err := conn.Enter(ctx, where, nil, "web") // a tab is a guest
 	if err != nil {
 		t.refuse(ctx, err)
 		return
