@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hush-chat/hush/app"
+	"github.com/hush-chat/hush/internal/picturetest"
 	"github.com/hush-chat/hush/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -99,39 +100,14 @@ func keyPair(t *testing.T) (string, gossh.Signer) {
 // halves writes a PNG whose left half is red and right half blue.
 func halves(t *testing.T) string {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 64, 32))
-	for y := range 32 {
-		for x := range 64 {
-			c := color.RGBA{0xff, 0, 0, 0xff}
-			if x >= 32 {
-				c = color.RGBA{0, 0, 0xff, 0xff}
-			}
-			img.Set(x, y, c)
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, "halves.png", b.Bytes())
+	return writeFile(t, "halves.png", picturetest.Halves(64, 32))
 }
 
 // gradient writes a PNG that runs from red on the left to blue on the
 // right: every column differs, so a veil (blocks of one colour) shows.
 func gradient(t *testing.T) string {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 64, 32))
-	for y := range 32 {
-		for x := range 64 {
-			v := uint8(x * 255 / 63)
-			img.Set(x, y, color.RGBA{255 - v, 0, v, 0xff})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, "gradient.png", b.Bytes())
+	return writeFile(t, "gradient.png", picturetest.Gradient(64, 32))
 }
 
 func writeFile(t *testing.T, name string, b []byte) string {

@@ -3,9 +3,6 @@ package talk_test
 import (
 	"bytes"
 	"errors"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/internal/picturetest"
 	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 	"github.com/hush-chat/hush/speak"
@@ -248,24 +246,10 @@ func TestFadeSchedule(t *testing.T) {
 	}
 }
 
-// png is a small picture, left half red, right half blue.
+// pngBytes is a small picture, left half red, right half blue.
 func pngBytes(t *testing.T) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 16, 8))
-	for y := range 8 {
-		for x := range 16 {
-			c := color.RGBA{0xff, 0, 0, 0xff}
-			if x >= 8 {
-				c = color.RGBA{0, 0, 0xff, 0xff}
-			}
-			img.Set(x, y, c)
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return picturetest.Halves(16, 8)
 }
 
 // A picture goes through the rules once, whatever front end sent it: the

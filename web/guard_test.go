@@ -223,27 +223,16 @@ func TestPingFloodIsPaced(t *testing.T) {
 	other.CloseNow()
 }
 
-// The web port holds at most ConnsPerAddress connections from one address;
-// more are closed at accept, and another address is still served.
-func TestConnectionsPerAddressAtAccept(t *testing.T) {
-	s := serve(t, func(c *web.Config) { c.ConnsPerAddress = 5 })
-	addr := strings.TrimPrefix(s.url, "http://")
-	var held []net.Conn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for range 5 {
+// keepAlive opens n connections to addr and asks each for the page: each
+// is answered, and stays open (keep-alive) until the test ends.
+func keepAlive(t *testing.T, addr string, n int) {
+	t.Helper()
+	for range n {
 		c, err := net.DialTimeout("tcp", addr, bound)
 		if err != nil {
 			t.Fatal(err)
 		}
-		held = append(held, c)
-	}
-	// Each held connection was accepted: a request on it is answered, and
-	// it stays open (keep-alive).
-	for _, c := range held {
+		t.Cleanup(func() { c.Close() })
 		_ = c.SetDeadline(time.Now().Add(bound))
 		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -252,6 +241,14 @@ func TestConnectionsPerAddressAtAccept(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+}
+
+// The web port holds at most ConnsPerAddress connections from one address;
+// more are closed at accept, and another address is still served.
+func TestConnectionsPerAddressAtAccept(t *testing.T) {
+	s := serve(t, func(c *web.Config) { c.ConnsPerAddress = 5 })
+	addr := strings.TrimPrefix(s.url, "http://")
+	keepAlive(t, addr, 5)
 	extra, err := net.DialTimeout("tcp", addr, bound)
 	if err != nil {
 		t.Fatal(err)
@@ -345,26 +342,7 @@ func TestBlindPongsDoNotKeepASeat(t *testing.T) {
 func TestIdleKeepAliveMakesRoom(t *testing.T) {
 	s := serve(t, func(c *web.Config) { c.MaxConns = 4 })
 	addr := strings.TrimPrefix(s.url, "http://")
-	var held []net.Conn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for range 4 {
-		c, err := net.DialTimeout("tcp", addr, bound)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, c)
-		_ = c.SetDeadline(time.Now().Add(bound))
-		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
+	keepAlive(t, addr, 4)
 	for i := range 3 {
 		if got := rawGet(t, addr, "/", addr, nil); got != http.StatusOK {
 			t.Fatalf("newcomer %d: %d", i+1, got)
