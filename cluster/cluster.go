@@ -486,3 +486,13 @@ func (r *Registry) own(node string) bool {
 
 // logKey is enough of a room key for logs.
 func logKey(key string) string { return key[:8] }
+
+// Lobby implements rooms.Registry.
+func (r *Registry) Lobby(ctx context.Context, size int, m rooms.Member) (rooms.Seat, error) {
+	return nil, rooms.ErrUnavailable
+}
+
+// Knock implements rooms.Registry.
+func (r *Registry) Knock(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	return nil, rooms.ErrUnavailable
+}

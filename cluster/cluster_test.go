@@ -85,6 +85,14 @@ func (p *pair) Join(ctx context.Context, code string, m rooms.Member) (rooms.Sea
 	return p.pick().Join(ctx, code, m)
 }
 
+func (p *pair) Lobby(ctx context.Context, size int, m rooms.Member) (rooms.Seat, error) {
+	return p.pick().Lobby(ctx, size, m)
+}
+
+func (p *pair) Knock(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	return p.pick().Knock(ctx, code, m)
+}
+
 func (p *pair) Close(cause error) {
 	for _, n := range p.nodes {
 		n.Close(cause)

@@ -283,3 +283,12 @@ func (s *seat) Carry(ev rooms.Event) { s.room.send(s, ev) }
 
 // Vacate implements rooms.Carrier.
 func (s *seat) Vacate() { s.room.drop(s, true) }
+
+// CarryTo implements rooms.Carrier.
+func (s *seat) CarryTo(to int, ev rooms.Event) {}
+
+// SetLocked implements rooms.Carrier.
+func (s *seat) SetLocked(on bool) error { return rooms.ErrUnavailable }
+
+// Decide implements rooms.Carrier.
+func (s *seat) Decide(id int, let bool) error { return rooms.ErrUnavailable }

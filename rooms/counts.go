@@ -13,7 +13,15 @@ type Counts struct {
 	mu      sync.Mutex
 	members int
 	bySize  map[int]int // members in a room → rooms of that size
+	lobby   int
 	dropped atomic.Uint64
+}
+
+// Lobby counts delta more people in the lobby.
+func (c *Counts) Lobby(delta int) {
+	c.mu.Lock()
+	c.lobby += delta
+	c.mu.Unlock()
 }
 
 // Resize moves one room from size from to size to (0: none).
@@ -41,7 +49,7 @@ func (c *Counts) Dropped() { c.dropped.Add(1) }
 func (c *Counts) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Members: c.members, BySize: maps.Clone(c.bySize), Dropped: c.dropped.Load()}
+	s := Stats{Members: c.members, BySize: maps.Clone(c.bySize), Dropped: c.dropped.Load(), Lobby: c.lobby}
 	if s.BySize == nil {
 		s.BySize = map[int]int{}
 	}

@@ -20,6 +20,9 @@ type Memory struct {
 	codes  *Codes
 	counts Counts
 	table  *Table[*room]
+
+	lobbyMu sync.Mutex
+	lobby   *room // made on first use; lives as long as the registry
 }
 
 // NewMemory returns an empty registry issuing codes from codes.
@@ -31,11 +34,14 @@ type room struct {
 	reg   *Memory
 	code  string
 	seats int
+	lobby bool // the lobby: never ends, counted apart
 
 	mu      sync.Mutex
 	members []*seat
+	door    []*seat // knocks waiting, oldest first
 	nextID  int
 	closed  bool
+	locked  bool
 }
 
 type seat struct {
@@ -90,6 +96,42 @@ func (r *Memory) Join(ctx context.Context, code string, m Member) (Seat, error) 
 	return rm.sit(m)
 }
 
+// Lobby implements Registry.
+func (r *Memory) Lobby(ctx context.Context, size int, m Member) (Seat, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.table.Closed() != nil {
+		return nil, ErrClosed
+	}
+	r.lobbyMu.Lock()
+	if r.lobby == nil {
+		r.lobby = &room{reg: r, code: LobbyCode, seats: size, lobby: true}
+	}
+	lobby := r.lobby
+	r.lobbyMu.Unlock()
+	return lobby.sit(m)
+}
+
+// Knock implements Registry.
+func (r *Memory) Knock(ctx context.Context, code string, m Member) (Seat, error) {
+	code, err := r.codes.Parse(code)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.table.Closed() != nil {
+		return nil, ErrClosed
+	}
+	rm, ok := r.table.Get(code)
+	if !ok {
+		return nil, ErrNoRoom
+	}
+	return rm.knock(m)
+}
+
 // Stats implements Registry.
 func (r *Memory) Stats() Stats { return r.counts.Stats() }
 
@@ -97,12 +139,23 @@ func (r *Memory) Stats() Stats { return r.counts.Stats() }
 func (r *Memory) Close(cause error) {
 	r.table.Close(cause, func(rm *room, cause error) {
 		rm.mu.Lock()
-		members := append([]*seat(nil), rm.members...)
+		members := append(append([]*seat(nil), rm.members...), rm.door...)
 		rm.mu.Unlock()
 		for _, s := range members {
 			s.end(cause)
 		}
 	})
+	r.lobbyMu.Lock()
+	lobby := r.lobby
+	r.lobbyMu.Unlock()
+	if lobby != nil {
+		lobby.mu.Lock()
+		members := append([]*seat(nil), lobby.members...)
+		lobby.mu.Unlock()
+		for _, s := range members {
+			s.end(r.table.Closed())
+		}
+	}
 }
 
 func (rm *room) sit(m Member) (Seat, error) {
@@ -116,21 +169,155 @@ func (rm *room) sit(m Member) (Seat, error) {
 		return nil, ErrClosed
 	case rm.closed:
 		return nil, ErrNoRoom
+	case rm.locked:
+		return nil, ErrLocked
 	case len(rm.members) >= rm.seats:
 		return nil, ErrFull
 	}
 	rm.nextID++
 	self := Peer{Member: m, ID: rm.nextID, Color: FreeColor(rm.members, (*seat).color, rm.nextID)}
+	s := &seat{room: rm}
+	s.Place = NewPlace(rm.code, rm.seats, self, rm.seat(self), s, &rm.reg.counts)
+	rm.members = append(rm.members, s)
+	rm.resized(len(rm.members) - 1)
+	return s, nil
+}
+
+// seat tells the members self arrived and lists them for it. rm.mu held.
+func (rm *room) seat(self Peer) []Peer {
 	others := make([]Peer, 0, len(rm.members))
 	for _, o := range rm.members {
 		others = append(others, o.Self())
 		o.Deliver(Event{Kind: Joined, Peer: self})
 	}
+	return others
+}
+
+// resized counts the room as grown or shrunk from members. rm.mu held.
+func (rm *room) resized(from int) {
+	if rm.lobby {
+		rm.reg.counts.Lobby(len(rm.members) - from)
+		return
+	}
+	rm.reg.counts.Resize(from, len(rm.members))
+}
+
+// knock puts m at the door of a locked room.
+func (rm *room) knock(m Member) (Seat, error) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	switch {
+	case rm.reg.table.Closed() != nil:
+		return nil, ErrClosed
+	case rm.closed:
+		return nil, ErrNoRoom
+	case !rm.locked:
+		return nil, ErrNotLocked
+	case len(rm.door) >= DoorLimit:
+		return nil, ErrDoorFull
+	}
+	rm.nextID++
+	self := Peer{Member: m, ID: rm.nextID}
 	s := &seat{room: rm}
-	s.Place = NewPlace(rm.code, rm.seats, self, others, s, &rm.reg.counts)
-	rm.members = append(rm.members, s)
-	rm.reg.counts.Resize(len(rm.members)-1, len(rm.members))
+	s.Place = NewPlace(rm.code, rm.seats, self, nil, s, &rm.reg.counts)
+	rm.door = append(rm.door, s)
+	for _, o := range rm.members {
+		o.Deliver(Event{Kind: Knocked, Peer: self})
+	}
 	return s, nil
+}
+
+// CarryTo implements Carrier.
+func (s *seat) CarryTo(to int, ev Event) {
+	rm := s.room
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if !rm.member(s) {
+		return
+	}
+	for _, o := range rm.members {
+		if o.Self().ID == to {
+			o.Deliver(ev)
+			return
+		}
+	}
+}
+
+// SetLocked implements Carrier.
+func (s *seat) SetLocked(on bool) error {
+	rm := s.room
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if !rm.member(s) {
+		return ErrLocked // a knock cannot lock the door it waits at
+	}
+	if rm.locked == on {
+		return nil
+	}
+	rm.locked = on
+	kind := Unlocked
+	if on {
+		kind = Locked
+	}
+	for _, o := range rm.members {
+		if o != s {
+			o.Deliver(Event{Kind: kind, Peer: s.Self()})
+		}
+	}
+	return nil
+}
+
+// member reports whether s is seated in rm (not at its door). rm.mu held.
+func (rm *room) member(s *seat) bool {
+	for _, o := range rm.members {
+		if o == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Decide implements Carrier.
+func (s *seat) Decide(id int, let bool) error {
+	rm := s.room
+	rm.mu.Lock()
+	if !rm.member(s) {
+		rm.mu.Unlock()
+		return ErrLocked
+	}
+	var k *seat
+	for i, o := range rm.door {
+		if o.Self().ID == id {
+			k = o
+			rm.door = append(rm.door[:i], rm.door[i+1:]...)
+			break
+		}
+	}
+	if k == nil {
+		rm.mu.Unlock()
+		return nil // answered already, or gone
+	}
+	for _, o := range rm.members {
+		o.Deliver(Event{Kind: KnockEnded, Peer: k.Self()})
+	}
+	var cause error = ErrTurnedAway
+	if let {
+		cause = ErrFull
+		if len(rm.members) < rm.seats {
+			self := k.Self()
+			self.Color = FreeColor(rm.members, (*seat).color, self.ID)
+			k.Place.self = self
+			k.Let(rm.seat(self))
+			rm.members = append(rm.members, k)
+			rm.resized(len(rm.members) - 1)
+			cause = nil
+		}
+	}
+	rm.mu.Unlock()
+	if cause != nil {
+		k.End(cause, k.Self())
+	}
+	return nil
 }
 
 // send fans ev out to everyone but from. It holds the room lock only for the
@@ -138,6 +325,9 @@ func (rm *room) sit(m Member) (Seat, error) {
 func (rm *room) send(from *seat, ev Event) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
+	if !rm.member(from) {
+		return // a knock says nothing to the room
+	}
 	for _, o := range rm.members {
 		if o != from {
 			o.Deliver(ev)
@@ -148,6 +338,16 @@ func (rm *room) send(from *seat, ev Event) {
 // remove takes s out of the room and tells the others it left.
 func (rm *room) remove(s *seat) {
 	rm.mu.Lock()
+	for i, o := range rm.door {
+		if o == s {
+			rm.door = append(rm.door[:i], rm.door[i+1:]...)
+			for _, m := range rm.members {
+				m.Deliver(Event{Kind: KnockEnded, Peer: s.Self()})
+			}
+			rm.mu.Unlock()
+			return
+		}
+	}
 	found := false
 	for i, o := range rm.members {
 		if o == s {
@@ -160,17 +360,22 @@ func (rm *room) remove(s *seat) {
 		rm.mu.Unlock()
 		return
 	}
-	rm.reg.counts.Resize(len(rm.members)+1, len(rm.members))
+	rm.resized(len(rm.members) + 1)
 	for _, o := range rm.members {
 		o.Deliver(Event{Kind: Left, Peer: s.Self()})
 	}
-	empty := len(rm.members) == 0
+	var door []*seat
+	empty := len(rm.members) == 0 && !rm.lobby
 	if empty {
 		rm.closed = true
+		door, rm.door = rm.door, nil
 	}
 	rm.mu.Unlock()
 	if empty {
 		rm.reg.table.Do(func(open map[string]*room, _ error) { delete(open, rm.code) })
+		for _, k := range door {
+			k.End(ErrTurnedAway, k.Self())
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ func newMemory(t testing.TB) *rooms.Memory {
 
 func TestMemoryContract(t *testing.T) {
 	roomstest.Run(t, func(t *testing.T) rooms.Registry { return newMemory(t) })
+	roomstest.RunMeeting(t, func(t *testing.T) rooms.Registry { return newMemory(t) })
 }
 
 // Memory delivers while the sender's call runs: what the contract lets a

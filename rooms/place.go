@@ -7,6 +7,12 @@ type Carrier interface {
 	Carry(ev Event)
 	// Vacate takes this seat out of the room once its member has left.
 	Vacate()
+	// CarryTo gives ev, from this seat, to the member with ID to alone.
+	CarryTo(to int, ev Event)
+	// SetLocked locks or unlocks the room, telling the others.
+	SetLocked(on bool) error
+	// Decide lets knock id in or turns it away.
+	Decide(id int, let bool) error
 }
 
 // Place is the part of a Seat every registry shares: what the seat knows
@@ -70,6 +76,43 @@ func (p *Place) Picture(encoded string) error {
 	}
 	p.carrier.Carry(Event{Kind: Pictured, Peer: p.self, Text: encoded})
 	return nil
+}
+
+// Tell implements Seat.
+func (p *Place) Tell(to int, text string) error {
+	if err := p.Err(); err != nil {
+		return err
+	}
+	p.carrier.CarryTo(to, Event{Kind: Told, Peer: p.self, Text: text})
+	return nil
+}
+
+// Lock implements Seat.
+func (p *Place) Lock(on bool) error {
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if p.seats <= 2 {
+		return ErrNeverLocked
+	}
+	return p.carrier.SetLocked(on)
+}
+
+// Answer implements Seat.
+func (p *Place) Answer(id int, let bool) error {
+	if err := p.Err(); err != nil {
+		return err
+	}
+	return p.carrier.Decide(id, let)
+}
+
+// Let tells a knock it was let in: members is who it joins, each as a
+// Joined event, then Let.
+func (p *Place) Let(members []Peer) {
+	for _, m := range members {
+		p.Deliver(Event{Kind: Joined, Peer: m})
+	}
+	p.Deliver(Event{Kind: Let, Peer: p.self})
 }
 
 // Leave implements Seat.

@@ -27,7 +27,7 @@ func (q *queue) push(ev Event) bool {
 		q.mu.Unlock()
 		return true
 	}
-	if len(q.events) >= QueueLimit && (ev.Kind == Typed || ev.Kind == Newline || ev.Kind == Pictured) {
+	if len(q.events) >= QueueLimit && (ev.Kind == Typed || ev.Kind == Newline || ev.Kind == Pictured || ev.Kind == Told) {
 		q.mu.Unlock()
 		return false
 	}

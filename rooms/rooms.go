@@ -25,7 +25,27 @@ var (
 	ErrUnavailable = errors.New("rooms unavailable")
 	// ErrLeft is a seat's Err after its own Leave.
 	ErrLeft = errors.New("left the room")
+	// ErrLocked means the room is locked: Join seats nobody; Knock asks
+	// its members to let someone in.
+	ErrLocked = errors.New("room is locked")
+	// ErrNotLocked means Knock found the room open: Join instead.
+	ErrNotLocked = errors.New("room is not locked")
+	// ErrDoorFull means DoorLimit knocks already wait at the room.
+	ErrDoorFull = errors.New("too many knocks waiting")
+	// ErrTurnedAway is a knock's Err when nobody let it in: a member
+	// turned it away, or the room ended.
+	ErrTurnedAway = errors.New("turned away")
+	// ErrNeverLocked means a room for two was asked to lock: it is full
+	// at two, so a lock would say nothing.
+	ErrNeverLocked = errors.New("a room for two is never locked")
 )
+
+// DoorLimit is how many knocks may wait at one room.
+const DoorLimit = 3
+
+// LobbyCode is the lobby's name in logs; it is no room code, and Join
+// never finds it.
+const LobbyCode = "lobby"
 
 // Palette is how many lane colours a room hands out; front ends draw that
 // many.
@@ -49,12 +69,18 @@ type Peer struct {
 type EventKind uint8
 
 const (
-	Joined   EventKind = iota + 1 // Peer arrived
-	Left                          // Peer went away
-	Typed                         // Peer typed Text
-	Newline                       // Peer started a new line
-	Ended                         // this seat ended; Seat.Err says why
-	Pictured                      // Peer sent a picture; Text holds its bytes (package pictures encodes them)
+	Joined     EventKind = iota + 1 // Peer arrived
+	Left                            // Peer went away
+	Typed                           // Peer typed Text
+	Newline                         // Peer started a new line
+	Ended                           // this seat ended; Seat.Err says why
+	Pictured                        // Peer sent a picture; Text holds its bytes (package pictures encodes them)
+	Told                            // Peer told this member alone Text (see Seat.Tell)
+	Locked                          // Peer locked the room
+	Unlocked                        // Peer unlocked the room
+	Knocked                         // Peer knocks at the locked room (members only)
+	KnockEnded                      // Peer's knock waits no more: let in (a Joined follows), turned away, or gone
+	Let                             // to a knock: this member was let in; Joined events for the members came first
 )
 
 // Event is one thing a member learns about the others.
@@ -74,6 +100,17 @@ type Registry interface {
 	// Join seats m in the room named by code (as typed: Join normalises it
 	// and returns ErrBadCode for text that cannot be a code).
 	Join(ctx context.Context, code string, m Member) (Seat, error)
+	// Lobby seats m in the lobby: one room with no code, where people
+	// who chose to be listed see each other. It holds size people; past
+	// that, ErrFull. It never ends while the registry is open.
+	Lobby(ctx context.Context, size int, m Member) (Seat, error)
+	// Knock puts m at the door of the locked room named by code: the
+	// seat returned is no member's yet. Members get a Knocked event and
+	// answer it (Seat.Answer); the knock then gets Let, with the
+	// members as Joined events before it, or ends with ErrTurnedAway
+	// (or ErrFull, let in with no seat free). It sees nothing else of
+	// the room. Errors: ErrNotLocked, ErrDoorFull, and Join's.
+	Knock(ctx context.Context, code string, m Member) (Seat, error)
 	// Stats counts what is open now. It returns numbers the registry keeps
 	// as rooms change and never waits on I/O, so a metrics scrape may call it.
 	Stats() Stats
@@ -105,6 +142,16 @@ type Seat interface {
 	// Picture shows everyone else a picture, already checked and shrunk
 	// (see package pictures), as its encoded bytes.
 	Picture(encoded string) error
+	// Tell gives the member with ID to, alone, a Told event with text
+	// (cleaned, as for Type). Nobody by that ID: nothing happens.
+	Tell(to int, text string) error
+	// Lock locks the room (on) or unlocks it; the others get Locked or
+	// Unlocked. A room of two seats refuses with ErrNeverLocked.
+	Lock(on bool) error
+	// Answer answers the knock of id: let it in, or turn it away. The
+	// first answer decides; later ones, or a knock that has gone, do
+	// nothing. Every member then gets KnockEnded.
+	Answer(id int, let bool) error
 	// Leave gives up the seat; the room ends when its last member leaves.
 	// Leaving twice, or after the seat ended, does nothing.
 	Leave()
@@ -119,4 +166,5 @@ type Stats struct {
 	Members int
 	BySize  map[int]int // members in a room → how many rooms have that many
 	Dropped uint64      // events dropped because a member's queue was full
+	Lobby   int         // people in the lobby (not counted in Members)
 }

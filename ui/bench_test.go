@@ -35,6 +35,9 @@ func (s *benchSeat) Newline() error                        { return nil }
 func (s *benchSeat) Picture(string) error                  { return nil }
 func (s *benchSeat) Leave()                                {}
 func (s *benchSeat) Err() error                            { return nil }
+func (s *benchSeat) Tell(int, string) error                { return nil }
+func (s *benchSeat) Lock(bool) error                       { return nil }
+func (s *benchSeat) Answer(int, bool) error                { return nil }
 func (s *benchSeat) Ready() <-chan struct{}                { return nil }
 func (s *benchSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
 func (s *benchSeat) peer() rooms.Peer                      { return s.others[0] }

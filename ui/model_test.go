@@ -44,6 +44,9 @@ func (f *fakeSeat) Leave()                                {}
 func (f *fakeSeat) Err() error                            { return f.err }
 func (f *fakeSeat) Ready() <-chan struct{}                { return nil }
 func (f *fakeSeat) Drain(buf []rooms.Event) []rooms.Event { return buf }
+func (f *fakeSeat) Tell(int, string) error                { return nil }
+func (f *fakeSeat) Lock(bool) error                       { return nil }
+func (f *fakeSeat) Answer(int, bool) error                { return nil }
 
 type clock struct{ t time.Time }
 

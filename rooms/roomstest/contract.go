@@ -222,7 +222,8 @@ func show(evs []rooms.Event) string {
 }
 
 func showEvent(ev rooms.Event) string {
-	kinds := map[rooms.EventKind]string{rooms.Joined: "Joined", rooms.Left: "Left", rooms.Typed: "Typed", rooms.Newline: "Newline", rooms.Ended: "Ended"}
+	kinds := map[rooms.EventKind]string{rooms.Joined: "Joined", rooms.Left: "Left", rooms.Typed: "Typed", rooms.Newline: "Newline", rooms.Ended: "Ended",
+		rooms.Told: "Told", rooms.Locked: "Locked", rooms.Unlocked: "Unlocked", rooms.Knocked: "Knocked", rooms.KnockEnded: "KnockEnded", rooms.Let: "Let"}
 	k, ok := kinds[ev.Kind]
 	if !ok {
 		k = fmt.Sprintf("Kind%d", ev.Kind)
