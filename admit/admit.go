@@ -28,6 +28,31 @@ type Config struct {
 	// Shared, if set, also keeps each address's wrong codes where every
 	// node of a cluster sees them; this process's own counts apply too.
 	Shared SharedWrongCodes
+	// LobbySize is how many people the lobby holds.
+	LobbySize int
+	// Tallies, if set, also keeps each address's asks and knocks where
+	// every node sees them; this process's own counts apply too.
+	Tallies SharedTallies
+}
+
+// What one address may do to find people. (The asks waiting on one
+// person are counted where that person is: package talk.)
+const (
+	AsksAllowed   = 10               // asks per AsksPeriod
+	AsksPeriod    = 10 * time.Minute //
+	AskAgainAfter = 5 * time.Minute  // before the same person again, after no answer
+	KnocksAllowed = 5                // knocks per KnocksPeriod
+	KnocksPeriod  = 10 * time.Minute //
+)
+
+// SharedTallies keeps tallies (limits.Tally) beyond this process, so that
+// an address spreading asks or knocks over a cluster's nodes gains
+// nothing. When it cannot answer, the gate goes by its own counts.
+type SharedTallies interface {
+	// Take counts one under key if fewer than max fell within per.
+	Take(ctx context.Context, key string, max int, per time.Duration) (bool, error)
+	// Count is how many were counted under key within per.
+	Count(ctx context.Context, key string, per time.Duration) (int, error)
 }
 
 // SharedWrongCodes keeps wrong codes per address beyond this process, so that a
@@ -47,10 +72,11 @@ const (
 	OpNew   Op = iota + 1 // a room for two
 	OpGroup               // a room for Config.MaxGroup
 	OpJoin                // a room someone shared
+	OpLobby               // the lobby
 )
 
 // Ops lists every Op, for metrics that want a series each.
-func Ops() []Op { return []Op{OpNew, OpGroup, OpJoin} }
+func Ops() []Op { return []Op{OpNew, OpGroup, OpJoin, OpLobby} }
 
 func (o Op) String() string {
 	switch o {
@@ -60,6 +86,8 @@ func (o Op) String() string {
 		return "group"
 	case OpJoin:
 		return "join"
+	case OpLobby:
+		return "lobby"
 	}
 	return "other"
 }
@@ -69,12 +97,40 @@ func (o Op) String() string {
 type Observer interface {
 	Refused(Reason)
 	Seated(Op)
+	Knocked()
+	Asked(AskOutcome)
+}
+
+// AskOutcome is what became of an ask for a private room.
+type AskOutcome uint8
+
+const (
+	AskSent     AskOutcome = iota + 1 // made
+	AskAccepted                       // accepted: both went to a room of their own
+	AskNoAnswer                       // declined, timed out, cancelled, or the other left
+)
+
+// AskOutcomes lists every AskOutcome, for metrics that want a series each.
+func AskOutcomes() []AskOutcome { return []AskOutcome{AskSent, AskAccepted, AskNoAnswer} }
+
+func (a AskOutcome) String() string {
+	switch a {
+	case AskSent:
+		return "sent"
+	case AskAccepted:
+		return "accepted"
+	case AskNoAnswer:
+		return "no-answer"
+	}
+	return "other"
 }
 
 type nobody struct{}
 
-func (nobody) Refused(Reason) {}
-func (nobody) Seated(Op)      {}
+func (nobody) Refused(Reason)   {}
+func (nobody) Seated(Op)        {}
+func (nobody) Knocked()         {}
+func (nobody) Asked(AskOutcome) {}
 
 // Gate admits connections and sessions. One per process, shared by every
 // front end.
@@ -84,7 +140,12 @@ type Gate struct {
 	obs   Observer
 	addrs *limits.Addresses
 
-	server   *serverWrongCodes
+	server  *serverWrongCodes
+	tallies *limits.Tallies // asks and knocks, per address
+
+	mu       sync.Mutex
+	knocking map[string]bool // address and room of every knock waiting here
+
 	sessions atomic.Int64
 	closing  atomic.Bool
 	closed   sync.Once
@@ -98,7 +159,11 @@ func New(reg rooms.Registry, cfg Config, obs Observer) *Gate {
 	if cfg.MaxGroup < 2 {
 		cfg.MaxGroup = 2
 	}
-	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil), server: newServerWrongCodes(cfg.WrongCodesPerMinute)}
+	if cfg.LobbySize < 1 {
+		cfg.LobbySize = 200
+	}
+	return &Gate{cfg: cfg, reg: reg, obs: obs, addrs: limits.NewAddresses(cfg.PerAddress, nil), server: newServerWrongCodes(cfg.WrongCodesPerMinute),
+		tallies: limits.NewTallies(max(AsksPeriod, KnocksPeriod, AskAgainAfter), nil), knocking: make(map[string]bool)}
 }
 
 // Conn is one connection's share of its address's budget.
@@ -219,6 +284,103 @@ func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Sea
 		pause(ctx, g.server.behind(time.Now()), maxBeforeWrong)
 	}
 	return g.seated(OpJoin, seat, err, code)
+}
+
+// Lobby seats m in the lobby.
+func (p *Pass) Lobby(ctx context.Context, m rooms.Member) (rooms.Seat, error) {
+	seat, err := p.g.reg.Lobby(ctx, p.g.cfg.LobbySize, m)
+	if errors.Is(err, rooms.ErrFull) {
+		return nil, p.g.refuse(&Refusal{Reason: LobbyFull, Err: err})
+	}
+	return p.g.seated(OpLobby, seat, err, "")
+}
+
+// Knock puts m at the door of the locked room named by code: one knock
+// waiting per address and room, KnocksAllowed per KnocksPeriod. Call done
+// once the knock waits no more (let in, turned away, given up).
+func (p *Pass) Knock(ctx context.Context, code string, m rooms.Member) (_ rooms.Seat, done func(), _ error) {
+	g := p.g
+	mark := p.key + "\x00" + code
+	g.mu.Lock()
+	if g.knocking[mark] {
+		g.mu.Unlock()
+		return nil, nil, g.refuse(&Refusal{Reason: KnockWaiting})
+	}
+	g.knocking[mark] = true
+	g.mu.Unlock()
+	done = sync.OnceFunc(func() {
+		g.mu.Lock()
+		delete(g.knocking, mark)
+		g.mu.Unlock()
+	})
+	if !g.take(ctx, "knock\x00"+p.key, KnocksAllowed, KnocksPeriod) {
+		done()
+		return nil, nil, g.refuse(&Refusal{Reason: TooManyKnocks})
+	}
+	seat, err := g.reg.Knock(ctx, code, m)
+	if err != nil {
+		done()
+		if errors.Is(err, rooms.ErrNotLocked) {
+			return nil, nil, err // not a refusal: join instead
+		}
+		return nil, nil, g.refuse(&Refusal{Reason: reasonOf(err), Code: code, Err: err})
+	}
+	g.obs.Knocked()
+	return seat, done, nil
+}
+
+// Ask counts an ask from c to the person known as who (stable, e.g.
+// their handle and badge) and shown as name, or says why it may not be
+// made: the same person again within AskAgainAfter of no answer, or more
+// than AsksAllowed per AsksPeriod.
+func (c *Conn) Ask(ctx context.Context, who, name string) error {
+	g := c.g
+	if g.count(ctx, c.again(who), AskAgainAfter) > 0 {
+		return g.refuse(&Refusal{Reason: AskedRecently, Name: name})
+	}
+	if !g.take(ctx, "ask\x00"+c.key, AsksAllowed, AsksPeriod) {
+		return g.refuse(&Refusal{Reason: TooManyAsks})
+	}
+	g.obs.Asked(AskSent)
+	return nil
+}
+
+// NoAnswer records that c's ask to who went unanswered: asking them again
+// waits AskAgainAfter.
+func (c *Conn) NoAnswer(ctx context.Context, who string) {
+	c.g.obs.Asked(AskNoAnswer)
+	c.g.take(ctx, c.again(who), 1, AskAgainAfter)
+}
+
+// Accepted counts an ask of c's that was accepted.
+func (c *Conn) Accepted() { c.g.obs.Asked(AskAccepted) }
+
+func (c *Conn) again(who string) string { return "again\x00" + c.key + "\x00" + who }
+
+// take counts one under key here and, with shared tallies, across the
+// cluster; either saying no is no. Shared tallies that cannot answer are
+// left out.
+func (g *Gate) take(ctx context.Context, key string, max int, per time.Duration) bool {
+	if !g.tallies.Take(key, max, per) {
+		return false
+	}
+	if t := g.cfg.Tallies; t != nil {
+		if ok, err := t.Take(ctx, key, max, per); err == nil && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// count is the larger of this process's count under key and the cluster's.
+func (g *Gate) count(ctx context.Context, key string, per time.Duration) int {
+	n := g.tallies.Count(key, per)
+	if t := g.cfg.Tallies; t != nil {
+		if m, err := t.Count(ctx, key, per); err == nil {
+			n = max(n, m)
+		}
+	}
+	return n
 }
 
 func (g *Gate) seated(op Op, seat rooms.Seat, err error, code string) (rooms.Seat, error) {

@@ -23,6 +23,8 @@ type counter struct {
 
 func (c *counter) Refused(r admit.Reason) { c.mu.Lock(); c.refused[r]++; c.mu.Unlock() }
 func (c *counter) Seated(op admit.Op)     { c.mu.Lock(); c.seated[op]++; c.mu.Unlock() }
+func (c *counter) Knocked()               {}
+func (c *counter) Asked(admit.AskOutcome) {}
 
 func newGate(t *testing.T, cfg admit.Config) (*admit.Gate, *counter) {
 	t.Helper()

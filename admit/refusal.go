@@ -25,11 +25,20 @@ const (
 	BadRequest                    // a front end refused a request it does not serve
 	TooManySessions               // the address has as many sessions as it may
 	TooManyChannels               // one connection asked for too many sessions
+	LobbyFull                     // the lobby holds as many as it may
+	Locked                        // the room is locked: knock instead
+	DoorFull                      // too many knocks already wait at the room
+	KnockWaiting                  // this address already knocks at the room
+	TooManyKnocks                 // the address knocked too often lately
+	AskBusy                       // the person asked has as many asks waiting as they may
+	AskedRecently                 // the address asked the same person a moment ago
+	TooManyAsks                   // the address asked too often lately
 )
 
 // Reasons lists every Reason, for metrics that want a series each.
 func Reasons() []Reason {
-	return []Reason{Other, Malformed, Unknown, Full, TooManyConns, LockedOut, ServerFull, ShuttingDown, Unavailable, BadRequest, TooManySessions, TooManyChannels}
+	return []Reason{Other, Malformed, Unknown, Full, TooManyConns, LockedOut, ServerFull, ShuttingDown, Unavailable, BadRequest, TooManySessions, TooManyChannels,
+		LobbyFull, Locked, DoorFull, KnockWaiting, TooManyKnocks, AskBusy, AskedRecently, TooManyAsks}
 }
 
 // String is the reason's metric label.
@@ -57,6 +66,22 @@ func (r Reason) String() string {
 		return "too-many-sessions"
 	case TooManyChannels:
 		return "too-many-channels"
+	case LobbyFull:
+		return "lobby-full"
+	case Locked:
+		return "locked"
+	case DoorFull:
+		return "door-full"
+	case KnockWaiting:
+		return "knock-waiting"
+	case TooManyKnocks:
+		return "too-many-knocks"
+	case AskBusy:
+		return "ask-busy"
+	case AskedRecently:
+		return "asked-recently"
+	case TooManyAsks:
+		return "too-many-asks"
 	}
 	return "other"
 }
@@ -67,6 +92,7 @@ type Refusal struct {
 	Reason Reason
 	Code   string        // the code tried (Unknown, Full); known to be made of code characters
 	Wait   time.Duration // how long a lockout lasts still (LockedOut)
+	Name   string        // the person asked (AskBusy, AskedRecently), cleaned
 	Err    error         // what the registry said, if it said anything
 }
 
@@ -92,6 +118,22 @@ func (r *Refusal) Error() string {
 		return "The hush server is restarting. Try again in a moment."
 	case Unavailable:
 		return "Rooms cannot be reached right now. Try again in a moment."
+	case LobbyFull:
+		return "The lobby is full; try again in a little while."
+	case Locked:
+		return fmt.Sprintf("Room %s is locked.", r.Code)
+	case DoorFull:
+		return "Too many people are knocking at this room already; try again in a little while."
+	case KnockWaiting:
+		return "You are knocking at this room already."
+	case TooManyKnocks:
+		return "Too many knocks from your address; try again later."
+	case AskBusy:
+		return fmt.Sprintf("%s can't take asks right now.", r.Name)
+	case AskedRecently:
+		return fmt.Sprintf("You asked %s a moment ago; try again in a few minutes.", r.Name)
+	case TooManyAsks:
+		return "Too many asks from your address; try again later."
 	}
 	return Unexpected
 }
@@ -117,6 +159,10 @@ func reasonOf(err error) Reason {
 		return Unknown
 	case errors.Is(err, rooms.ErrFull):
 		return Full
+	case errors.Is(err, rooms.ErrLocked):
+		return Locked
+	case errors.Is(err, rooms.ErrDoorFull):
+		return DoorFull
 	case errors.Is(err, rooms.ErrClosed):
 		return ShuttingDown
 	case errors.Is(err, rooms.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

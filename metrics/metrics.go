@@ -41,6 +41,8 @@ type Metrics struct {
 	idle       prometheus.Counter
 	throttled  prometheus.Counter
 	fanout     prometheus.Histogram
+	knocks     prometheus.Counter
+	asks       map[admit.AskOutcome]prometheus.Counter
 
 	// known maps each reason and op to its counter, resolved once.
 	reasons map[admit.Reason]prometheus.Counter
@@ -167,7 +169,7 @@ func New(reg rooms.Registry, build Build) *Metrics {
 		}),
 		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_joins_total",
-			Help: "People seated in a room, by how: new (room for two), group, join (by code).",
+			Help: "People seated, by how: new (room for two), group, join (by code), lobby.",
 		}, []string{"op"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_rejections_total",
@@ -198,8 +200,20 @@ func New(reg rooms.Registry, build Build) *Metrics {
 			Help:    "Time to hand one piece of typed text to every other member's queue.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9), // 1µs … 65ms
 		}),
+		knocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hush_knocks_total",
+			Help: "Knocks at locked rooms.",
+		}),
 		reasons: make(map[admit.Reason]prometheus.Counter),
 		ops:     make(map[admit.Op]prometheus.Counter),
+		asks:    make(map[admit.AskOutcome]prometheus.Counter),
+	}
+	asks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hush_asks_total",
+		Help: "Asks for a private room from the lobby, by outcome: sent, accepted, no-answer (declined, timed out, cancelled, or the other left).",
+	}, []string{"outcome"})
+	for _, a := range admit.AskOutcomes() {
+		m.asks[a] = asks.WithLabelValues(a.String())
 	}
 	for _, r := range admit.Reasons() {
 		m.reasons[r] = m.rejections.WithLabelValues(r.String())
@@ -214,7 +228,7 @@ func New(reg rooms.Registry, build Build) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.registry.MustRegister(
-		m.sessions, m.web, m.joins, m.rejections, m.keystrokes, m.slow, m.handshakes, m.idle, m.throttled, m.fanout,
+		m.sessions, m.web, m.joins, m.rejections, m.keystrokes, m.slow, m.handshakes, m.idle, m.throttled, m.fanout, m.knocks, asks,
 		buildInfo,
 		&roomsCollector{reg: reg, seen: make(map[int]bool)},
 		collectors.NewGoCollector(),
@@ -238,6 +252,16 @@ func (m *Metrics) WebSessionEnded() { m.web.Dec() }
 // Seated counts someone seated (admit.Observer).
 func (m *Metrics) Seated(op admit.Op) {
 	if c, ok := m.ops[op]; ok {
+		c.Inc()
+	}
+}
+
+// Knocked counts a knock at a locked room (admit.Observer).
+func (m *Metrics) Knocked() { m.knocks.Inc() }
+
+// Asked counts what became of an ask (admit.Observer).
+func (m *Metrics) Asked(a admit.AskOutcome) {
+	if c, ok := m.asks[a]; ok {
 		c.Inc()
 	}
 }
@@ -323,12 +347,14 @@ var (
 	roomsDesc   = prometheus.NewDesc("hush_rooms", "Open rooms, by how many members are in them now.", []string{"size"}, nil)
 	membersDesc = prometheus.NewDesc("hush_members", "People seated in rooms now.", nil, nil)
 	droppedDesc = prometheus.NewDesc("hush_events_dropped_total", "Typed text dropped because a member's queue was full.", nil, nil)
+	lobbyDesc   = prometheus.NewDesc("hush_lobby_people", "People in the lobby on this node now.", nil, nil)
 )
 
 func (c *roomsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- roomsDesc
 	ch <- membersDesc
 	ch <- droppedDesc
+	ch <- lobbyDesc
 }
 
 func (c *roomsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -343,4 +369,5 @@ func (c *roomsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(st.Members))
 	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(lobbyDesc, prometheus.GaugeValue, float64(st.Lobby))
 }

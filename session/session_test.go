@@ -32,6 +32,8 @@ type counter struct {
 
 func (c *counter) Refused(r admit.Reason) { c.mu.Lock(); c.refused[r]++; c.mu.Unlock() }
 func (c *counter) Seated(admit.Op)        {}
+func (c *counter) Knocked()               {}
+func (c *counter) Asked(admit.AskOutcome) {}
 func (c *counter) count(r admit.Reason) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
