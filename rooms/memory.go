@@ -307,7 +307,7 @@ func (s *seat) Decide(id int, let bool) error {
 			self := k.Self()
 			self.Color = FreeColor(rm.members, (*seat).color, self.ID)
 			k.Place.self = self
-			k.Let(rm.seat(self))
+			k.Let(rm.seat(self), rm.locked)
 			rm.members = append(rm.members, k)
 			rm.resized(len(rm.members) - 1)
 			cause = nil

@@ -107,13 +107,20 @@ func (p *Place) Answer(id int, let bool) error {
 }
 
 // Let tells a knock it was let in: members is who it joins, each as a
-// Joined event, then Let.
-func (p *Place) Let(members []Peer) {
+// Joined event, then Let (its Text "locked" while the room is).
+func (p *Place) Let(members []Peer, locked bool) {
 	for _, m := range members {
 		p.Deliver(Event{Kind: Joined, Peer: m})
 	}
-	p.Deliver(Event{Kind: Let, Peer: p.self})
+	ev := Event{Kind: Let, Peer: p.self}
+	if locked {
+		ev.Text = LetLocked
+	}
+	p.Deliver(ev)
 }
+
+// LetLocked is a Let event's Text when the room is locked.
+const LetLocked = "locked"
 
 // Leave implements Seat.
 func (p *Place) Leave() {

@@ -44,6 +44,7 @@ var (
 	errPictureSeated = errors.New("Your key is not in that room right now. From your room screen, ctrl+p gives you a line that sends one.")
 	errPictureToken  = errors.New("That line has been used or is too old: press ctrl+p in the room for a new one.")
 	errPicturesBusy  = errors.New("The server is busy with pictures; try again in a moment.")
+	errPictureLobby  = errors.New("Pictures go to rooms, never to the lobby.")
 )
 
 // Picture checks what r holds (at most max bytes), shrinks it, and shows it
@@ -59,6 +60,9 @@ func (c *Conv) send(ctx context.Context, r io.Reader, max int64, now time.Time, 
 	h := c.h
 	if h.decoder == nil {
 		return errPicturesOff
+	}
+	if c.InLobby() || c.Knocking() {
+		return errPictureLobby
 	}
 	select {
 	case h.uploads <- struct{}{}:
@@ -76,7 +80,7 @@ func (c *Conv) send(ctx context.Context, r io.Reader, max int64, now time.Time, 
 	if err == nil {
 		var encoded []byte
 		if encoded, err = pic.MarshalBinary(); err == nil {
-			if serr := c.seat.Picture(string(encoded)); serr != nil {
+			if serr := c.place().seat.Picture(string(encoded)); serr != nil {
 				err = errors.New(goodbye(serr))
 			}
 		}
@@ -86,7 +90,7 @@ func (c *Conv) send(ctx context.Context, r io.Reader, max int64, now time.Time, 
 		return err
 	}
 	h.log.Info("picture sent", "room", c.Tag(), "width", pic.W, "height", pic.H)
-	c.note(Event{Kind: Pictured, Peer: c.self, Picture: &pic})
+	c.note(Event{Kind: Pictured, Peer: c.Self(), Picture: &pic})
 	return nil
 }
 
@@ -153,8 +157,11 @@ func (c *Conv) picture(e *Event, encoded string) bool {
 // another terminal: as is for someone seated with their key, and with a
 // one-time token (valid two minutes, once) for anyone else.
 func (c *Conv) PictureLine(now time.Time) string {
+	if c.InLobby() || c.Knocking() {
+		return ""
+	}
 	line := c.Invite() + " pic"
-	if c.self.Guest {
+	if c.Self().Guest {
 		tok := c.h.token(c, now)
 		if tok == "" {
 			return ""
@@ -224,7 +231,7 @@ func (h *Hub) seatedAs(code string, key []byte, tok string) (*Conv, error) {
 		if ok && e.conv.token == tok {
 			e.conv.token = ""
 		}
-		if !ok || time.Now().After(e.until) || e.conv.seat.Code() != code || e.conv.seat.Err() != nil {
+		if !ok || time.Now().After(e.until) || !e.conv.in(code) {
 			return nil, errPictureToken
 		}
 		return e.conv, nil
@@ -234,11 +241,18 @@ func (h *Hub) seatedAs(code string, key []byte, tok string) (*Conv, error) {
 	}
 	sum := sha256.Sum256(key)
 	for c := range h.convs {
-		if c.seat.Code() == code && c.key == sum && c.seat.Err() == nil {
+		if c.key == sum && c.in(code) {
 			return c, nil
 		}
 	}
 	return nil, errPictureSeated
+}
+
+// in reports whether the person is seated in room code (as stored: no
+// dashes), and may send a picture there.
+func (c *Conv) in(code string) bool {
+	p := c.place()
+	return p.code != "" && !c.Knocking() && p.seat.Code() == code && p.seat.Err() == nil
 }
 
 // deadlineReader stops reading once ctx is done, between reads: a sender

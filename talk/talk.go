@@ -49,6 +49,9 @@ type Config struct {
 	Log    *slog.Logger
 	// Pictures lets people show each other pictures that fade.
 	Pictures bool
+	// AskFor and KnockFor are how long an ask and a knock wait for an
+	// answer (0: AskFor and KnockFor, the constants).
+	AskFor, KnockFor time.Duration
 }
 
 // Hub holds what conversations share, and counts the front ends' sessions
@@ -70,6 +73,12 @@ type Hub struct {
 func NewHub(cfg Config) *Hub {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.AskFor <= 0 {
+		cfg.AskFor = AskFor
+	}
+	if cfg.KnockFor <= 0 {
+		cfg.KnockFor = KnockFor
 	}
 	if cfg.Invite == nil {
 		cfg.Invite = func(user string) string { return "ssh " + user + "@localhost" }

@@ -20,6 +20,7 @@ type Where struct {
 var (
 	New   = Where{Op: admit.OpNew}   // a room for two
 	Group = Where{Op: admit.OpGroup} // a room for a group
+	Lobby = Where{Op: admit.OpLobby} // the lobby, where people find each other
 )
 
 // Join is the room someone shared, by its code as typed.
@@ -27,14 +28,17 @@ func Join(code string) Where { return Where{Op: admit.OpJoin, Code: code} }
 
 func (w Where) String() string { return w.Op.String() }
 
-// Route reads where a name asks to go: "new", "group", or something shaped
-// like a code. ok is false for anything else: show the welcome.
+// Route reads where a name asks to go: "new", "group", "lobby", or
+// something shaped like a code. ok is false for anything else: show the
+// welcome.
 func Route(name string) (w Where, ok bool) {
 	switch name = strings.ToLower(name); name {
 	case "new":
 		return New, true
 	case "group":
 		return Group, true
+	case "lobby":
+		return Lobby, true
 	}
 	if rooms.LooksLikeCode(name) {
 		return Join(name), true
@@ -68,6 +72,8 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 		seat, err = pass.Open(ctx, where.Op, who)
 	case admit.OpJoin:
 		seat, err = pass.Join(ctx, where.Code, who)
+	case admit.OpLobby:
+		seat, err = pass.Lobby(ctx, who)
 	default:
 		err = &admit.Refusal{Reason: admit.BadRequest}
 	}
@@ -76,6 +82,10 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 		return nil, h.refused(err, via, c.c)
 	}
 	conv := h.sit(seat, pass.Done, c.c.Picture)
+	conv.pass, conv.conn, conv.who = pass, c.c, who
+	if where.Op == admit.OpLobby {
+		conv.lobby = &lobby{ignored: make(map[string]bool)}
+	}
 	if key != nil {
 		conv.key = sha256.Sum256(key)
 	}
@@ -90,6 +100,10 @@ type Refusal struct {
 	// StartOwn: starting a room of one's own would help; the front end
 	// says how (h.Invite("new"), or a button).
 	StartOwn bool
+	// Knock: the room is locked; the front end offers to knock
+	// (Conn.Knock) or leave.
+	Knock bool
+	Code  string // Knock: the room's code, as typed
 }
 
 func (r *Refusal) Error() string { return r.Text }
@@ -100,6 +114,9 @@ func (h *Hub) refused(err error, via string, c *admit.Conn) *Refusal {
 	r := &Refusal{Text: admit.Unexpected, Reason: admit.Other}
 	if ar, ok := errors.AsType[*admit.Refusal](err); ok {
 		r.Text, r.Reason, r.StartOwn = ar.Error(), ar.Reason, ar.StartOwn()
+		if ar.Reason == admit.Locked {
+			r.Knock, r.Code = true, ar.Code
+		}
 	}
 	h.log.Info("refused", "remote", c.Key(), "reason", r.Reason.String(), "via", via)
 	return r

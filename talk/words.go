@@ -23,6 +23,10 @@ func goodbye(err error) string {
 		return "The hush server is restarting. Nothing was kept; start a new room in a moment."
 	case errors.Is(err, rooms.ErrLost):
 		return "The room was lost: this server can no longer reach the others. Nothing was kept."
+	case errors.Is(err, rooms.ErrTurnedAway):
+		return noLetInText
+	case errors.Is(err, rooms.ErrFull):
+		return "Someone let you in, but the room is full."
 	}
 	return "The room ended. Nothing was kept."
 }
@@ -38,3 +42,36 @@ func idleEndText(timeout time.Duration) string {
 // Unexpected is what a person is told when something went wrong that has
 // no sentence of its own.
 const Unexpected = admit.Unexpected
+
+// LeftLobbyText is the goodbye to someone who left the lobby.
+const LeftLobbyText = "You left the lobby. Nothing was kept."
+
+// LeftDoorText is the goodbye to someone who stopped knocking.
+const LeftDoorText = "You stopped knocking. Nothing was kept."
+
+// noLetInText ends a knock nobody answered or a member turned away.
+const noLetInText = "Nobody let you in."
+
+func askingText(name string) string { return fmt.Sprintf("asking %s…", name) }
+
+func askedText(name string) string { return fmt.Sprintf("%s asks you for a private room", name) }
+
+func noAnswerText(name string) string { return fmt.Sprintf("No answer from %s.", name) }
+
+func movedText(name string) string {
+	return fmt.Sprintf("You and %s are in a room of your own.", name)
+}
+
+func lockText(name string, locked bool) string {
+	if locked {
+		return name + " locked the room"
+	}
+	return name + " unlocked the room"
+}
+
+func knockText(name string) string { return name + " knocks" }
+
+// knockingText is what someone knocking sees while they wait.
+func knockingText(code string) string {
+	return fmt.Sprintf("Knocking at room %s; someone inside may let you in.", code)
+}

@@ -181,8 +181,8 @@ func testKnockLetIn(t *testing.T, reg rooms.Registry) {
 		t.Fatal(err)
 	}
 	got := until(t, k, "being let in", has(is(rooms.Let)))
-	if n := countOf(got, is(rooms.Joined)); n != 2 || got[len(got)-1].Kind != rooms.Let {
-		t.Fatalf("the knock wants two Joined then Let; got%s", show(got))
+	if n := countOf(got, is(rooms.Joined)); n != 2 || got[len(got)-1].Kind != rooms.Let || got[len(got)-1].Text != rooms.LetLocked {
+		t.Fatalf("the knock wants two Joined then Let, locked; got%s", show(got))
 	}
 	for _, m := range s {
 		got := until(t, m, "cy joining", has(about(rooms.Joined, k.Self().ID)))
