@@ -121,7 +121,7 @@ func (r *Refusal) Error() string {
 	case LobbyFull:
 		return "The lobby is full; try again in a little while."
 	case Locked:
-		return fmt.Sprintf("Room %s is locked.", r.Code)
+		return "This room is locked."
 	case DoorFull:
 		return "Too many people are knocking at this room already; try again in a little while."
 	case KnockWaiting:

@@ -191,6 +191,7 @@ func newGate(cfg Config, reg rooms.Registry, nc *natsCluster, mx *metricsServer)
 		PerAddress:          perAddress,
 		MaxSessions:         cfg.MaxSessions,
 		MaxGroup:            cfg.MaxGroup,
+		LobbySize:           cfg.LobbySize,
 		WrongCodesPerMinute: cfg.ServerWrongCodes,
 		Shared:              shared,
 	}, observer), nil

@@ -16,12 +16,13 @@ import (
 // HUSH_<NAME> (flags win). ParseConfig fills it; its defaults are written
 // here and nowhere else.
 type Config struct {
-	Listen   string
-	Data     string
-	Host     string
-	Linger   time.Duration
-	MaxGroup int
-	Stall    time.Duration
+	Listen    string
+	Data      string
+	Host      string
+	Linger    time.Duration
+	MaxGroup  int
+	LobbySize int
+	Stall     time.Duration
 
 	MaxSessions       int
 	SessionsPerIP     int
@@ -117,6 +118,7 @@ func flags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Host, "host", "localhost", "host name shown in invite lines, optionally with :port when clients reach a different port than --listen (default: the first --web-domain, if given)")
 	fs.DurationVar(&c.Linger, "linger", 5*time.Second, "how long a typed character stays on screen before it has faded away")
 	fs.IntVar(&c.MaxGroup, "max-group", 8, "seats in a room opened with ssh group@host")
+	fs.IntVar(&c.LobbySize, "lobby-size", 200, "people the lobby (ssh lobby@host) holds at once; past it they are told it is full")
 	fs.DurationVar(&c.Stall, "stall-timeout", 5*time.Second, "hang up on a client whose connection has taken nothing for this long")
 	fs.IntVar(&c.MaxSessions, "max-sessions", 5000, "sessions at once, server-wide; past it people are told the server is full")
 	fs.IntVar(&c.SessionsPerIP, "max-sessions-per-ip", 20, "sessions at once from one address (an IPv6 /64 counts as one), over SSH and the web together")
@@ -319,6 +321,8 @@ func check(c Config) error {
 		return usageErrorf("--linger %v: want between 500ms and 10m", c.Linger)
 	case c.MaxGroup < 2 || c.MaxGroup > 64:
 		return usageErrorf("--max-group %d: want between 2 and 64", c.MaxGroup)
+	case c.LobbySize < 1 || c.LobbySize > 10000:
+		return usageErrorf("--lobby-size %d: want between 1 and 10000", c.LobbySize)
 	case c.Stall < time.Second:
 		return usageErrorf("--stall-timeout %v: want at least 1s", c.Stall)
 	case c.KeyRate <= 0 || c.KeyBurst < 1 || c.MaxPaste < 1:

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
@@ -19,6 +20,13 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 			return
 		}
 		conv, err := gateConn(sess).Enter(sess.Context(), where, keyOf(sess), "ssh")
+		if r, ok := errors.AsType[*talk.Refusal](err); ok && r.Knock {
+			conv, err = s.knock(sess, r)
+			if conv == nil && err == nil {
+				_ = sess.Exit(0)
+				return
+			}
+		}
 		if err != nil {
 			s.refuse(sess, err)
 			return
@@ -30,6 +38,37 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 		s.runRoom(sess, conv)
 		next(sess)
 	}
+}
+
+// knockFor bounds how long the locked room's question waits for a key.
+const knockFor = time.Minute
+
+// knock tells someone the room is locked and knocks if they press Enter.
+// Both nil: they chose to leave.
+func (s *Server) knock(sess ssh.Session, r *talk.Refusal) (*talk.Conv, error) {
+	_, _ = fmt.Fprint(sess, r.Text+" Enter knocks, Esc leaves.\r\n")
+	key := make(chan byte, 1)
+	go func() {
+		var b [16]byte
+		n, err := sess.Read(b[:])
+		if err != nil || n == 0 {
+			key <- 0
+			return
+		}
+		key <- b[0]
+	}()
+	t := time.NewTimer(knockFor)
+	defer t.Stop()
+	select {
+	case k := <-key:
+		if k == '\r' || k == '\n' {
+			return gateConn(sess).Knock(sess.Context(), r.Code, keyOf(sess), "ssh")
+		}
+	case <-t.C:
+	case <-sess.Context().Done():
+	}
+	_, _ = fmt.Fprint(sess, "You did not knock. Nothing was kept.\r\n")
+	return nil, nil
 }
 
 // keyOf is the bytes of the key the session authenticated with, nil for a
@@ -58,8 +97,9 @@ func (s *Server) welcome(sess ssh.Session) {
   %-36s open a room for two
   %-36s open a room for up to %d
   %-36s join a room someone shared with you
+  %-36s meet people who chose to be listed
 Every key you press shows up on the other screen as you type it,
 then fades away after a few seconds. Nothing is kept.
-`, s.hub.Invite("new"), s.hub.Invite("group"), s.cfg.MaxGroup, s.hub.Invite("CODE"))
+`, s.hub.Invite("new"), s.hub.Invite("group"), s.cfg.MaxGroup, s.hub.Invite("CODE"), s.hub.Invite("lobby"))
 	_, _ = fmt.Fprint(sess, text)
 }

@@ -13,8 +13,11 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 		m.help = false // any key closes the help, and does nothing else
 		return nil
 	}
-	if m.pickKey(key, now) {
-		return nil
+	if ok, cmd := m.pickKey(key, now); ok {
+		return cmd
+	}
+	if key == "esc" && m.meet.asking != nil {
+		return m.apply(m.conv().Cancel(), now)
 	}
 	switch key {
 	case "esc", "ctrl+c":
@@ -29,7 +32,12 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 	case "f1", "ctrl+_", "ctrl+/":
 		m.help = true
 	case "ctrl+y":
+		if m.meet.lobby || m.meet.knocking {
+			return nil
+		}
 		return m.copyInvite(now)
+	case "ctrl+l":
+		return m.lockKey(now)
 	case "ctrl+p":
 		return m.pictureLine(now)
 	case "ctrl+f":
@@ -37,6 +45,9 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 	case "ctrl+g":
 		m.toggleBell(now)
 	case "enter":
+		if m.meet.knocking {
+			return nil
+		}
 		m.typing(now)
 		ok, hint := m.cfg.Conv.Newline(now)
 		if ok {
@@ -49,7 +60,7 @@ func (m *Model) key(k tea.KeyPressMsg, now time.Time) tea.Cmd {
 			m.say("No taking it back: words here only fade.", -1, now)
 		}
 	default:
-		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
+		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 && !m.meet.knocking {
 			m.typing(now)
 			said, hint := m.cfg.Conv.Type(k.Text, now)
 			m.you.add(said, m.clock(now))

@@ -100,8 +100,9 @@ type Model struct {
 	phase    time.Duration // this session's offset on the fade grid
 	farewell string
 	pictures int   // what this person sees of pictures
-	picking  bool  // tab was pressed: keys pick a picture instead of typing
+	picking  bool  // tab was pressed: keys pick (an ask, a knock, a person, a picture) instead of typing
 	picked   *lane // the lane whose picture is highlighted while picking
+	meet     meet  // the lobby, asks, knocks and the lock
 
 	// Kept between frames so that drawing one allocates nothing.
 	sizes, need []int
@@ -131,6 +132,7 @@ func New(cfg Config) *Model {
 	m.you = newLane(cfg.Conv.Self(), true)
 	m.lanes = append(m.lanes, m.you)
 	m.farewell = talk.LeftText + "\r\n"
+	m.startMeet()
 	return m
 }
 
@@ -228,6 +230,9 @@ func (m *Model) settle(now time.Time) {
 	for _, l := range m.lanes {
 		l.compact(cut, m.textWidth())
 	}
+	if m.meet.lobby {
+		m.quietLanes()
+	}
 	if !now.Before(m.notice.until) {
 		m.notice = notice{}
 	}
@@ -301,9 +306,20 @@ func (m *Model) hint(hint string, now time.Time) {
 // event applies one thing that happened in the conversation; it may
 // return an effect (the bell when someone arrives, quitting at the end).
 func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
+	if cmd, ok := m.meetEvent(ev, now); ok {
+		return cmd
+	}
 	switch ev.Kind {
 	case talk.Joined:
+		if m.meet.lobby {
+			m.lobbyJoined(ev.Peer) // arrivals in the lobby ring nothing
+			return nil
+		}
 		l := newLane(ev.Peer, false)
+		if m.meet.knocking { // the members, as the door opens
+			m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
+			return nil
+		}
 		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
 		m.sayOf(l.peer, " joined", now)
 		if !m.quiet {
@@ -316,13 +332,17 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 				break
 			}
 		}
+		if m.meet.lobby {
+			m.lobbyLeft(ev.Peer.ID)
+			return nil
+		}
 		m.sayOf(newLane(ev.Peer, false).peer, " left", now)
 	case talk.Typed:
-		if l := m.lane(ev.Peer.ID); l != nil {
+		if l := m.textLane(ev.Peer.ID); l != nil {
 			l.add(ev.Text, m.clock(now))
 		}
 	case talk.Newline:
-		if l := m.lane(ev.Peer.ID); l != nil {
+		if l := m.textLane(ev.Peer.ID); l != nil {
 			l.newline(m.clock(now))
 		}
 	case talk.Pictured:
@@ -335,6 +355,15 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 		return tea.Quit
 	}
 	return nil
+}
+
+// textLane is the lane text from id goes to: in the lobby, made when
+// their text first shows.
+func (m *Model) textLane(id int) *lane {
+	if m.meet.lobby {
+		return m.lobbyLane(id)
+	}
+	return m.lane(id)
 }
 
 func (m *Model) lane(id int) *lane {
@@ -394,6 +423,10 @@ func (m *Model) schedule(now time.Time) {
 	}
 	if m.notice.text != "" {
 		earlier(m.notice.until)
+	}
+	if m.meet.asking != nil || len(m.meet.asks) > 0 {
+		// The banners count their seconds down.
+		earlier(now.Truncate(time.Second).Add(time.Second))
 	}
 	m.wake = next
 }

@@ -30,7 +30,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 	var armed time.Time
 	var events []talk.Event
 	conv := m.cfg.Conv
-	ready, notes := conv.Ready(), conv.Notes()
+	notes := conv.Notes()
 	// roomEvents hands the room's events straight to the model: wrapped in
 	// a message, every drain would allocate.
 	roomEvents := func() tea.Cmd {
@@ -59,7 +59,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 				case <-ctx.Done():
 					return
 				case msg = <-in:
-				case <-ready:
+				case <-conv.Ready(): // asked each time: a move changes it
 					cmd = roomEvents()
 				default:
 					got = false
@@ -76,7 +76,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			case <-ctx.Done():
 				return
 			case msg = <-in:
-			case <-ready:
+			case <-conv.Ready():
 				cmd = roomEvents()
 			case ev := <-notes:
 				cmd = m.events([]talk.Event{ev}, m.now())

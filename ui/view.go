@@ -25,11 +25,27 @@ func (m *Model) frame(now time.Time) Frame {
 // so nothing ever wraps on the terminal and the diff stays row by row.
 // It allocates nothing once f, the memo and the lanes have grown to size.
 func (m *Model) draw(f *Frame, now time.Time) {
+	switch {
+	case m.meet.knocking:
+		m.drawDoor(f)
+		return
+	case m.meet.lobby:
+		m.drawLobby(f, now)
+		return
+	}
 	w, h := max(m.width, 1), max(m.height, 1)
 	f.reset(w, h)
 	top, bottom := 0, h
 	if h >= 3 {
 		top, bottom = 1, h-1
+	}
+	if len(m.meet.knocks) > 0 && !m.help {
+		for _, b := range m.banners(w, now) {
+			if top < bottom-1 {
+				f.setRow(top, b, 0)
+				top++
+			}
+		}
 	}
 	body := bottom - top
 	lanes := m.lanes
@@ -144,6 +160,9 @@ func (m *Model) header(w, hidden int) string {
 	if hidden > 0 {
 		here += fmt.Sprintf(", %d not shown", hidden)
 	}
+	if m.meet.locked {
+		here += " · locked"
+	}
 	s := m.style(ansi.Style{}.Bold()) + "hush" + m.style(ansi.Style{}.Faint()) + " · room " + code + " · " + here
 	return ansi.Truncate(s, w, "…")
 }
@@ -160,7 +179,19 @@ func (m *Model) status(w int) string {
 		return ansi.Truncate(st+who+m.notice.text, w, "…")
 	}
 	hints := []string{"esc esc leaves", "f1 help"}
-	if m.open() {
+	switch {
+	case m.meet.lobby:
+		hints = []string{"tab picks a person", "enter asks them", "esc esc leaves", "f1 help"}
+	case m.meet.knocking:
+		hints = []string{"esc esc stops knocking"}
+	case m.cfg.Conv.Group():
+		lock := "ctrl+l locks"
+		if m.meet.locked {
+			lock = "ctrl+l unlocks"
+		}
+		hints = append(hints, lock)
+	}
+	if m.open() && !m.meet.lobby && !m.meet.knocking {
 		hints = append(hints, "ctrl+y copies the invite")
 		if len(m.lanes) > 1 {
 			hints = append(hints, m.cfg.Conv.Invite())
@@ -245,7 +276,12 @@ func (m *Model) makeHelpLines(w, rows int) []string {
 		"  ctrl+y      copies the invite (again: the web link), while a seat is free",
 		"  ctrl+f      fades slower on your screen only: " + paceName[m.pace],
 		"  ctrl+g      turns the bell on or off: " + bell,
-		"  tab         picks a picture someone sent; enter shows it",
+		"  tab         picks: an ask, a knock, a person in the lobby, a picture",
+		"              (tab ↓ next, shift+tab ↑ back, esc back to typing)",
+		"  enter       on what is picked: accepts, lets in, asks, shows",
+		"  backspace   on what is picked: declines an ask, turns a knock away",
+		"  delete      on a person in the lobby: ignores them for this session",
+		"  ctrl+l      locks or unlocks a group room; others then knock",
 		"  ctrl+p      a line that sends a picture from another terminal",
 		"  f1          shows this",
 		"",
