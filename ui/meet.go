@@ -368,15 +368,19 @@ func (m *Model) listRows() int {
 }
 
 // banners are the lines that do not fade: asks waiting on you, your own
-// ask, knocks at your room. Each is cut to w; at is when they are drawn
-// (zero: only their number matters).
+// ask, knocks at your room. Each is cut to w, and when its keys do not fit
+// beside it they go on a line of their own below. at is when they are
+// drawn (zero: only their number matters).
 func (m *Model) banners(w int, at time.Time) []string {
 	var out []string
-	left := func(until time.Time) string {
-		if at.IsZero() || until.IsZero() {
-			return ""
+	dim := m.style(ansi.Style{}.Faint())
+	add := func(head, keys string) {
+		full := head + dim + " · " + keys
+		if ansi.StringWidth(full) <= w {
+			out = append(out, full)
+			return
 		}
-		return fmt.Sprintf(" (%d s)", max(int(until.Sub(at).Round(time.Second)/time.Second), 0))
+		out = append(out, ansi.Truncate(head, w, "…"), ansi.Truncate(dim+"  "+keys, w, "…"))
 	}
 	hi := func(it item) string {
 		if m.picking && m.meet.pick.same(it) {
@@ -385,24 +389,25 @@ func (m *Model) banners(w int, at time.Time) []string {
 		return m.style(ansi.Style{}.Bold())
 	}
 	for _, a := range m.meet.asks {
-		text := hi(item{kind: pickAsk, peer: a.peer}) + a.peer.Name + " asks you for a private room" + left(a.until) +
-			m.style(ansi.Style{}.Faint()) + " · tab enter accepts · tab backspace declines"
-		out = append(out, ansi.Truncate(text, w, "…"))
+		add(hi(item{kind: pickAsk, peer: a.peer})+a.peer.Name+" asks you for a private room", "tab enter accepts · tab backspace declines")
 	}
 	if a := m.meet.asking; a != nil {
-		out = append(out, ansi.Truncate(m.style(ansi.Style{}.Bold())+"asking "+a.peer.Name+"…"+left(a.until)+m.style(ansi.Style{}.Faint())+" · esc cancels", w, "…"))
+		left := ""
+		if !at.IsZero() {
+			left = fmt.Sprintf(" (%d s)", max(int(a.until.Sub(at).Round(time.Second)/time.Second), 0))
+		}
+		out = append(out, ansi.Truncate(m.style(ansi.Style{}.Bold())+"asking "+a.peer.Name+"…"+left+dim+" · esc cancels", w, "…"))
 	}
 	if n := len(m.meet.knocks); n > 0 {
-		first := m.meet.knocks[0].peer
-		who := first.Name + " knocks"
+		k := m.meet.knocks[0].peer
+		if m.picking && m.meet.pick.kind == pickKnock {
+			k = m.meet.pick.peer // the one highlighted
+		}
+		who := k.Name + " knocks"
 		if n > 1 {
-			who = fmt.Sprintf("%s and %d more knock", first.Name, n-1)
+			who = fmt.Sprintf("%s and %d more knock", k.Name, n-1)
 		}
-		text := hi(item{kind: pickKnock, peer: first}) + who + m.style(ansi.Style{}.Faint()) + " · tab enter lets them in · tab backspace turns them away"
-		if m.picking && m.meet.pick.kind == pickKnock && m.meet.pick.peer.ID != first.ID {
-			text = m.style(ansi.Style{}.Reverse(true)) + m.meet.pick.peer.Name + " knocks" + m.style(ansi.Style{}.Faint()) + fmt.Sprintf(" (%d waiting) · enter lets them in · backspace turns them away", n)
-		}
-		out = append(out, ansi.Truncate(text, w, "…"))
+		add(hi(item{kind: pickKnock, peer: k})+who, "tab enter lets them in · tab backspace turns them away")
 	}
 	return out
 }
@@ -493,6 +498,7 @@ func (m *Model) drawDoor(f *Frame) {
 		m.style(ansi.Style{}.Bold()) + "hush" + dim + " · room " + m.conv().Code() + " · locked",
 		"",
 		m.conv().KnockingText(),
+		dim + "You knock as " + m.label(m.you),
 		dim + "esc esc stops knocking",
 	}
 	for i, line := range lines {
