@@ -87,6 +87,7 @@ func TestLobbyAskAccepted(t *testing.T) {
 		t.Fatalf("in the lobby: %v, code %q, invite %q; c sees %d", a.InLobby(), a.Code(), a.Invite(), len(c.Others()))
 	}
 	la, lb, lc := &listener{c: a}, &listener{c: b}, &listener{c: c}
+	aInLobby, bInLobby := a.Self(), b.Self() // their ids change with the room
 	la.until(t, "b and c", func(ev talk.Event) bool { return ev.Kind == talk.Joined && ev.Peer.ID == c.Self().ID })
 	a.Type("hi \x1b[2Jthere", time.Now())
 	if ev := lb.until(t, "a's text", kind(talk.Typed)); ev.Text != "hi there" {
@@ -117,8 +118,13 @@ func TestLobbyAskAccepted(t *testing.T) {
 	if ev := lb.until(t, "a's text in the room", kind(talk.Typed)); ev.Text != "x" {
 		t.Fatalf("b read %q in the room", ev.Text)
 	}
-	lc.until(t, "a leaving", about(talk.Left, a.Self()))
-	lc.until(t, "b leaving", about(talk.Left, b.Self()))
+	gone := map[int]bool{}
+	for len(gone) < 2 {
+		gone[lc.until(t, "a and b leaving", kind(talk.Left)).Peer.ID] = true
+	}
+	if !gone[aInLobby.ID] || !gone[bInLobby.ID] {
+		t.Fatalf("c saw %v leave, want a (%d) and b (%d)", gone, aInLobby.ID, bInLobby.ID)
+	}
 	if lc.hears(kind(talk.Typed)) {
 		t.Fatal("c read something from the room")
 	}
