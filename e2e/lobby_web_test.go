@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// lobbyName waits until the page is in the lobby and returns the name it
+// goes by there.
+func (p *page) lobbyName() string {
+	p.t.Helper()
+	p.wait("the lobby", "location.pathname === '/lobby' && !document.getElementById('people').hidden && document.querySelector('#peoplelist li .name')")
+	return eval[string](p, "document.querySelector('#peoplelist li .name').firstChild.textContent")
+}
+
+// row is the CSS selector of name's line in the lobby's list.
+func row(name string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('#peoplelist li')].find(li => li.querySelector('.name').firstChild.textContent === %q)`, name)
+}
+
+// click clicks the element a JavaScript expression finds, as a person
+// would (a real mouse event at its place).
+func (p *page) click(what, expr string) {
+	p.t.Helper()
+	p.wait(what, expr)
+	eval[bool](p, "(() => { const e = "+expr+"; e.dataset.e2e = 'click'; return true })()")
+	p.do(chromedp.Click(chromedp.CSS(`[data-e2e="click"]`)))
+	eval[bool](p, "(() => { for (const e of document.querySelectorAll('[data-e2e]')) delete e.dataset.e2e; return true })()")
+}
+
+// Two browsers meet in the lobby, see each other, one types and the
+// other reads it; one asks, the other accepts, and both land in the same
+// new room and talk there. One of them is a phone.
+func TestBrowserLobby(t *testing.T) {
+	s := startServer(t)
+	a := openPage(t, webURL(s)+"/")
+	a.do(chromedp.Click(chromedp.ID("lobby")))
+	aName := a.lobbyName()
+	b := openPage(t, webURL(s)+"/lobby")
+	b.do(chromedp.EmulateViewport(360, 640, chromedp.EmulateMobile))
+	bName := b.lobbyName()
+	a.wait("b in a's list", row(bName))
+	b.wait("a in b's list", row(aName))
+	a.wait("the header", "document.getElementById('title').textContent.includes('2 here')")
+
+	a.typeKeys("hello lobby")
+	b.waitLane(aName, "hello lobby")
+	a.waitLane("you", "hello lobby")
+
+	b.click("the Ask button on a's line", row(aName)+".querySelector('button.ask')")
+	b.wait("asking a, with a countdown and Cancel", fmt.Sprintf("!document.getElementById('asking').hidden && /^asking %s… \\(\\d+ s\\)$/.test(document.getElementById('askingtext').textContent)", aName))
+	a.wait("the ask banner", fmt.Sprintf("[...document.querySelectorAll('#asks li')].some(li => li.textContent.startsWith(%q))", bName+" asks you for a private room"))
+	a.wait("the ask heard by screen readers", fmt.Sprintf("document.getElementById('log').textContent.includes(%q)", bName+" asks you for a private room"))
+	a.click("Accept", "document.querySelector('#asks li button.accept')")
+
+	code := a.seatedCode()
+	if got := b.seatedCode(); got != code {
+		t.Fatalf("a is in %q, b in %q", code, got)
+	}
+	for _, p := range []*page{a, b} {
+		p.wait("a room of their own", "document.getElementById('people').hidden && document.getElementById('asking').hidden && document.querySelectorAll('#who li').length === 2")
+	}
+	a.typeKeys("just us now")
+	b.waitLane(aName, "just us now")
+	b.typeKeys("yes")
+	a.waitLane(bName, "yes")
+	if w := eval[int](b, "document.documentElement.scrollWidth"); w > 360 {
+		t.Fatalf("the phone's page is %d px wide on a 360 px screen", w)
+	}
+}
+
+// A member locks a group; a browser that opens its link meets the door,
+// knocks, and a member lets it in from the knock banner.
+func TestBrowserKnock(t *testing.T) {
+	s := startServer(t)
+	a := openPage(t, webURL(s)+"/")
+	a.do(chromedp.Click(chromedp.ID("group")))
+	code := a.seatedCode()
+	b := openPage(t, webURL(s)+"/"+code)
+	b.seatedCode()
+	a.wait("b in the room", "document.querySelectorAll('#who li').length === 2")
+	a.click("the Lock button", "!document.getElementById('lock').hidden && document.getElementById('lock')")
+	for _, p := range []*page{a, b} {
+		p.wait("the room locked", "document.getElementById('lock').textContent === 'Unlock' && document.getElementById('lock').getAttribute('aria-pressed') === 'true' && document.getElementById('notice').textContent.includes('locked the room')")
+	}
+
+	c := openPage(t, webURL(s)+"/"+code)
+	c.wait("the door", "!document.getElementById('door').hidden && document.getElementById('doortext').textContent.includes('is locked') && document.activeElement.id === 'knock'")
+	c.do(chromedp.Click(chromedp.ID("knock")))
+	c.wait("knocking", "document.getElementById('doortext').textContent.startsWith('Knocking') && document.getElementById('knock').hidden")
+	b.wait("the knock banner", "!document.getElementById('knocks').hidden && / knocks$/.test(document.getElementById('knocktext').textContent) && document.getElementById('log').textContent.includes(' knocks')")
+	a.click("Let in", "!document.getElementById('knocks').hidden && document.getElementById('letin')")
+	if got := c.seatedCode(); got != code {
+		t.Fatalf("let into %q, want %q", got, code)
+	}
+	for _, p := range []*page{a, b, c} {
+		p.wait("three in the room, no knock left", "document.querySelectorAll('#who li').length === 3 && document.getElementById('knocks').hidden")
+	}
+	c.typeKeys("thanks")
+	a.wait("c's words", `[...document.querySelectorAll('.lane:not(.own) .text')].some(t => t.textContent.includes('thanks'))`)
+	if locked := eval[string](c, "document.getElementById('lock').textContent"); locked != "Unlock" {
+		t.Fatalf("c's lock button says %q in a locked room", locked)
+	}
+}
