@@ -3,6 +3,10 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/hush-chat/hush/talk"
+	"github.com/hush-chat/hush/web"
 )
 
 // lobbyTab enters the lobby and returns the tab with its seated frame.
@@ -186,6 +191,15 @@ func TestLockKnockLetIn(t *testing.T) {
 	if f := b.next("locked"); !f.Locked || f.S != as.P.Name+" locked the room" {
 		t.Fatalf("b saw: %+v", f)
 	}
+	// Locking a locked room again says nothing to anyone.
+	b.send(map[string]any{"t": "lock"})
+	b.send(map[string]any{"t": "type", "s": "y"})
+	if f := b.next("own", "locked"); f.T != "own" {
+		t.Fatalf("locking again: %+v", f)
+	}
+	if f := a.next("typed", "locked"); f.T != "typed" {
+		t.Fatalf("a, after b locked again: %+v", f)
+	}
 
 	c := s.open(t, map[string]any{"t": "hello", "op": "join", "code": as.Code})
 	if f := c.next("refused"); !f.Knock || f.Reason != "locked" {
@@ -325,5 +339,62 @@ func TestLobbyHostileChoices(t *testing.T) {
 	}
 	if n := s.hub.Sessions(); n != 6 {
 		t.Fatalf("%d sessions after the flood, want 6", n)
+	}
+}
+
+// Knocks from several addresses wait side by side, each answered on its
+// own; past three waiting the door is full, in the rules' words.
+func TestKnocksFromSeveralAddresses(t *testing.T) {
+	s := serve(t, func(c *web.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	from := func(ip string, hello map[string]any) *tab {
+		tb, _, err := s.dial(t, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {ip}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.send(hello)
+		return tb
+	}
+	a := from("192.0.2.1", map[string]any{"t": "hello", "op": "group"})
+	as := a.next("seated")
+	a.send(map[string]any{"t": "lock"})
+	a.next("locked")
+	knock := map[string]any{"t": "hello", "op": "knock", "code": as.Code}
+	var knockers []*tab
+	ids := map[int]bool{}
+	for i := range 3 {
+		k := from(fmt.Sprintf("192.0.2.%d", 10+i), knock)
+		k.next("knocking")
+		knockers = append(knockers, k)
+		ids[a.next("knocked").P.ID] = true
+		if i == 0 { // one knock waiting per address and room
+			if f := from("192.0.2.10", knock).next("refused"); f.Reason != "knock-waiting" {
+				t.Fatalf("a second knock from one address: %+v", f)
+			}
+		}
+	}
+	if len(ids) != 3 {
+		t.Fatalf("three knocks came as %v", ids)
+	}
+	if f := from("192.0.2.20", knock).next("refused"); f.Reason != "door-full" {
+		t.Fatalf("a fourth knock: %+v", f)
+	}
+	// The first is turned away, the others let in, each on its own.
+	var order []int
+	for id := range ids {
+		order = append(order, id)
+	}
+	slices.Sort(order)
+	a.send(map[string]any{"t": "turnaway", "id": order[0]})
+	a.until("knockended", order[0])
+	for _, id := range order[1:] {
+		a.send(map[string]any{"t": "letin", "id": id})
+		a.until("knockended", id)
+	}
+	got := map[string]int{}
+	for _, k := range knockers {
+		got[k.next("seated", "ended").T]++
+	}
+	if got["seated"] != 2 || got["ended"] != 1 {
+		t.Fatalf("knockers: %v, want 2 seated and 1 ended", got)
 	}
 }

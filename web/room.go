@@ -171,7 +171,9 @@ func (r *relay) choose(ctx context.Context, ch choice) []talk.Event {
 			return conv.Ignore(p)
 		}
 	case "lock", "unlock":
-		return conv.Lock(ch.t == "lock")
+		if on := ch.t == "lock"; on != conv.Locked() { // a repeat says nothing to anyone
+			return conv.Lock(on)
+		}
 	case "letin", "turnaway":
 		if k, ok := r.knocks[ch.id]; ok {
 			conv.LetIn(k, ch.t == "letin")
