@@ -103,4 +103,22 @@ func TestBrowserKnock(t *testing.T) {
 	if locked := eval[string](c, "document.getElementById('lock').textContent"); locked != "Unlock" {
 		t.Fatalf("c's lock button says %q in a locked room", locked)
 	}
+
+	// Two more knock, from two addresses: one line, with a count. The
+	// oldest is answered first.
+	knock := map[string]string{"t": "hello", "op": "knock", "code": code}
+	for _, from := range []string{"127.0.0.2", "127.0.0.3"} {
+		if _, first := webSeat(t, s.WebAddr(), from, knock); first != "knocking" {
+			t.Fatalf("knocking from %s: %q", from, first)
+		}
+	}
+	b.wait("two knocks on one line", "!document.getElementById('knocks').hidden && / knocks \\(\\+1\\)$/.test(document.getElementById('knocktext').textContent)")
+	a.click("Turn away", "/\\(\\+1\\)$/.test(document.getElementById('knocktext').textContent) && document.getElementById('turnaway')")
+	for _, p := range []*page{a, b, c} {
+		p.wait("one knock left", "!document.getElementById('knocks').hidden && / knocks$/.test(document.getElementById('knocktext').textContent)")
+	}
+	c.click("Let in", "/ knocks$/.test(document.getElementById('knocktext').textContent) && document.getElementById('letin')")
+	for _, p := range []*page{a, b, c} {
+		p.wait("four in the room, no knock left", "document.querySelectorAll('#who li').length === 4 && document.getElementById('knocks').hidden")
+	}
 }
