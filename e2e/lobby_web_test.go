@@ -1,10 +1,20 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
+
+	"github.com/hush-chat/hush/app"
+	"github.com/hush-chat/hush/internal/sshtest"
 )
 
 // lobbyName waits until the page is in the lobby and returns the name it
@@ -120,5 +130,74 @@ func TestBrowserKnock(t *testing.T) {
 	c.click("Let in", "/ knocks$/.test(document.getElementById('knocktext').textContent) && document.getElementById('letin')")
 	for _, p := range []*page{a, b, c} {
 		p.wait("four in the room, no knock left", "document.querySelectorAll('#who li').length === 4 && document.getElementById('knocks').hidden")
+	}
+}
+
+// What a hostile socket types into the lobby is inert on a browser's
+// page there: no markup, no control characters, no reordering.
+func TestBrowserLobbyHostileTextIsInert(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.Linger = 30 * time.Second; c.KeyBurst = 100000 })
+	p := openPage(t, webURL(s)+"/lobby")
+	p.lobbyName()
+	ctx, cancel := context.WithTimeout(context.Background(), sshtest.Timeout)
+	defer cancel()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	mallory, _, err := websocket.Dial(ctx, "ws://"+s.WebAddr()+"/ws", &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mallory.CloseNow()
+	send := func(f map[string]any) {
+		b, _ := json.Marshal(f)
+		if err := mallory.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(map[string]any{"t": "hello", "op": "lobby"})
+	_, b, err := mallory.Read(ctx)
+	var seated struct {
+		T string
+		P struct{ Name string }
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &seated)
+	}
+	if err != nil || seated.T != "seated" || seated.P.Name == "" {
+		t.Fatalf("mallory in the lobby: %s, %v", b, err)
+	}
+	// Mallory's own socket is read (and answers pings) all along.
+	go func() {
+		for {
+			_, b, err := mallory.Read(ctx)
+			if err != nil {
+				return
+			}
+			var f struct{ T, S string }
+			if json.Unmarshal(b, &f) == nil && f.T == "ping" {
+				b, _ = json.Marshal(map[string]string{"t": "pong", "s": f.S})
+				_ = mallory.Write(ctx, websocket.MessageText, b)
+			}
+		}
+	}()
+	name := seated.P.Name
+	p.wait("mallory listed", row(name))
+	for i, attack := range append(attacks, `<img src=x onerror="window.pwned=1">`, `<script>window.pwned=2</script>`) {
+		send(map[string]any{"t": "paste", "s": attack})
+		send(map[string]any{"t": "nl"})
+		send(map[string]any{"t": "type", "s": fmt.Sprintf("#%d", i)})
+		send(map[string]any{"t": "nl"})
+		p.waitLane(name, fmt.Sprintf("#%d", i))
+	}
+	text := p.laneText(name)
+	for _, bad := range []string{"\x1b", "\u202e", "\u2066", "\u009b", "\x07", "\x08", "\x7f"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("the page shows %q", bad)
+		}
+	}
+	if n := eval[int](p, `document.querySelectorAll('.lane .text :not(div.line):not(span)').length`); n != 0 {
+		t.Errorf("%d elements other than lines and spans in the lanes", n)
+	}
+	if pwned := eval[bool](p, "'pwned' in window"); pwned {
+		t.Fatal("markup typed in the lobby ran")
 	}
 }
