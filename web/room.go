@@ -27,10 +27,10 @@ const outbox = 64
 func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &relay{t: t, conv: conv, knocks: make(map[int]talk.Peer)}
+	r := &relay{t: t, conv: conv, knocks: make(map[int]talk.Peer), door: conv.Knocking()}
 	r.arrive()
 	first := r.seated("")
-	if conv.Knocking() {
+	if r.door {
 		first = outFrame{T: "knocking", Code: conv.Code(), S: conv.KnockingText()}
 	}
 	if err := t.send(ctx, first); err != nil {
@@ -112,6 +112,10 @@ type relay struct {
 	conv   *talk.Conv
 	people map[int]talk.Peer // the others here: in the lobby, or in the room
 	knocks map[int]talk.Peer // who knocks at the room now
+	// door: the person knocks. Kept here, not asked of the conversation:
+	// the members' Joined events come before LetIn in the same Drain,
+	// when the conversation already says it is in.
+	door bool
 }
 
 // arrive starts over with the people of the conversation's place: at
@@ -190,13 +194,13 @@ func (r *relay) show(ctx context.Context, e talk.Event) bool {
 	switch e.Kind {
 	case talk.Joined:
 		r.people[e.Peer.ID] = e.Peer
-		if r.conv.Knocking() {
+		if r.door {
 			return true // the room's, shown once let in
 		}
 		f = outFrame{T: "joined", P: peerOf(e.Peer)}
 	case talk.Left:
 		delete(r.people, e.Peer.ID)
-		if r.conv.Knocking() {
+		if r.door {
 			return true
 		}
 		f = outFrame{T: "left", ID: e.Peer.ID}
@@ -212,6 +216,7 @@ func (r *relay) show(ctx context.Context, e talk.Event) bool {
 		r.arrive()
 		f = r.seated(e.Text)
 	case talk.LetIn:
+		r.door = false
 		clear(r.knocks)
 		f = r.seated("")
 	case talk.Asking:

@@ -16,8 +16,10 @@ import (
 
 // The protocol: small JSON frames, one per message. The browser's first
 // frame says where it is going (the room code travels here, never in a
-// URL); after that it sends what was typed. The server sends what others
-// typed, already cleaned, and what entered the room of one's own typing.
+// URL); after that it sends what was typed, and the person's choices (an
+// ask, an answer, a lock, letting a knocker in) by the ids the server
+// gave. The server sends what others typed, already cleaned, what entered
+// the room of one's own typing, and every sentence in talk's words.
 
 // readLimit bounds one text frame from a browser; the page sends pastes in
 // pieces below it. A binary frame is a picture, shrunk by the page first,
