@@ -93,7 +93,7 @@ func TestBrowserKnock(t *testing.T) {
 	a.wait("b in the room", "document.querySelectorAll('#who li').length === 2")
 	a.click("the Lock button", "!document.getElementById('lock').hidden && document.getElementById('lock')")
 	for _, p := range []*page{a, b} {
-		p.wait("the room locked", "document.getElementById('lock').textContent === 'Unlock' && document.getElementById('lock').getAttribute('aria-pressed') === 'true' && document.getElementById('notice').textContent.includes('locked the room')")
+		p.wait("the room locked", "document.getElementById('lock').textContent === 'Lock: on' && document.getElementById('lock').getAttribute('aria-pressed') === 'true' && document.getElementById('notice').textContent.includes('locked the room')")
 	}
 
 	c := openPage(t, webURL(s)+"/"+code)
@@ -110,7 +110,7 @@ func TestBrowserKnock(t *testing.T) {
 	}
 	c.typeKeys("thanks")
 	a.wait("c's words", `[...document.querySelectorAll('.lane:not(.own) .text')].some(t => t.textContent.includes('thanks'))`)
-	if locked := eval[string](c, "document.getElementById('lock').textContent"); locked != "Unlock" {
+	if locked := eval[string](c, "document.getElementById('lock').textContent"); locked != "Lock: on" {
 		t.Fatalf("c's lock button says %q in a locked room", locked)
 	}
 

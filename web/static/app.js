@@ -293,6 +293,7 @@
     $('people').hidden = !st.lobby;
     showLock();
     showKnocks();
+    $('type').placeholder = st.lobby ? 'Type: everyone here sees every key as you press it' : 'Type: every key is sent as you press it';
     $('type').disabled = false;
     $('type').value = '';
     st.sent = '';
@@ -460,7 +461,7 @@
   function showLock() {
     const b = $('lock');
     b.hidden = st.lobby || !st.group;
-    b.textContent = st.locked ? 'Unlock' : 'Lock';
+    b.textContent = st.locked ? 'Lock: on' : 'Lock: off';
     b.setAttribute('aria-pressed', String(st.locked));
   }
 
