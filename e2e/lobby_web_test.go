@@ -41,8 +41,9 @@ func (p *page) click(what, expr string) {
 }
 
 // Two browsers meet in the lobby, see each other, one types and the
-// other reads it; one asks, the other accepts, and both land in the same
-// new room and talk there. One of them is a phone.
+// other reads it; an ask declined reads as no answer; a third person
+// ignored is heard no more; one asks, the other accepts, and both land in
+// the same new room and talk there. One of them is a phone.
 func TestBrowserLobby(t *testing.T) {
 	s := startServer(t)
 	a := openPage(t, webURL(s)+"/")
@@ -59,11 +60,34 @@ func TestBrowserLobby(t *testing.T) {
 	b.waitLane(aName, "hello lobby")
 	a.waitLane("you", "hello lobby")
 
+	// Declined, an ask reads as no answer; the screen reader hears it.
 	b.click("the Ask button on a's line", row(aName)+".querySelector('button.ask')")
-	b.wait("asking a, with a countdown and Cancel", fmt.Sprintf("!document.getElementById('asking').hidden && /^asking %s… \\(\\d+ s\\)$/.test(document.getElementById('askingtext').textContent)", aName))
-	a.wait("the ask banner", fmt.Sprintf("[...document.querySelectorAll('#asks li')].some(li => li.textContent.startsWith(%q))", bName+" asks you for a private room"))
-	a.wait("the ask heard by screen readers", fmt.Sprintf("document.getElementById('log').textContent.includes(%q)", bName+" asks you for a private room"))
-	a.click("Accept", "document.querySelector('#asks li button.accept')")
+	a.click("Decline", "document.querySelector('#asks li button.decline')")
+	noAnswer := "No answer from " + aName + "."
+	b.wait("no answer", fmt.Sprintf("document.getElementById('asking').hidden && document.getElementById('notice').textContent === %q && document.getElementById('log').textContent.includes(%q)", noAnswer, noAnswer))
+	a.wait("the banner gone", "document.querySelectorAll('#asks li').length === 0")
+
+	// Ignored, a third person's text leaves the page and comes no more.
+	c := openPage(t, webURL(s)+"/lobby")
+	cName := c.lobbyName()
+	a.wait("c in a's list", row(cName))
+	c.typeKeys("from c")
+	a.waitLane(cName, "from c")
+	a.click("the Ignore button on c's line", row(cName)+".querySelector('button.ignore')")
+	a.wait("c's lane gone and c marked", fmt.Sprintf("![...document.querySelectorAll('.lane .name')].some(n => n.textContent.startsWith(%q)) && %s.classList.contains('ignored') && !%s.querySelector('button')", cName, row(cName), row(cName)))
+	c.typeKeys(" more")
+	c.waitLane("you", "from c more")
+	b.typeKeys("after c")
+	a.waitLane(bName, "after c")
+	if eval[bool](a, "document.getElementById('lanes').textContent.includes('more')") {
+		t.Fatal("an ignored person's text reached the page")
+	}
+
+	a.click("the Ask button on b's line", row(bName)+".querySelector('button.ask')")
+	a.wait("asking b, with a countdown and Cancel", fmt.Sprintf("!document.getElementById('asking').hidden && /^asking %s… \\(\\d+ s\\)$/.test(document.getElementById('askingtext').textContent)", bName))
+	b.wait("the ask banner", fmt.Sprintf("[...document.querySelectorAll('#asks li')].some(li => li.textContent.startsWith(%q))", aName+" asks you for a private room"))
+	b.wait("the ask heard by screen readers", fmt.Sprintf("document.getElementById('log').textContent.includes(%q)", aName+" asks you for a private room"))
+	b.click("Accept", "document.querySelector('#asks li button.accept')")
 
 	code := a.seatedCode()
 	if got := b.seatedCode(); got != code {
