@@ -225,3 +225,28 @@ func TestBrowserLobbyHostileTextIsInert(t *testing.T) {
 		t.Fatal("markup typed in the lobby ran")
 	}
 }
+
+// A member whose connection drops while the room is locked comes back to
+// the door, knocks, and is let in again.
+func TestBrowserKnocksBackIntoItsLockedRoom(t *testing.T) {
+	s := startServer(t)
+	cut := proxyTo(t, s.WebAddr())
+	a := openPage(t, "http://"+cut.addr+"/")
+	a.do(chromedp.Click(chromedp.ID("group")))
+	code := a.seatedCode()
+	b := openPage(t, webURL(s)+"/"+code)
+	b.seatedCode()
+	a.wait("b in the room", "document.querySelectorAll('#who li').length === 2")
+	b.click("the Lock button", "!document.getElementById('lock').hidden && document.getElementById('lock')")
+	a.wait("the room locked", "document.getElementById('lock').textContent === 'Lock: on'")
+	cut.drop()
+	a.wait("the door, with Knock", "!document.getElementById('door').hidden && document.getElementById('doortext').textContent.includes('is locked') && !document.getElementById('knock').hidden")
+	a.do(chromedp.Click(chromedp.ID("knock")))
+	b.click("Let in", "!document.getElementById('knocks').hidden && document.getElementById('letin')")
+	if got := a.seatedCode(); got != code {
+		t.Fatalf("back in %q, want %q", got, code)
+	}
+	a.wait("back in the locked room", "document.querySelectorAll('#who li').length === 2 && document.getElementById('lock').textContent === 'Lock: on'")
+	a.typeKeys("back in")
+	b.wait("a's words", `[...document.querySelectorAll('.lane:not(.own) .text')].some(t => t.textContent.includes('back in'))`)
+}

@@ -275,6 +275,7 @@
       for (const p of f.others || []) st.people.set(p.id, { peer: p, ignored: false });
     } else {
       st.want = { op: 'join', code: f.code };
+      st.code = f.code; // locked while away, it is knocked at
       history.replaceState(null, '', '/' + f.code);
     }
     showRoom();
