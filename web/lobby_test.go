@@ -398,3 +398,20 @@ func TestKnocksFromSeveralAddresses(t *testing.T) {
 		t.Fatalf("knockers: %v, want 2 seated and 1 ended", got)
 	}
 }
+
+// An ask nobody answers ends for both after its wait, and reads to the
+// asker as a decline does.
+func TestLobbyAskTimesOut(t *testing.T) {
+	s := serveTalk(t, func(c *talk.Config) { c.AskFor = 300 * time.Millisecond })
+	a, as := s.lobbyTab(t)
+	b, bs := s.lobbyTab(t)
+	a.until("joined", bs.P.ID)
+	a.send(map[string]any{"t": "ask", "id": bs.P.ID})
+	if f := b.until("asked", as.P.ID); f.Wait != 300 {
+		t.Fatalf("asked: %+v", f)
+	}
+	b.until("askended", as.P.ID)
+	if f := a.until("noanswer", bs.P.ID); f.S != "No answer from "+bs.P.Name+"." {
+		t.Fatalf("timed out: %+v", f)
+	}
+}
