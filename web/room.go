@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,44 +21,39 @@ const outbox = 64
 // room relays between the conversation and the tab until either ends. One
 // goroutine reads the tab and speaks; this one writes everything the tab
 // is sent, so a write that stalls holds up nobody but this tab, and is
-// cut off after the stall timeout.
+// cut off after the stall timeout. It alone drains the conversation, so
+// the choices that change what Drain gives next (asks, answers, locks,
+// letting in) are made here: the reader hands them over.
 func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	others := make([]peer, 0, len(conv.Others()))
-	for _, p := range conv.Others() {
-		others = append(others, *peerOf(p))
-	}
-	fade := conv.Fade()
-	link := conv.Link()
-	if link == "" {
-		link = t.link(conv.Code())
-	}
-	first := outFrame{
-		T: "seated", Code: conv.Code(), Seats: conv.Seats(), P: peerOf(conv.Self()), Others: others,
-		Linger: fade.Linger.Milliseconds(), Bright: fade.Bright.Milliseconds(), Step: fade.Step.Milliseconds(),
-		Link: link, SSH: conv.Invite(),
+	r := &relay{t: t, conv: conv, knocks: make(map[int]talk.Peer), door: conv.Knocking()}
+	r.arrive()
+	first := r.seated("")
+	if r.door {
+		first = outFrame{T: "knocking", Code: conv.Code(), S: conv.KnockingText()}
 	}
 	if err := t.send(ctx, first); err != nil {
 		return
 	}
 	t.c.SetReadLimit(talk.PictureMaxPage) // a seated tab may send a picture
 	out := make(chan outFrame, outbox)
+	choices := make(chan choice, choicesWaiting)
 	readDone := make(chan error, 1)
-	go func() { readDone <- t.listen(ctx, conv, out) }()
+	go func() { readDone <- t.listen(ctx, conv, out, choices) }()
 	ping := time.NewTicker(t.s.cfg.StallTimeout / 2)
 	defer ping.Stop()
 	flowed := false // output since the last ping
 	var lastPing time.Time
 	events := make([]talk.Event, 0, 16)
 	for {
-		var ev talk.Event
+		var evs []talk.Event
 		select {
 		case <-ctx.Done():
 			return
 		case err := <-readDone:
 			if errors.Is(err, errLeave) {
-				conv.Leave()
+				_ = t.send(ctx, outFrame{T: "ended", S: conv.Leave()})
 				t.c.Close(websocket.StatusNormalClosure, "")
 			}
 			return
@@ -67,16 +63,13 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 			}
 			flowed = true
 			continue
-		case <-conv.Ready():
+		case ch := <-choices:
+			evs = r.choose(ctx, ch)
+		case <-conv.Ready(): // another channel after a move: asked anew each time
 			events = conv.Drain(events[:0])
-			for _, e := range events {
-				if !t.show(ctx, e) {
-					return
-				}
-			}
-			flowed = true
-			continue
-		case ev = <-conv.Notes():
+			evs = events
+		case ev := <-conv.Notes():
+			evs = append(events[:0], ev)
 		case now := <-ping.C:
 			// Like SSH's probe: while output flows, ask for an answer, which
 			// a browser gives only once it has read what came before. A tab
@@ -88,29 +81,160 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 			}
 			continue
 		}
-		if !t.show(ctx, ev) {
-			return
+		for _, e := range evs {
+			if !r.show(ctx, e) {
+				return
+			}
+		}
+		flowed = flowed || len(evs) > 0
+	}
+}
+
+// choice is something the person chose on the page: ask someone, answer
+// an ask, lock the room, let a knocker in.
+type choice struct {
+	t  string
+	id int
+}
+
+// choicesWaiting bounds the choices the reader hands the writer; past it
+// the reader waits, which slows that browser alone.
+const choicesWaiting = 8
+
+// choiceFor bounds one choice's trip through the gate (an ask's
+// allowance, the room an accepted ask opens).
+const choiceFor = 10 * time.Second
+
+// relay is what the writer knows of where the person is, to turn the
+// page's ids back into people.
+type relay struct {
+	t      *tab
+	conv   *talk.Conv
+	people map[int]talk.Peer // the others here: in the lobby, or in the room
+	knocks map[int]talk.Peer // who knocks at the room now
+	// door: the person knocks. Kept here, not asked of the conversation:
+	// the members' Joined events come before LetIn in the same Drain,
+	// when the conversation already says it is in.
+	door bool
+}
+
+// arrive starts over with the people of the conversation's place: at
+// first, and after a move.
+func (r *relay) arrive() {
+	r.people = make(map[int]talk.Peer, len(r.conv.Others()))
+	for _, p := range r.conv.Others() {
+		r.people[p.ID] = p
+	}
+	clear(r.knocks)
+}
+
+// seated is the frame that shows the page where the person sits now;
+// text, if not "", says how they came there.
+func (r *relay) seated(text string) outFrame {
+	conv := r.conv
+	others := make([]peer, 0, len(r.people))
+	for _, p := range r.people {
+		others = append(others, *peerOf(p))
+	}
+	slices.SortFunc(others, func(a, b peer) int { return a.ID - b.ID })
+	fade := conv.Fade()
+	f := outFrame{
+		T: "seated", Code: conv.Code(), Seats: conv.Seats(), P: peerOf(conv.Self()), Others: others,
+		Linger: fade.Linger.Milliseconds(), Bright: fade.Bright.Milliseconds(), Step: fade.Step.Milliseconds(),
+		S: text, Lobby: conv.InLobby(), Group: conv.Group(), Locked: conv.Locked(),
+	}
+	if !conv.InLobby() {
+		f.Link, f.SSH = conv.Link(), conv.Invite()
+		if f.Link == "" {
+			f.Link = r.t.link(conv.Code())
 		}
 	}
+	return f
+}
+
+// choose makes a choice the page sent and returns what to show at once.
+// An id the page could not have seen does nothing.
+func (r *relay) choose(ctx context.Context, ch choice) []talk.Event {
+	ctx, cancel := context.WithTimeout(ctx, choiceFor)
+	defer cancel()
+	conv := r.conv
+	p, known := r.people[ch.id]
+	switch ch.t {
+	case "ask":
+		if known {
+			return conv.Ask(ctx, p)
+		}
+	case "cancel":
+		return conv.Cancel()
+	case "accept", "decline":
+		if known {
+			return conv.Answer(ctx, p, ch.t == "accept")
+		}
+	case "ignore":
+		if known {
+			return conv.Ignore(p)
+		}
+	case "lock", "unlock":
+		if on := ch.t == "lock"; on != conv.Locked() { // a repeat says nothing to anyone
+			return conv.Lock(on)
+		}
+	case "letin", "turnaway":
+		if k, ok := r.knocks[ch.id]; ok {
+			conv.LetIn(k, ch.t == "letin")
+		}
+	}
+	return nil
 }
 
 // show sends one event; false when the tab is done (the conversation
 // ended, or the tab cannot be written to).
-func (t *tab) show(ctx context.Context, e talk.Event) bool {
+func (r *relay) show(ctx context.Context, e talk.Event) bool {
+	t := r.t
 	var f outFrame
 	switch e.Kind {
 	case talk.Joined:
+		r.people[e.Peer.ID] = e.Peer
+		if r.door {
+			return true // the room's, shown once let in
+		}
 		f = outFrame{T: "joined", P: peerOf(e.Peer)}
 	case talk.Left:
+		delete(r.people, e.Peer.ID)
+		if r.door {
+			return true
+		}
 		f = outFrame{T: "left", ID: e.Peer.ID}
 	case talk.Typed:
 		f = outFrame{T: "typed", ID: e.Peer.ID, S: e.Text}
 	case talk.Newline:
 		f = outFrame{T: "nl", ID: e.Peer.ID}
-	case talk.Warned:
+	case talk.Warned, talk.Notice:
 		f = outFrame{T: "note", S: e.Text}
 	case talk.Pictured:
 		f = outFrame{T: "picture", ID: e.Peer.ID, W: e.Picture.W, H: e.Picture.H, Px: base64.StdEncoding.EncodeToString(e.Picture.Pix)}
+	case talk.Moved:
+		r.arrive()
+		f = r.seated(e.Text)
+	case talk.LetIn:
+		r.door = false
+		clear(r.knocks)
+		f = r.seated("")
+	case talk.Asking:
+		f = outFrame{T: "asking", P: peerOf(e.Peer), S: e.Text, Wait: e.Wait.Milliseconds()}
+	case talk.NoAnswer:
+		f = outFrame{T: "noanswer", ID: e.Peer.ID, S: e.Text}
+	case talk.Asked:
+		f = outFrame{T: "asked", P: peerOf(e.Peer), S: e.Text, Wait: e.Wait.Milliseconds()}
+	case talk.AskEnded:
+		f = outFrame{T: "askended", ID: e.Peer.ID}
+	case talk.Locked, talk.Unlocked:
+		f = outFrame{T: "locked", ID: e.Peer.ID, S: e.Text, Locked: e.Kind == talk.Locked}
+	case talk.Knocked:
+		r.knocks[e.Peer.ID] = e.Peer
+		f = outFrame{T: "knocked", P: peerOf(e.Peer), S: e.Text}
+	case talk.KnockEnded:
+		delete(r.knocks, e.Peer.ID)
+		f = outFrame{T: "knockended", ID: e.Peer.ID}
 	case talk.Ended:
 		_ = t.send(ctx, outFrame{T: "ended", S: e.Text})
 		t.c.Close(websocket.StatusNormalClosure, "")
@@ -175,7 +299,7 @@ var errLeave = errors.New("left")
 
 // listen reads the tab and speaks for it until it leaves or goes away.
 // Everything it types goes through the conversation, exactly as for SSH.
-func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame) error {
+func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame, choices chan<- choice) error {
 	reply := func(said, hint string) error {
 		for _, f := range [2]outFrame{{T: "own", S: said}, {T: "hint", S: hint}} {
 			if f.S == "" {
@@ -217,6 +341,13 @@ func (t *tab) listen(ctx context.Context, conv *talk.Conv, out chan<- outFrame) 
 			// Checked again as if it came from anyone, whatever the page did.
 			if perr := conv.Picture(ctx, bytes.NewReader(picture), talk.PictureMaxPage, now); perr != nil {
 				err = reply("", perr.Error())
+			}
+		case "ask", "cancel", "accept", "decline", "ignore", "lock", "unlock", "letin", "turnaway":
+			// Made by the writer, which drains: they change what comes next.
+			select {
+			case choices <- choice{t: f.T, id: f.ID}:
+			case <-ctx.Done():
+				err = ctx.Err()
 			}
 		case "leave":
 			return errLeave

@@ -16,8 +16,10 @@ import (
 
 // The protocol: small JSON frames, one per message. The browser's first
 // frame says where it is going (the room code travels here, never in a
-// URL); after that it sends what was typed. The server sends what others
-// typed, already cleaned, and what entered the room of one's own typing.
+// URL); after that it sends what was typed, and the person's choices (an
+// ask, an answer, a lock, letting a knocker in) by the ids the server
+// gave. The server sends what others typed, already cleaned, what entered
+// the room of one's own typing, and every sentence in talk's words.
 
 // readLimit bounds one text frame from a browser; the page sends pastes in
 // pieces below it. A binary frame is a picture, shrunk by the page first,
@@ -26,9 +28,10 @@ const readLimit = 1024
 
 // Frames from the browser.
 type inFrame struct {
-	T    string `json:"t"`              // hello, type, nl, paste, leave, pong
-	Op   string `json:"op,omitempty"`   // hello: new, group, join
-	Code string `json:"code,omitempty"` // hello: the room to join
+	T    string `json:"t"`              // hello, type, nl, paste, leave, pong; ask, cancel, accept, decline, ignore; lock, unlock; letin, turnaway
+	Op   string `json:"op,omitempty"`   // hello: new, group, join, lobby, knock
+	Code string `json:"code,omitempty"` // hello: the room to join or knock at
+	ID   int    `json:"id,omitempty"`   // ask, accept, decline, ignore: whom; letin, turnaway: who knocks
 	S    string `json:"s,omitempty"`    // type, paste: the text; pong: the nonce
 	More bool   `json:"more,omitempty"` // paste: more pieces follow
 }
@@ -49,6 +52,7 @@ type outFrame struct {
 	P      *peer  `json:"p,omitempty"`
 	Reason string `json:"reason,omitempty"` // refused: the metric label
 	Own    bool   `json:"own,omitempty"`    // refused: starting one's own room would help
+	Knock  bool   `json:"knock,omitempty"`  // refused: the room is locked; a hello with op knock knocks
 	// seated
 	Code   string `json:"code,omitempty"`
 	Seats  int    `json:"seats,omitempty"`
@@ -58,6 +62,10 @@ type outFrame struct {
 	Step   int64  `json:"step,omitempty"`
 	Link   string `json:"link,omitempty"`
 	SSH    string `json:"ssh,omitempty"`
+	Lobby  bool   `json:"lobby,omitempty"`  // seated in the lobby (no code)
+	Group  bool   `json:"group,omitempty"`  // seated in a group's room, which can be locked
+	Locked bool   `json:"locked,omitempty"` // seated, locked: the room is locked now
+	Wait   int64  `json:"wait,omitempty"`   // asking, asked: how long the ask waits, in milliseconds
 	// picture: its size and its RGB pixels, base64
 	W  int    `json:"w,omitempty"`
 	H  int    `json:"h,omitempty"`
@@ -147,7 +155,7 @@ type tab struct {
 }
 
 // places are where a hello may ask to go.
-var places = map[string]talk.Where{"new": talk.New, "group": talk.Group}
+var places = map[string]talk.Where{"new": talk.New, "group": talk.Group, "lobby": talk.Lobby}
 
 func (t *tab) serve(ctx context.Context, conn *talk.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, t.s.cfg.HelloTimeout)
@@ -159,7 +167,7 @@ func (t *tab) serve(ctx context.Context, conn *talk.Conn) {
 		return
 	}
 	where, ok := places[hello.Op]
-	if hello.Op == "join" {
+	if hello.Op == "join" || hello.Op == "knock" {
 		where, ok = talk.Join(hello.Code), true
 	}
 	if !ok {
@@ -167,7 +175,12 @@ func (t *tab) serve(ctx context.Context, conn *talk.Conn) {
 		t.c.Close(websocket.StatusPolicyViolation, "unknown op")
 		return
 	}
-	conv, err := conn.Enter(ctx, where, nil, "web") // a tab is a guest
+	var conv *talk.Conv
+	if hello.Op == "knock" { // after a refusal that offered it
+		conv, err = conn.Knock(ctx, hello.Code, nil, "web")
+	} else {
+		conv, err = conn.Enter(ctx, where, nil, "web") // a tab is a guest
+	}
 	if err != nil {
 		t.refuse(ctx, err)
 		return
@@ -186,7 +199,7 @@ func (t *tab) refuse(ctx context.Context, err error) {
 	if !ok {
 		r = &talk.Refusal{Text: talk.Unexpected, Reason: talk.Other}
 	}
-	f := outFrame{T: "refused", S: r.Text, Reason: r.Reason.String(), Own: r.StartOwn}
+	f := outFrame{T: "refused", S: r.Text, Reason: r.Reason.String(), Own: r.StartOwn, Knock: r.Knock}
 	wctx, cancel := context.WithTimeout(ctx, t.s.cfg.StallTimeout)
 	defer cancel()
 	_ = t.write(wctx, f)

@@ -286,11 +286,11 @@ func sanitizeHost(h string) string {
 }
 
 // page serves the one page: at / it offers to start a room, at /CODE it
-// joins that room. Loading it never opens a room by itself: link previews
-// and prefetchers load pages too.
+// joins that room, at /lobby it enters the lobby. Loading it never opens
+// a room by itself: link previews and prefetchers load pages too.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if code := r.PathValue("code"); code != "" {
-		if !talk.LooksLikeCode(code) {
+		if to, ok := talk.Route(code); !ok || to == talk.New || to == talk.Group {
 			s.notFound(w)
 			return
 		}

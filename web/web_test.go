@@ -156,6 +156,11 @@ type frame struct {
 		Guest bool   `json:"guest"`
 	} `json:"p"`
 	Others []json.RawMessage `json:"others"`
+	Knock  bool              `json:"knock"`
+	Lobby  bool              `json:"lobby"`
+	Group  bool              `json:"group"`
+	Locked bool              `json:"locked"`
+	Wait   int64             `json:"wait"`
 }
 
 // next reads frames until one of kind t (or of any of more) arrives.
@@ -231,6 +236,9 @@ func TestPageAndHeaders(t *testing.T) {
 		{"/", "text/html", 200},
 		{"/2y53-ndv6-wjy6", "text/html", 200},
 		{"/2Y53NDV6WJY6", "text/html", 200},
+		{"/lobby", "text/html", 200},
+		{"/LOBBY", "text/html", 200},
+		{"/new", "text/plain", 404},
 		{"/static/app.js", "text/javascript", 200},
 		{"/static/app.css", "text/css", 200},
 		{"/root", "text/plain", 404},

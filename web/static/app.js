@@ -28,12 +28,23 @@
     toldBackspace: false,
     pictures: 'veil', // what this person sees of pictures: veil (until shown), show, off
     veiled: [], // pictures waiting to be shown, oldest first
+    live: false, // seated or knocking: frames may be sent
+    leaving: false, // asked to leave: waiting for the goodbye
+    lobby: false, // in the lobby: people listed, lanes only for who typed lately
+    people: new Map(), // lobby: peer id → {peer, ignored}
+    asking: null, // lobby: this person's ask {id, text, until, timer}
+    asks: new Map(), // lobby: asks waiting on this person, id → banner
+    group: false,
+    locked: false,
+    knocks: new Map(), // knocks at this room, oldest first: id → text
+    code: '', // the room knocked at
   };
 
   // ---- the start page and the room page ----
 
   function showStart(problem, again) {
     $('room').hidden = true;
+    $('door').hidden = true;
     $('start').hidden = false;
     $('problem').textContent = problem || '';
     if (again) $('new').focus();
@@ -41,12 +52,25 @@
 
   function showRoom() {
     $('start').hidden = true;
+    $('door').hidden = true;
     $('room').hidden = false;
     $('type').focus();
   }
 
+  // showDoor is the locked room's door: refused with the offer to knock
+  // (Knock and Leave), or knocking (Leave).
+  function showDoor(text, offer) {
+    $('start').hidden = true;
+    $('room').hidden = true;
+    $('door').hidden = false;
+    $('doortext').textContent = text;
+    $('knock').hidden = !offer;
+    (offer ? $('knock') : $('doorleave')).focus();
+    announce(text);
+  }
+
   function begin(op) {
-    history.replaceState(null, '', '/');
+    history.replaceState(null, '', op === 'lobby' ? '/lobby' : '/');
     st.want = { op };
     st.final = false;
     showRoom();
@@ -71,18 +95,20 @@
     ws.onclose = () => {
       if (st.ws !== ws) return;
       st.ws = null;
-      offline();
+      if (st.leaving) finish('', true);
+      else offline();
     };
   }
 
   function send(frame) {
-    if (st.ws && st.ws.readyState === WebSocket.OPEN && st.self) st.ws.send(JSON.stringify(frame));
+    if (st.ws && st.ws.readyState === WebSocket.OPEN && st.live) st.ws.send(JSON.stringify(frame));
   }
 
   // offline: say so, keep nothing typed meanwhile, and try again with
   // backoff (and at once when the tab is shown again or the network is back).
   function offline() {
     st.self = null;
+    st.live = false;
     $('type').value = '';
     st.sent = '';
     if (st.final) return;
@@ -101,13 +127,18 @@
   function finish(text, startOwn) {
     st.final = true;
     st.self = null;
+    st.live = false;
+    st.leaving = false;
+    clearTimeout(st.leaveTimer);
+    endLobby();
+    st.knocks.clear();
     if (st.ws) {
       const ws = st.ws;
       st.ws = null;
       ws.close();
     }
     clearTimeout(st.retry);
-    announce(text);
+    if (text) announce(text);
     showStart(text, startOwn);
   }
 
@@ -119,12 +150,24 @@
         seated(f);
         break;
       case 'joined':
+        if (st.lobby) {
+          st.people.set(f.p.id, { peer: f.p, ignored: false });
+          who();
+          break;
+        }
         addLane(f.p, false);
         announce(f.p.name + ' joined.');
         notice(f.p.name + ' joined.');
         who();
         break;
       case 'left': {
+        if (st.lobby) {
+          st.people.delete(f.id);
+          dropAsk(f.id);
+          dropLane(f.id);
+          who();
+          break;
+        }
         const lane = st.lanes.get(f.id);
         if (lane) {
           flushWord(lane);
@@ -136,27 +179,73 @@
         who();
         break;
       }
-      case 'typed': {
-        const lane = st.lanes.get(f.id);
-        if (lane) addText(lane, f.s);
+      case 'typed':
+        addText(laneOf(f.id), f.s);
         break;
-      }
-      case 'nl': {
-        const lane = st.lanes.get(f.id);
-        if (lane) addText(lane, '\n');
+      case 'nl':
+        addText(laneOf(f.id), '\n');
         break;
-      }
       case 'own':
-        addText(st.lanes.get(st.self.id), f.s);
+        if (st.self) addText(laneOf(st.self.id), f.s);
         break;
       case 'picture':
         showPicture(f);
         break;
       case 'hint':
-      case 'note':
         notice(f.s);
         break;
+      case 'note':
+        notice(f.s);
+        announce(f.s);
+        break;
+      case 'asking':
+        startAsking(f);
+        break;
+      case 'noanswer':
+        if (st.asking && st.asking.id === f.id) stopAsking();
+        notice(f.s);
+        announce(f.s);
+        break;
+      case 'asked':
+        addAsk(f);
+        break;
+      case 'askended':
+        dropAsk(f.id);
+        break;
+      case 'locked':
+        st.locked = f.locked;
+        showLock();
+        notice(f.s);
+        announce(f.s);
+        break;
+      case 'knocked':
+        st.knocks.delete(f.p.id);
+        st.knocks.set(f.p.id, f.s);
+        showKnocks();
+        announce(f.s);
+        break;
+      case 'knockended':
+        st.knocks.delete(f.id);
+        showKnocks();
+        break;
+      case 'knocking':
+        st.live = true;
+        st.backoff = 1000;
+        showDoor(f.s, false);
+        break;
       case 'refused':
+        if (f.knock) {
+          // A locked room: offer to knock. This socket is done; Knock
+          // opens another.
+          st.final = true;
+          if (st.ws) {
+            const ws = st.ws;
+            st.ws = null;
+            ws.close();
+          }
+          showDoor(f.s, true);
+          break;
+        }
         finish(f.s, f.own);
         break;
       case 'ended':
@@ -165,28 +254,226 @@
     }
   }
 
+  // seated shows where the person sits now: a room, or the lobby. It
+  // comes first, and again after a move (an ask accepted) or a let-in.
   function seated(f) {
     st.self = f.p;
+    st.live = true;
     st.seats = f.seats;
     st.linger = f.linger;
     st.bright = f.bright;
-    st.link = f.link;
+    st.link = f.link || '';
     st.backoff = 1000;
-    st.want = { op: 'join', code: f.code };
-    history.replaceState(null, '', '/' + f.code);
+    st.lobby = !!f.lobby;
+    st.group = !!f.group;
+    st.locked = !!f.locked;
+    st.knocks.clear();
+    endLobby();
+    if (st.lobby) {
+      st.want = { op: 'lobby' };
+      history.replaceState(null, '', '/lobby');
+      for (const p of f.others || []) st.people.set(p.id, { peer: p, ignored: false });
+    } else {
+      st.want = { op: 'join', code: f.code };
+      st.code = f.code; // locked while away, it is knocked at
+      history.replaceState(null, '', '/' + f.code);
+    }
+    showRoom();
     $('lanes').replaceChildren();
     st.lanes.clear();
-    for (const p of f.others || []) addLane(p, false);
-    addLane(f.p, true);
-    $('link').textContent = f.link;
-    $('ssh').textContent = f.ssh;
+    if (!st.lobby) {
+      for (const p of f.others || []) addLane(p, false);
+      addLane(f.p, true);
+    }
+    $('link').textContent = st.link;
+    $('ssh').textContent = f.ssh || '';
+    for (const id of ['copy', 'picture', 'pictures', 'slower']) $(id).hidden = st.lobby;
+    $('showpic').hidden = true;
+    $('who').hidden = st.lobby;
+    $('title').hidden = !st.lobby;
+    $('people').hidden = !st.lobby;
+    showLock();
+    showKnocks();
+    $('type').placeholder = st.lobby ? 'Type: everyone here sees every key as you press it' : 'Type: every key is sent as you press it';
     $('type').disabled = false;
     $('type').value = '';
     st.sent = '';
-    notice('');
+    notice(f.s || '');
     who();
     $('type').focus();
-    announce('You are in the room as ' + f.p.name + '.');
+    if (f.s) announce(f.s);
+    else announce('You are ' + (st.lobby ? 'in the lobby' : 'in the room') + ' as ' + f.p.name + '.');
+  }
+
+  // ---- the lobby: people listed, asks made and waiting ----
+
+  // laneOf is the lane of a person in the room; in the lobby it is made
+  // when they type, for as long as their text shows.
+  function laneOf(id) {
+    let lane = st.lanes.get(id);
+    if (lane || !st.lobby) return lane;
+    const own = st.self && id === st.self.id;
+    const who = own ? { peer: st.self } : st.people.get(id);
+    if (!who || who.ignored) return null;
+    addLane(who.peer, own);
+    lane = st.lanes.get(id);
+    return lane;
+  }
+
+  // quietLater drops a lobby lane once its text has faded.
+  function quietLater(lane) {
+    if (!st.lobby) return;
+    clearTimeout(lane.quiet);
+    lane.quiet = setTimeout(() => dropLane(lane.peer.id), st.linger * st.pace + 1000);
+  }
+
+  function dropLane(id) {
+    const lane = st.lanes.get(id);
+    if (!lane) return;
+    flushWord(lane);
+    clearTimeout(lane.quiet);
+    lane.el.remove();
+    st.lanes.delete(id);
+  }
+
+  function endLobby() {
+    stopAsking();
+    for (const id of [...st.asks.keys()]) dropAsk(id);
+    st.people.clear();
+    $('peoplelist').replaceChildren();
+  }
+
+  function startAsking(f) {
+    stopAsking();
+    const a = { id: f.p.id, text: f.s, until: Date.now() + f.wait };
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((a.until - Date.now()) / 1000));
+      $('askingtext').textContent = a.text + ' (' + left + ' s)';
+      if (left <= 0) stopAsking();
+    };
+    a.timer = setInterval(tick, 1000);
+    st.asking = a;
+    tick();
+    $('asking').hidden = false;
+    announce(f.s);
+    who();
+  }
+
+  function stopAsking() {
+    if (!st.asking) return;
+    clearInterval(st.asking.timer);
+    st.asking = null;
+    $('asking').hidden = true;
+    who();
+  }
+
+  // addAsk shows an ask waiting on this person until it ends: it does not
+  // fade.
+  function addAsk(f) {
+    dropAsk(f.p.id);
+    const li = document.createElement('li');
+    li.dataset.id = String(f.p.id);
+    const text = document.createElement('span');
+    text.textContent = f.s;
+    const yes = document.createElement('button');
+    yes.type = 'button';
+    yes.className = 'quiet accept';
+    yes.textContent = 'Accept';
+    yes.addEventListener('click', () => send({ t: 'accept', id: f.p.id }));
+    const no = document.createElement('button');
+    no.type = 'button';
+    no.className = 'quiet decline';
+    no.textContent = 'Decline';
+    no.addEventListener('click', () => {
+      send({ t: 'decline', id: f.p.id });
+      dropAsk(f.p.id);
+      ta.focus();
+    });
+    li.append(text, ' ', yes, ' ', no);
+    $('asks').append(li);
+    // The server ends it when its wait is over; this is in case it cannot.
+    li.expire = setTimeout(() => dropAsk(f.p.id), f.wait + 5000);
+    st.asks.set(f.p.id, li);
+    announce(f.s);
+  }
+
+  function dropAsk(id) {
+    const li = st.asks.get(id);
+    if (!li) return;
+    clearTimeout(li.expire);
+    li.remove();
+    st.asks.delete(id);
+  }
+
+  function button(label, cls, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'quiet ' + cls;
+    b.textContent = label;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  // peopleList draws the lobby's people, each with Ask and Ignore.
+  function peopleList() {
+    const list = $('peoplelist');
+    list.replaceChildren();
+    const row = (p, own, ignored) => {
+      const li = document.createElement('li');
+      li.dataset.color = String(p.color);
+      li.dataset.id = String(p.id);
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = p.name;
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = (p.badge ? ' ' + p.badge : '') + (p.guest ? ' · guest' : '') + (own ? ' · you' : '');
+      name.append(tag);
+      li.append(name);
+      if (ignored) li.classList.add('ignored');
+      if (!own && !ignored) {
+        const asking = st.asking && st.asking.id === p.id;
+        const ask = button('Ask', 'ask', () => {
+          send({ t: 'ask', id: p.id });
+          ta.focus();
+        });
+        ask.disabled = asking;
+        ask.setAttribute('aria-label', 'Ask ' + p.name + ' for a private room');
+        const ignore = button('Ignore', 'ignore', () => {
+          send({ t: 'ignore', id: p.id });
+          const who = st.people.get(p.id);
+          if (who) who.ignored = true;
+          dropLane(p.id);
+          dropAsk(p.id);
+          peopleList();
+          ta.focus();
+        });
+        ignore.setAttribute('aria-label', 'Ignore ' + p.name);
+        li.append(ask, ignore);
+      }
+      list.append(li);
+    };
+    if (st.self) row(st.self, true, false);
+    for (const who of st.people.values()) row(who.peer, false, who.ignored);
+  }
+
+  // ---- a group's lock, and knocks at it ----
+
+  function showLock() {
+    const b = $('lock');
+    b.hidden = st.lobby || !st.group;
+    b.textContent = st.locked ? 'Lock: on' : 'Lock: off';
+    b.setAttribute('aria-pressed', String(st.locked));
+  }
+
+  // showKnocks shows the knocks as one line: the oldest, with a count
+  // of the others.
+  function showKnocks() {
+    const first = st.knocks.entries().next().value;
+    $('knocks').hidden = !first;
+    if (!first) return;
+    $('knocks').dataset.id = String(first[0]);
+    $('knocktext').textContent = first[1] + (st.knocks.size > 1 ? ' (+' + (st.knocks.size - 1) + ')' : '');
   }
 
   // ---- lanes: one per person, text fading in place ----
@@ -258,6 +545,7 @@
       else lane.heard += ch;
     }
     hushLater(lane);
+    quietLater(lane);
   }
 
   function unit(lane, s) {
@@ -464,6 +752,12 @@
   }
 
   function who() {
+    if (st.lobby) {
+      $('title').textContent = 'hush · lobby · ' + (st.people.size + 1) + ' here';
+      peopleList();
+      $('invite').hidden = true;
+      return;
+    }
     const list = $('who');
     list.replaceChildren();
     for (const lane of st.lanes.values()) {
@@ -589,10 +883,44 @@
 
   $('new').addEventListener('click', () => begin('new'));
   $('group').addEventListener('click', () => begin('group'));
-  $('leave').addEventListener('click', () => {
+  $('lobby').addEventListener('click', () => begin('lobby'));
+  // Leaving waits a moment for the server's goodbye, which says where
+  // one was and whether the room is still open.
+  function leave() {
+    if (!st.ws || !st.live) {
+      finish('', true);
+      return;
+    }
+    st.leaving = true;
+    st.final = true;
     send({ t: 'leave' });
-    finish('You left the room. Nothing was kept.', true);
+    st.leaveTimer = setTimeout(() => finish('', true), 3000);
+  }
+  $('leave').addEventListener('click', leave);
+  $('doorleave').addEventListener('click', leave);
+  $('knock').addEventListener('click', () => {
+    st.want = { op: 'knock', code: st.code };
+    st.final = false;
+    $('knock').hidden = true;
+    connect();
   });
+  $('cancelask').addEventListener('click', () => {
+    send({ t: 'cancel' });
+    ta.focus();
+  });
+  $('lock').addEventListener('click', () => {
+    send({ t: st.locked ? 'unlock' : 'lock' });
+    ta.focus();
+  });
+  for (const [id, t] of [['letin', 'letin'], ['turnaway', 'turnaway']]) {
+    $(id).addEventListener('click', () => {
+      const knocker = Number($('knocks').dataset.id);
+      send({ t, id: knocker });
+      st.knocks.delete(knocker);
+      showKnocks();
+      ta.focus();
+    });
+  }
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(st.link);
@@ -637,7 +965,12 @@
   // ---- start ----
 
   const code = decodeURIComponent(location.pathname.slice(1));
-  if (code) {
+  if (code.toLowerCase() === 'lobby') {
+    st.want = { op: 'lobby' };
+    showRoom();
+    connect();
+  } else if (code) {
+    st.code = code;
     st.want = { op: 'join', code };
     showRoom();
     connect();
