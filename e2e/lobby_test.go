@@ -12,6 +12,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hush-chat/hush/app"
 	"github.com/hush-chat/hush/internal/sshtest"
 )
 
@@ -47,8 +48,10 @@ const (
 	keyCtrlL     = "\x0c"
 )
 
+func withMetrics(c *app.Config) { c.Metrics = "127.0.0.1:0" }
+
 func TestLobbyMeetAskAccept(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withMetrics)
 	ana := sshtest.Dial(t, s.Addr(), "lobby", sshtest.Options{})
 	ana.WaitText("hush · lobby · 1 here")
 	ana.WaitText("Nobody else is here yet")
@@ -65,6 +68,9 @@ func TestLobbyMeetAskAccept(t *testing.T) {
 
 	cy := sshtest.Dial(t, s.Addr(), "LOBBY", sshtest.Options{})
 	cy.WaitText("lobby · 3 here")
+	waitMetrics(t, s.MetricsAddr(),
+		metric{name: "hush_lobby_people", want: 3},
+		metric{name: "hush_joins_total", labels: []string{"op", "lobby"}, want: 3})
 
 	// Ask: tab picks the first person listed (bo, who came first), enter
 	// asks.
@@ -97,10 +103,16 @@ func TestLobbyMeetAskAccept(t *testing.T) {
 	if strings.Contains(cy.Screen(), roomOf(t, ana)) {
 		t.Fatalf("the lobby shows where they went:\n%s", cy.Screen())
 	}
+	waitMetrics(t, s.MetricsAddr(),
+		metric{name: "hush_lobby_people", want: 1},
+		metric{name: "hush_asks_total", labels: []string{"outcome", "sent"}, want: 1},
+		metric{name: "hush_asks_total", labels: []string{"outcome", "accepted"}, want: 1},
+		metric{name: "hush_asks_total", labels: []string{"outcome", "no-answer"}, want: 0},
+		metric{name: "hush_members", want: 2})
 }
 
 func TestLobbyDeclineAndIgnore(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withMetrics)
 	ana := sshtest.Dial(t, s.Addr(), "lobby", sshtest.Options{})
 	bo := sshtest.Dial(t, s.Addr(), "lobby", sshtest.Options{})
 	ana.WaitText("lobby · 2 here")
@@ -116,6 +128,10 @@ func TestLobbyDeclineAndIgnore(t *testing.T) {
 	// Asking the same person again at once is refused with its sentence.
 	ana.Type(keyTab + keyEnter)
 	ana.WaitText("You asked " + boName + " a moment ago; try again in a few minutes.")
+	waitMetrics(t, s.MetricsAddr(),
+		metric{name: "hush_asks_total", labels: []string{"outcome", "sent"}, want: 1},
+		metric{name: "hush_asks_total", labels: []string{"outcome", "no-answer"}, want: 1},
+		metric{name: "hush_rejections_total", labels: []string{"reason", "asked-recently"}, want: 1})
 
 	// Ignoring hides the person's text and drops their asks.
 	bo.Type(keyTab + keyDelete)
@@ -130,7 +146,7 @@ func TestLobbyDeclineAndIgnore(t *testing.T) {
 }
 
 func TestLockAndKnock(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, withMetrics)
 	ana, code := openRoom(t, s.Addr(), "group", sshtest.Options{})
 	bo := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	ana.WaitText("2 of 8 here")
@@ -170,6 +186,9 @@ func TestLockAndKnock(t *testing.T) {
 	if got := di.Exit(); got != 0 {
 		t.Fatalf("turned away: exit %d", got)
 	}
+	waitMetrics(t, s.MetricsAddr(),
+		metric{name: "hush_knocks_total", want: 2},
+		metric{name: "hush_rejections_total", labels: []string{"reason", "locked"}, want: 2})
 
 	// Unlocked, the code seats people again.
 	ana.Type(keyCtrlL)
