@@ -424,8 +424,8 @@ func (m *Model) schedule(now time.Time) {
 	if m.notice.text != "" {
 		earlier(m.notice.until)
 	}
-	if m.meet.asking != nil || len(m.meet.asks) > 0 {
-		// The banners count their seconds down.
+	if m.meet.asking != nil {
+		// Your ask counts its seconds down.
 		earlier(now.Truncate(time.Second).Add(time.Second))
 	}
 	m.wake = next

@@ -1,0 +1,145 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/hush-chat/hush/admit"
+	"github.com/hush-chat/hush/rooms"
+	"github.com/hush-chat/hush/speak"
+	"github.com/hush-chat/hush/talk"
+)
+
+// lobbyModel is a model for someone in a real lobby (an in-memory one).
+func lobbyModel(t testing.TB, w, h int) (*Model, *clock) {
+	t.Helper()
+	codes, err := rooms.NewCodes("ui test salt 0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := talk.NewHub(talk.Config{
+		Gate:   admit.New(rooms.NewMemory(codes), admit.Config{MaxGroup: 4}, nil),
+		Speak:  speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200},
+		Linger: 5 * time.Second,
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(hub.Shutdown)
+	c := hub.Connect(&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1})
+	t.Cleanup(c.Close)
+	conv, err := c.Enter(t.Context(), talk.Lobby, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conv.Close)
+	clk := &clock{t: time.Unix(1e9, 0)}
+	m := New(Config{Conv: conv, Profile: colorprofile.TrueColor, Width: w, Height: h})
+	m.now = clk.now
+	return m, clk
+}
+
+func peer(id int, name string) rooms.Peer {
+	return rooms.Peer{ID: id, Color: id % rooms.Palette, Member: rooms.Member{Name: name, Badge: "AbCd1234"}}
+}
+
+func TestLobbyScreen(t *testing.T) {
+	m, _ := lobbyModel(t, 72, 16)
+	if !strings.HasPrefix(ansi.Strip(m.Frame().Lines()[0]), "hush · lobby · 1 here") {
+		t.Fatalf("header: %q", m.Frame().Lines()[0])
+	}
+	m.Update(Events{{Kind: talk.Joined, Peer: peer(2, "amber-panda")}, {Kind: talk.Joined, Peer: peer(3, "keen-owl")}})
+	m.Update(Events{{Kind: talk.Typed, Peer: peer(3, "keen-owl"), Text: "hello"}})
+	m.Update(Events{{Kind: talk.Asked, Peer: peer(2, "amber-panda"), Text: "amber-panda asks you for a private room", Wait: talk.AskFor}})
+	screen := strings.Join(m.Frame().Lines(), "\n")
+	for _, want := range []string{"3 here", "amber-panda asks you for a private room", "tab enter accepts · tab backspace declines", "  ● amber-panda · key AbCd1234", "hello", "· you"} {
+		if !strings.Contains(ansi.Strip(screen), want) {
+			t.Errorf("lobby screen lacks %q:\n%s", want, ansi.Strip(screen))
+		}
+	}
+	// Tab picks the ask first, then the people.
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if m.meet.pick.kind != pickAsk || m.meet.pick.peer.ID != 2 {
+		t.Fatalf("tab picked %+v, want the ask", m.meet.pick)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if m.meet.pick.kind != pickPerson || m.meet.pick.peer.ID != 2 {
+		t.Fatalf("tab again picked %+v, want the first person", m.meet.pick)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if m.picking {
+		t.Fatal("esc did not go back to typing")
+	}
+	// Silent people are only listed; a lane is for text that shows.
+	if len(m.lanes) != 2 {
+		t.Fatalf("%d lanes, want keen-owl's and yours", len(m.lanes))
+	}
+	m.Update(Events{{Kind: talk.Left, Peer: peer(3, "keen-owl")}})
+	if len(m.lanes) != 1 || len(m.meet.people) != 1 {
+		t.Fatalf("after leaving: %d lanes, %d listed", len(m.lanes), len(m.meet.people))
+	}
+}
+
+// Whatever happens in the lobby, every frame fits the window and carries
+// no control byte.
+func TestLobbyFramesFitEverySize(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, size := range [][2]int{{1, 1}, {2, 3}, {10, 4}, {20, 5}, {40, 8}, {80, 24}, {200, 60}} {
+		m, clk := lobbyModel(t, size[0], size[1])
+		for i := range 400 {
+			id := 2 + r.IntN(30)
+			p := peer(id, fmt.Sprintf("p%d-\x1b[2J%s", id, strings.Repeat("x", r.IntN(50))))
+			switch r.IntN(12) {
+			case 0, 1:
+				m.Update(Events{{Kind: talk.Joined, Peer: p}})
+			case 2:
+				m.Update(Events{{Kind: talk.Left, Peer: p}})
+			case 3, 4:
+				m.Update(Events{{Kind: talk.Typed, Peer: p, Text: "héllo wörld \u202e"}})
+			case 5:
+				m.Update(Events{{Kind: talk.Asked, Peer: p, Text: "asks", Wait: talk.AskFor}})
+			case 6:
+				m.Update(Events{{Kind: talk.AskEnded, Peer: p}})
+			case 7:
+				m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+			case 8:
+				m.Update(tea.KeyPressMsg{Code: []rune{tea.KeyDown, tea.KeyUp, tea.KeyEscape, tea.KeyDelete}[r.IntN(4)]})
+			case 9:
+				m.Update(tea.KeyPressMsg{Code: 'a', Text: "a"})
+			case 10:
+				clk.t = clk.t.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
+				m.Update(tick{})
+			case 11:
+				m.Update(tea.WindowSizeMsg{Width: size[0] + r.IntN(3), Height: size[1] + r.IntN(3)})
+			}
+			checkFrame(t, m)
+			_ = i
+		}
+	}
+}
+
+// A knock at a group room shows as one banner line with a count, and tab
+// picks it before any picture.
+func TestKnockBanner(t *testing.T) {
+	m, _, _ := newTestModel(t, 100, 20)
+	m.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}, {Kind: talk.Knocked, Peer: peer(8, "di"), Text: "di knocks"}})
+	screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n"))
+	if !strings.Contains(screen, "cy and 1 more knock · tab enter lets them in · tab backspace turns them away") {
+		t.Fatalf("knock banner:\n%s", screen)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if m.meet.pick.kind != pickKnock || m.meet.pick.peer.ID != 7 {
+		t.Fatalf("tab picked %+v", m.meet.pick)
+	}
+	m.Update(Events{{Kind: talk.KnockEnded, Peer: peer(7, "cy")}, {Kind: talk.KnockEnded, Peer: peer(8, "di")}})
+	if strings.Contains(ansi.Strip(strings.Join(m.Frame().Lines(), "\n")), "knock") {
+		t.Fatal("the banner stayed after the knocks ended")
+	}
+}
