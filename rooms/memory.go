@@ -79,6 +79,15 @@ func (r *Memory) Open(ctx context.Context, seats int, m Member) (Seat, error) {
 
 // Join implements Registry.
 func (r *Memory) Join(ctx context.Context, code string, m Member) (Seat, error) {
+	rm, err := r.find(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	return rm.sit(m)
+}
+
+// find is the open room code (as typed) names.
+func (r *Memory) find(ctx context.Context, code string) (*room, error) {
 	code, err := r.codes.Parse(code)
 	if err != nil {
 		return nil, err
@@ -93,7 +102,7 @@ func (r *Memory) Join(ctx context.Context, code string, m Member) (Seat, error) 
 	if !ok {
 		return nil, ErrNoRoom
 	}
-	return rm.sit(m)
+	return rm, nil
 }
 
 // Lobby implements Registry.
@@ -115,19 +124,9 @@ func (r *Memory) Lobby(ctx context.Context, size int, m Member) (Seat, error) {
 
 // Knock implements Registry.
 func (r *Memory) Knock(ctx context.Context, code string, m Member) (Seat, error) {
-	code, err := r.codes.Parse(code)
+	rm, err := r.find(ctx, code)
 	if err != nil {
 		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if r.table.Closed() != nil {
-		return nil, ErrClosed
-	}
-	rm, ok := r.table.Get(code)
-	if !ok {
-		return nil, ErrNoRoom
 	}
 	return rm.knock(m)
 }

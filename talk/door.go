@@ -2,14 +2,11 @@ package talk
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hush-chat/hush/admit"
-	"github.com/hush-chat/hush/rooms"
 )
 
 // KnockFor is how long a knock waits for someone to let the knocker in.
@@ -44,48 +41,24 @@ func (d *door) stop() {
 // The room unlocked meanwhile: they are simply seated. The error, if any,
 // is a *Refusal.
 func (c *Conn) Knock(ctx context.Context, code string, key []byte, via string) (*Conv, error) {
-	h := c.h
-	if !rooms.LooksLikeCode(code) {
-		h.Refused(admit.Malformed)
-		return nil, h.refused(&admit.Refusal{Reason: admit.Malformed}, via, c.c)
-	}
-	who := identify(key)
-	pass, err := c.c.Enter()
-	if err != nil {
-		return nil, h.refused(err, via, c.c)
-	}
-	seat, done, err := pass.Knock(ctx, code, who)
-	if errors.Is(err, rooms.ErrNotLocked) {
-		seat, err = pass.Join(ctx, code, who)
-		done = nil
-	}
-	if err != nil {
-		pass.Done()
-		return nil, h.refused(err, via, c.c)
-	}
-	conv := h.sit(seat, pass.Done, c.c.Picture)
-	conv.pass, conv.conn, conv.who = pass, c.c, who
-	if key != nil {
-		conv.key = sha256.Sum256(key)
-	}
-	if done != nil {
-		d := &door{done: done}
-		d.waiting.Store(true)
-		// Armed only once d.timer is set: the function stops it.
-		d.timer = time.AfterFunc(time.Hour, func() {
-			if d.waiting.CompareAndSwap(true, false) {
-				seat.Leave()
-				conv.note(Event{Kind: Ended, Text: noLetInText})
-			}
-			d.stop()
-		})
-		d.timer.Reset(h.cfg.KnockFor)
-		conv.door = d
-		h.log.Info("knocking", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "via", via)
-	} else {
-		h.log.Info("seated", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "op", "join", "via", via)
-	}
-	return conv, nil
+	return c.Enter(ctx, Where{Op: admit.OpJoin, Code: code, knock: true}, key, via)
+}
+
+// wait starts the knock's wait at the door; done ends the gate's mark.
+func (c *Conv) wait(done func()) {
+	d := &door{done: done}
+	d.waiting.Store(true)
+	seat := c.place().seat
+	// Armed only once d.timer is set: the function stops it.
+	d.timer = time.AfterFunc(time.Hour, func() {
+		if d.waiting.CompareAndSwap(true, false) {
+			seat.Leave()
+			c.note(Event{Kind: Ended, Text: noLetInText})
+		}
+		d.stop()
+	})
+	d.timer.Reset(c.h.cfg.KnockFor)
+	c.door = d
 }
 
 // KnockingText is what someone waiting at the door is shown.

@@ -12,8 +12,9 @@ import (
 
 // Where is a place a person asked to go.
 type Where struct {
-	Op   admit.Op
-	Code string // Join: the code as typed
+	Op    admit.Op
+	Code  string // Join: the code as typed
+	knock bool   // Join: at a locked room's door (Conn.Knock)
 }
 
 // Places someone can ask for by name.
@@ -67,11 +68,18 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 		return nil, h.refused(err, via, c.c)
 	}
 	var seat rooms.Seat
+	var done func() // a knock's: it waits no more
 	switch where.Op {
 	case admit.OpNew, admit.OpGroup:
 		seat, err = pass.Open(ctx, where.Op, who)
 	case admit.OpJoin:
-		seat, err = pass.Join(ctx, where.Code, who)
+		if where.knock {
+			seat, done, err = pass.Knock(ctx, where.Code, who)
+		}
+		if !where.knock || errors.Is(err, rooms.ErrNotLocked) {
+			done = nil // unlocked meanwhile: simply seated
+			seat, err = pass.Join(ctx, where.Code, who)
+		}
 	case admit.OpLobby:
 		seat, err = pass.Lobby(ctx, who)
 	default:
@@ -88,6 +96,11 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 	}
 	if key != nil {
 		conv.key = sha256.Sum256(key)
+	}
+	if done != nil {
+		conv.wait(done)
+		h.log.Info("knocking", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "via", via)
+		return conv, nil
 	}
 	h.log.Info("seated", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "op", where.String(), "via", via)
 	return conv, nil
