@@ -37,6 +37,8 @@ type LobbyRun struct {
 	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
 	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
 	OtherBusyPct    float64 `json:"other_busy_pct_of_core"`
+	// To one timed screen, per key typed by anyone: every screen shows
+	// every typist, where a room's peer shows one.
 	PeerBytesPerKey float64 `json:"peer_bytes_per_key"`
 	PeerReadsPerKey float64 `json:"peer_reads_per_key"`
 	AllBytesPerKey  float64 `json:"all_bytes_per_key"` // to everyone in the lobby
@@ -143,12 +145,12 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 	}
 	to := *o
 	to.rooms = o.typists // typeAll's count, in its progress line
-	all0 := received(lr.all)
+	all0, w0, r0 := received(lr.all), received(lr.watchers), reads(lr.watchers)
 	ty := rig.typeAll(srv, "hush lobby", &to)
 	rig.settle()
 	var lat LatencyRun
 	rig.record(&lat, ty)
-	all1 := received(lr.all)
+	all1, w1, r1 := received(lr.all), received(lr.watchers), reads(lr.watchers)
 
 	run := &LobbyRun{
 		People: o.lobby, Typists: o.typists, Measured: len(lr.trackers), ScreenRows: lobbyRows(o), Rate: o.rate,
@@ -158,9 +160,11 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 		RSSKB:        after.rssKB, RSSPerSessionKB: round(float64(after.rssKB-base.rssKB)/float64(o.lobby), 1),
 		ServerCPUPct: lat.ServerCPUPct, CPUPerKeyUS: lat.CPUPerKeyUS, ClientCPUPct: lat.ClientCPUPct,
 		MachineBusyPct: lat.MachineBusyPct, OtherBusyPct: lat.OtherBusyPct,
-		PeerBytesPerKey: lat.PeerBytesPerKey, PeerReadsPerKey: lat.PeerReadsPerKey,
 	}
 	if lat.Keys > 0 {
+		perScreen := float64(lat.Keys) * float64(len(lr.watchers))
+		run.PeerBytesPerKey = round(float64(w1-w0)/perScreen, 1)
+		run.PeerReadsPerKey = round(float64(r1-r0)/perScreen, 2)
 		run.AllBytesPerKey = round(float64(all1-all0)/float64(lat.Keys), 1)
 	}
 	return run, nil
@@ -169,6 +173,13 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 func received(terms []*term) (n int64) {
 	for _, t := range terms {
 		n += t.received.Load()
+	}
+	return n
+}
+
+func reads(terms []*term) (n int64) {
+	for _, t := range terms {
+		n += t.reads.Load()
 	}
 	return n
 }
@@ -373,7 +384,8 @@ func (t *table) lobby(c *LobbyCompare) {
 	t.row("keys/s typed", l.KeysPerSec, r.KeysPerSec, relay(b.KeysPerSec))
 	t.row("server CPU (% of one core)", l.ServerCPUPct, r.ServerCPUPct, relay(b.ServerCPUPct))
 	t.row("server CPU per key (µs)", l.CPUPerKeyUS, r.CPUPerKeyUS, relay(b.CPUPerKeyUS))
-	t.row("bytes to the timed screen per key", l.PeerBytesPerKey, r.PeerBytesPerKey, relay(b.PeerBytesPerKey))
+	t.row("bytes to a timed screen per key (lobby: any typist's)", l.PeerBytesPerKey, r.PeerBytesPerKey, relay(b.PeerBytesPerKey))
+	t.row("screen updates (reads) there per key", l.PeerReadsPerKey, r.PeerReadsPerKey, relay(b.PeerReadsPerKey))
 	t.row("bytes to all clients per key", l.AllBytesPerKey, r.AllBytesPerKey, relay(b.AllBytesPerKey))
 	t.row("server RSS per session (KB)", l.RSSPerSessionKB, r.RSSPerSessionKB, relay(b.RSSPerSessionKB))
 	t.row("load tool CPU (% of one core)", l.ClientCPUPct, r.ClientCPUPct, relay(b.ClientCPUPct))
