@@ -145,8 +145,17 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 	}
 	to := *o
 	to.rooms = o.typists // typeAll's count, in its progress line
+	to.profile = ""      // profiled here, under the lobby's own names
+	if o.profile != "" {
+		srv.control("heap lobby-before")
+		srv.control("cpu lobby")
+	}
 	all0, w0, r0 := received(lr.all), received(lr.watchers), reads(lr.watchers)
 	ty := rig.typeAll(srv, "hush lobby", &to)
+	if o.profile != "" {
+		srv.control("stop")
+		srv.control("heap lobby-after")
+	}
 	rig.settle()
 	var lat LatencyRun
 	rig.record(&lat, ty)
