@@ -131,6 +131,7 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 		return nil, err
 	}
 	defer closeAll(lr.all)
+	setupSeconds := round(time.Since(setup).Seconds(), 2)
 	after := mustSample(srv.pid)
 
 	// The rig types on each pair's a (the typists, timed ones first) and
@@ -165,7 +166,7 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 		People: o.lobby, Typists: o.typists, Measured: len(lr.trackers), ScreenRows: lobbyRows(o), Rate: o.rate,
 		Seconds: lat.Seconds, Keys: lat.Keys, KeysPerSec: lat.KeysPerSec, SendErrors: lat.SendErrors,
 		Latency: lat.Latency, Lost: lat.Lost, Overrun: lat.Overrun,
-		SetupSeconds: round(time.Since(setup).Seconds()-lat.Seconds, 2),
+		SetupSeconds: setupSeconds,
 		RSSKB:        after.rssKB, RSSPerSessionKB: round(float64(after.rssKB-base.rssKB)/float64(o.lobby), 1),
 		ServerCPUPct: lat.ServerCPUPct, CPUPerKeyUS: lat.CPUPerKeyUS, ClientCPUPct: lat.ClientCPUPct,
 		MachineBusyPct: lat.MachineBusyPct, OtherBusyPct: lat.OtherBusyPct,
