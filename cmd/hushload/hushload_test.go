@@ -424,10 +424,12 @@ func TestSmokeLobby(t *testing.T) {
 		t.Fatalf("lobby report: %+v", c)
 	}
 	l := c.Lobby
-	if l.People != 6 || l.Typists != 2 || l.Measured != 2 || l.ScreenRows < 22 {
+	// Two typists share a guest name once in thousands of runs; then only
+	// one of them is timed.
+	if l.People != 6 || l.Typists != 2 || l.Measured < 1 || l.ScreenRows < 22 {
 		t.Errorf("lobby layout: %+v", l)
 	}
-	if l.Latency.N < 10 || l.Lost != 0 || l.SendErrors != 0 || l.PeerBytesPerKey <= 0 {
+	if l.Latency.N < 5*l.Measured || l.Lost != 0 || l.SendErrors != 0 || l.PeerBytesPerKey <= 0 {
 		t.Errorf("lobby: %+v", l)
 	}
 	// Everyone in the lobby sees every key: more bytes go out per key than
