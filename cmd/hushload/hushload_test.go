@@ -413,6 +413,103 @@ func TestSmokeCluster(t *testing.T) {
 	}
 }
 
+// A small lobby on a real server: every timed typist's keys are seen on
+// its watcher's screen, the lobby's bytes reach everyone in it, and the
+// same typists in rooms give the ratios (the relay is this binary
+// re-executed, so it is left out).
+func TestSmokeLobby(t *testing.T) {
+	rep := smoke(t, "-scenario", "lobby", "-baseline=false", "-lobby", "6", "-typists", "2", "-rate", "10", "-linger", "1s")
+	c := rep.Lobby
+	if c == nil || c.Lobby == nil || c.Room == nil || c.Relay != nil {
+		t.Fatalf("lobby report: %+v", c)
+	}
+	l := c.Lobby
+	// Two typists share a guest name once in thousands of runs; then only
+	// one of them is timed.
+	if l.People != 6 || l.Typists != 2 || l.Measured < 1 || l.ScreenRows < 22 {
+		t.Errorf("lobby layout: %+v", l)
+	}
+	if l.Latency.N < 5*l.Measured || l.Lost != 0 || l.SendErrors != 0 || l.PeerBytesPerKey <= 0 {
+		t.Errorf("lobby: %+v", l)
+	}
+	// Everyone in the lobby sees every key: more bytes go out per key than
+	// to one screen.
+	if l.AllBytesPerKey <= l.PeerBytesPerKey {
+		t.Errorf("lobby: %.1f bytes per key to all, %.1f to one screen", l.AllBytesPerKey, l.PeerBytesPerKey)
+	}
+	if r := c.Room; r.Rooms != 2 || r.Latency.N < 10 || r.Lost != 0 {
+		t.Errorf("rooms: %+v", r)
+	}
+	if c.P99LobbyToRoom <= 0 {
+		t.Errorf("p99 lobby / rooms = %v", c.P99LobbyToRoom)
+	}
+}
+
+// A lane is found by its label at the start of a row, not by the list's
+// indented rows or your own label, wherever it has moved to; its text
+// runs to the next label.
+func TestLaneWatchFindsTheLane(t *testing.T) {
+	e := newEmulator(40, 12)
+	draw := func(rows ...string) {
+		_, _ = e.WriteString("\x1b[2J\x1b[H" + strings.Join(rows, "\r\n"))
+	}
+	draw("hush · lobby · 3 here",
+		"  ● guest-calm-owl · guest, no key",
+		"  ● guest-calm-ox · guest, no key",
+		"● guest-calm-ox · guest, no key",
+		"  abc",
+		"● guest-calm-owl · guest, no key",
+		"  xyz",
+		"  ABC",
+		"● guest-calm-owl · guest, no key · you")
+	owl := &laneWatch{name: "guest-calm-owl", top: -1}
+	if top, bottom := owl.find(e); top != 6 || bottom != 8 || lastChar(e, top, bottom) != 'C' {
+		t.Fatalf("owl's lane: rows %d..%d", top, bottom)
+	}
+	ox := &laneWatch{name: "guest-calm-ox", top: -1}
+	if top, bottom := ox.find(e); top != 4 || bottom != 5 || lastChar(e, top, bottom) != 'c' {
+		t.Fatalf("ox's lane: rows %d..%d", top, bottom)
+	}
+	if top, _ := (&laneWatch{name: "guest-calm", top: -1}).find(e); top != -1 {
+		t.Fatalf("a prefix of a name found a lane at row %d", top)
+	}
+	// The owl's lane moves up when the ox's text fades.
+	draw("hush · lobby · 3 here",
+		"  ● guest-calm-owl · guest, no key",
+		"  ● guest-calm-ox · guest, no key",
+		"● guest-calm-owl · guest, no key",
+		"  xyz!",
+		"",
+		"● guest-calm-owl · guest, no key · you")
+	if top, bottom := owl.find(e); top != 4 || lastChar(e, top, bottom) != '!' {
+		t.Fatalf("owl's lane after the move: rows %d..%d", top, bottom)
+	}
+	if top, _ := ox.find(e); top != -1 {
+		t.Fatalf("ox's faded lane found at row %d", top)
+	}
+}
+
+func TestLobbyFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-lobby", "1"},
+		{"-lobby", "3000"},
+		{"-typists", "0"},
+		{"-typists", "41"},
+		{"-lobby", "5", "-typists", "5"},
+		{"-typing", "bursts"},
+		{"-rate", "16"},                                 // over half of hush's default --key-rate 30
+		{"-rate", "6", "-server-args", "--key-rate 10"}, // over half of 10
+	} {
+		if _, err := parseFlags(append([]string{"-scenario", "lobby"}, args...), discard{}); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	o, err := parseFlags([]string{"-scenario", "lobby", "-rate", "20", "-server-args", "--key-rate=40"}, discard{})
+	if err != nil || o.lobby != 200 || o.typists != 20 {
+		t.Fatalf("defaults: %+v, %v", o, err)
+	}
+}
+
 // Connect, latency (with the fading room) and idle, briefly, with a real
 // server (the relay is this binary re-executed, so it is left out:
 // -baseline=false): every figure the table shows for hush is there.

@@ -60,6 +60,15 @@
 //     node against across nodes, CPU per key of all three processes, and
 //     NATS messages per cross-node key.
 //
+//   - lobby: -lobby people in the lobby (ssh lobby@), -typists of them
+//     typing -rate keys/s (within the lobby's budget, half of --key-rate)
+//     for -duration. Each of the first -measure typists is timed on one
+//     silent person's decoded screen, tall enough that every typist's lane
+//     shows; the rest count bytes. In the same run the same typists type
+//     in rooms of two (as latency, -rooms = -typists), on hush and on the
+//     relay: key→screen p99 and server CPU per key, lobby against rooms
+//     and each against the relay.
+//
 // Examples (docs/PERFORMANCE.md has the figures they gave):
 //
 //	go run ./cmd/hushload -scenario all -rooms 20 -duration 5s
@@ -68,6 +77,7 @@
 //	go run ./cmd/hushload -scenario idle -idle 10000
 //	go run ./cmd/hushload -scenario latency -rooms 300 -profile /tmp/prof
 //	go run ./cmd/hushload -scenario web -rooms 200 -rate 5 -duration 20s
+//	go run ./cmd/hushload -scenario lobby -lobby 200 -typists 20 -duration 20s
 //	go run ./cmd/hushload -scenario cluster -rooms 200 -rate 5 -duration 20s -idle 10000 -idle-for 30s
 package main
 
@@ -95,6 +105,8 @@ type opts struct {
 	duration   time.Duration
 	linger     time.Duration
 	idle       int
+	lobby      int
+	typists    int
 	idleFor    time.Duration
 	idleLinger time.Duration
 	settle     time.Duration
@@ -170,7 +182,7 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	o := &opts{}
 	fs := flag.NewFlagSet("hushload", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect, all (those three), web or cluster")
+	fs.StringVar(&o.scenario, "scenario", "all", "latency, idle, connect, all (those three), web, cluster or lobby")
 	fs.IntVar(&o.rooms, "rooms", 20, "latency: rooms typing at once (two sessions each); web, cluster: rooms of each kind")
 	fs.IntVar(&o.measure, "measure", 20, "latency/web/cluster: how many of the rooms (of each kind) are timed; an SSH receiver decodes its screen")
 	fs.Float64Var(&o.rate, "rate", 5, "latency/web/cluster: keys per second typed in each room")
@@ -178,6 +190,8 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "latency/web/cluster: how long each server is typed at")
 	fs.DurationVar(&o.linger, "linger", 5*time.Second, "latency/connect/web/cluster: the server's --linger")
 	fs.IntVar(&o.idle, "idle", 1000, "idle: sessions to connect (in rooms of two) and leave idle; cluster: the same, spread over both nodes, half the rooms across them")
+	fs.IntVar(&o.lobby, "lobby", 200, "lobby: people in the lobby")
+	fs.IntVar(&o.typists, "typists", 20, "lobby: how many of them type (and, as rooms of two, in the same run); each timed typist is watched by one silent person")
 	fs.DurationVar(&o.idleFor, "idle-for", 10*time.Second, "idle/cluster: how long to sample CPU (and, cluster, JetStream writes) over")
 	fs.DurationVar(&o.idleLinger, "idle-linger", time.Second, "idle: the server's --linger, short so text is gone quickly")
 	fs.DurationVar(&o.settle, "settle", 6*time.Second, "idle/cluster: wait after connecting for notices and text to fade (4s notice + linger)")
@@ -203,8 +217,8 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 		return nil, err
 	}
 	switch {
-	case !strings.Contains(" latency idle connect all web cluster ", " "+o.scenario+" "):
-		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect, all, web or cluster", o.scenario)
+	case !strings.Contains(" latency idle connect all web cluster lobby ", " "+o.scenario+" "):
+		return nil, fmt.Errorf("-scenario %q: want latency, idle, connect, all, web, cluster or lobby", o.scenario)
 	case o.rooms < 1 || o.rooms > 20000:
 		return nil, fmt.Errorf("-rooms %d: want 1..20000", o.rooms)
 	case o.measure < 1 || o.measure > 200:
@@ -230,6 +244,11 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 	case o.timeout < time.Second:
 		return nil, fmt.Errorf("-timeout %v: too short", o.timeout)
 	}
+	if o.scenario == "lobby" {
+		if err := lobbyFlags(o); err != nil {
+			return nil, err
+		}
+	}
 	return o, nil
 }
 
@@ -253,6 +272,11 @@ func run(o *opts) (*Report, error) {
 	}
 	if o.scenario == "cluster" {
 		if rep.Cluster, err = clusterScenario(hush, o); err != nil {
+			return nil, err
+		}
+	}
+	if o.scenario == "lobby" {
+		if err := compareLobby(rep, hush, relay, o); err != nil {
 			return nil, err
 		}
 	}

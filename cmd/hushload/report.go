@@ -24,9 +24,10 @@ type Report struct {
 		Hush  *ConnectRun `json:"hush"`
 		Relay *ConnectRun `json:"relay,omitempty"`
 	} `json:"connect,omitempty"`
-	Web     *WebRun     `json:"web,omitempty"`
-	Cluster *ClusterRun `json:"cluster,omitempty"`
-	Targets []Target    `json:"targets"`
+	Web     *WebRun       `json:"web,omitempty"`
+	Cluster *ClusterRun   `json:"cluster,omitempty"`
+	Lobby   *LobbyCompare `json:"lobby,omitempty"`
+	Targets []Target      `json:"targets"`
 }
 
 // Machine is where the figures come from.
@@ -69,6 +70,9 @@ func printReport(w io.Writer, r *Report) {
 	}
 	if c := r.Cluster; c != nil && c.Idle != nil {
 		t.clusterIdle(c.Idle)
+	}
+	if l := r.Lobby; l != nil {
+		t.lobby(l)
 	}
 	t.tw.Flush()
 	printTargets(w, r.Targets)
