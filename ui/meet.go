@@ -417,12 +417,18 @@ func (m *Model) banners(w int, at time.Time) []string {
 func (m *Model) drawLobby(f *Frame, now time.Time) {
 	w, h := max(m.width, 1), max(m.height, 1)
 	f.reset(w, h)
+	// Every listed person's row, and the lanes' labels, are kept between
+	// frames: a key in the lobby redraws only the text that moved.
+	m.memo.limit = 2*h + 16
 	top, bottom := 0, h
 	if h >= 3 {
 		top, bottom = 1, h-1
-		dim := m.style(ansi.Style{}.Faint())
-		f.setRow(0, ansi.Truncate(m.style(ansi.Style{}.Bold())+"hush"+dim+fmt.Sprintf(" · lobby · %d here", len(m.meet.people)+1), w, "…"), 0)
-		f.setRow(h-1, m.status(w), 0)
+		here := len(m.meet.people) + 1
+		f.setMemoRow(0, m.memo.get(memoKey{kind: 'L', w: w, a: here}, func() string {
+			dim := m.style(ansi.Style{}.Faint())
+			return ansi.Truncate(m.style(ansi.Style{}.Bold())+"hush"+dim+fmt.Sprintf(" · lobby · %d here", here), w, "…")
+		}), 0)
+		f.setMemoRow(h-1, m.memo.get(memoKey{kind: 's', w: w, a: -1, b: m.notice.color, s: m.notice.who, t: m.notice.text}, func() string { return m.status(w) }), 0)
 	}
 	if m.help {
 		for i, line := range m.helpLines(w, bottom-top) {
@@ -448,7 +454,14 @@ func (m *Model) drawLobby(f *Frame, now time.Time) {
 		m.meet.scroll = max(min(m.meet.scroll, len(m.meet.people)-rows), 0)
 		for i := 0; i < rows && m.meet.scroll+i < len(m.meet.people); i++ {
 			p := m.meet.people[m.meet.scroll+i]
-			f.setRow(row, m.personRow(p, w), 0)
+			look := 0
+			if m.picking && m.meet.pick.kind == pickPerson && m.meet.pick.peer.ID == p.ID {
+				look = 1
+			}
+			if m.conv().Ignored(p) {
+				look |= 2
+			}
+			f.setMemoRow(row, m.memo.get(memoKey{kind: 'P', w: w, a: p.ID, b: look}, func() string { return m.personRow(p, w, look) }), 0)
 			row++
 		}
 		if more := len(m.meet.people) - m.meet.scroll - rows; more > 0 && row < bottom-1 {
@@ -474,14 +487,15 @@ func (m *Model) drawLobby(f *Frame, now time.Time) {
 	}
 }
 
-// personRow is one person in the lobby's list.
-func (m *Model) personRow(p talk.Peer, w int) string {
+// personRow is one person in the lobby's list; look has 1 set while they
+// are picked, 2 once ignored.
+func (m *Model) personRow(p talk.Peer, w, look int) string {
 	l := lane{peer: p}
 	s := m.label(&l)
-	if m.conv().Ignored(p) {
+	if look&2 != 0 {
 		s += " · ignored"
 	}
-	if m.picking && m.meet.pick.kind == pickPerson && m.meet.pick.peer.ID == p.ID {
+	if look&1 != 0 {
 		s = m.style(ansi.Style{}.Reverse(true)) + "› " + ansi.Strip(s)
 	} else {
 		s = "  " + s

@@ -414,8 +414,9 @@ func (m *Model) style(s ansi.Style) string {
 // has an id no other row of this memo ever has, so the Screen can tell an
 // unchanged head without comparing its bytes.
 type memo struct {
-	rows map[memoKey]memoRow
-	last uint64 // the last id given
+	rows  map[memoKey]memoRow
+	last  uint64 // the last id given
+	limit int    // rows kept before starting afresh; 0: 64
 }
 
 type memoKey struct {
@@ -436,7 +437,7 @@ func (c *memo) get(key memoKey, make func() string) memoRow {
 	}
 	v, ok := c.rows[key]
 	if !ok {
-		if len(c.rows) > 64 { // sizes and notices come and go: start afresh
+		if len(c.rows) > max(c.limit, 64) { // sizes and notices come and go: start afresh
 			clear(c.rows)
 		}
 		c.last++
