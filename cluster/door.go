@@ -277,7 +277,7 @@ func (rm *room) settle(k member, out string) (after func()) {
 // ghosts). Called with rm.mu held.
 func (rm *room) forget(g member) {
 	if _, ok := rm.knocks[g.ID]; ok {
-		rm.settle(g, outGone)
+		rm.settle(g, outGone)() // a knock of another node: nothing waits here
 		return
 	}
 	rm.depart(g.peer())
