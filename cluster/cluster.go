@@ -306,11 +306,17 @@ func (r *Registry) writable() error {
 // loop to make it again.
 func (r *Registry) unavailable(err error) error {
 	r.totals.kvErrors.Add(1)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	if vanished(err) {
 		wake(r.renewNow)
 	}
 	return fmt.Errorf("%w: %w", rooms.ErrUnavailable, err)
+}
+
+// vanished says err may mean the bucket is gone: NATS lost its memory
+// (a missing stream answers a read with no responders).
+func vanished(err error) bool {
+	return errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
 }
 
 func wake(c chan struct{}) {

@@ -114,7 +114,7 @@ func (t *Tallies) Count(ctx context.Context, key string, per time.Duration) (int
 // get reads a tally; a missing one is empty, at revision 0.
 func (t *Tallies) get(ctx context.Context, name string) (limits.Tally, uint64, error) {
 	e, err := t.kv.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+	if vanished(err) {
 		if _, err = t.ensure(ctx); err == nil {
 			e, err = t.kv.Get(ctx, name)
 		}

@@ -2,12 +2,17 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hush-chat/hush/internal/natstest"
+	"github.com/hush-chat/hush/internal/wait"
+	"github.com/hush-chat/hush/limits"
 	"github.com/hush-chat/hush/rooms"
 )
 
@@ -128,4 +133,49 @@ func TestTalliesUnavailable(t *testing.T) {
 		t.Fatalf("Count with NATS down: %v after %v", err, time.Since(start))
 	}
 	r.Close(nil) // now, cut off: it has nothing to give back
+}
+
+// NATS restarted empty: the first calls make the buckets of tallies and
+// wrong codes again, however many come at once, and counting goes on
+// from nothing.
+func TestTalliesAfterRestart(t *testing.T) {
+	s := natstest.StartServer(t, 0, "")
+	port := s.Addr().(*net.TCPAddr).Port
+	r := newNode(t, s.ClientURL(), "a")
+	l := tallies(t, r)
+	w, err := r.WrongCodes(t.Context(), limits.Config{WrongCodes: 3, WrongCodesPerHour: 6, Lockout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := l.Take(t.Context(), "k", 1, time.Minute); !ok || err != nil {
+		t.Fatalf("Take: %v, %v", ok, err)
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	natstest.StartServer(t, port, "")
+	wait.Within(t, 10*time.Second, "the connection back", func() (bool, string) { return r.nc.IsConnected(), r.nc.Status().String() })
+	var wg sync.WaitGroup
+	var took atomic.Int32
+	for range 4 {
+		wg.Go(func() {
+			if ok, err := l.Take(t.Context(), "k", 1, time.Minute); ok && err == nil {
+				took.Add(1)
+			}
+			w.Wrong(t.Context(), "192.0.2.9")
+		})
+	}
+	wg.Wait()
+	if n := took.Load(); n > 1 {
+		t.Fatalf("%d takes of one counted after the restart", n)
+	}
+	wait.Within(t, 5*time.Second, "counting again", func() (bool, string) {
+		n, err := l.Count(t.Context(), "k", time.Minute)
+		return n == 1 && err == nil, fmt.Sprint(n, err)
+	})
+	wait.Within(t, 5*time.Second, "wrong codes counted again", func() (bool, string) {
+		w.Wrong(t.Context(), "192.0.2.9")
+		d, err := w.Wait(t.Context(), "192.0.2.9")
+		return d > 0 && err == nil, fmt.Sprint(d, err)
+	})
+	r.Close(nil) // before the server's cleanup stops NATS under it
 }
