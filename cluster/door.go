@@ -354,40 +354,72 @@ func (s *seat) CarryTo(to int, ev rooms.Event) {
 	}
 }
 
-// checkDoor compares the knocks waiting here with the record's door (rec
-// nil: the record is gone): a knock the record no longer holds, two
-// checks in a row, was answered while the word was lost on the way, and
-// the record says how: a member now, or turned away. Called with rm.mu
-// held.
+// checkDoor makes the door as this node shows it agree with the
+// record's (rec nil: the record is gone), as reconcile does for members:
+// a difference counts when two checks in a row see it. A knock waiting
+// here that the door no longer holds was answered while the word was
+// lost, and the record says how: a member now, or turned away. A knock
+// of another node that members here never heard of is shown to them;
+// one the door no longer holds ends. Called with rm.mu held.
 func (rm *room) checkDoor(rec *record) (after func()) {
-	odd := map[int]bool{}
-	var sure []member
+	r := rm.reg
+	var door, members []member
+	if rec != nil {
+		door, members = rec.Door, rec.Members
+	}
+	find := func(ms []member, id int) (member, bool) {
+		i := slices.IndexFunc(ms, func(m member) bool { return m.ID == id })
+		if i < 0 {
+			return member{}, false
+		}
+		return ms[i], true
+	}
+	seen := map[int]rooms.EventKind{}
+	here := map[int]*seat{}
 	for _, k := range rm.door {
 		id := k.Self().ID
-		if rec != nil && slices.ContainsFunc(rec.Door, func(m member) bool { return m.ID == id }) {
-			continue
+		here[id] = k
+		if _, ok := find(door, id); !ok {
+			seen[id] = rooms.KnockEnded
 		}
-		if !rm.doorOdd[id] {
-			odd[id] = true
-			continue
-		}
-		m := asMember(k.Self(), rm.reg.leaseKey())
-		if rec != nil {
-			if i := slices.IndexFunc(rec.Members, func(m member) bool { return m.ID == id }); i >= 0 {
-				m = rec.Members[i]
+	}
+	if len(rm.local) > 0 {
+		for id := range rm.knocks {
+			if _, ok := find(door, id); !ok {
+				seen[id] = rooms.KnockEnded
 			}
 		}
-		sure = append(sure, m)
-	}
-	rm.doorOdd = odd
-	var todo []func()
-	for _, m := range sure {
-		out := outTurned
-		if rec != nil && slices.Contains(rec.Members, m) {
-			out = outLet
+		for _, m := range door {
+			if _, ok := rm.knocks[m.ID]; !ok && !r.own(m.Node) && !rm.departed[m.ID] {
+				seen[m.ID] = rooms.Knocked
+			}
 		}
-		todo = append(todo, rm.settle(m, out))
 	}
+	var todo []func()
+	for id, kind := range seen {
+		if rm.doorOdd[id] != kind {
+			continue // once: maybe still on its way
+		}
+		delete(seen, id)
+		if kind == rooms.Knocked {
+			m, _ := find(door, id)
+			rm.knocks[id] = m
+			for _, o := range rm.local {
+				o.Deliver(rooms.Event{Kind: rooms.Knocked, Peer: m.peer()})
+			}
+			continue
+		}
+		k, ok := rm.knocks[id]
+		if !ok {
+			k = asMember(here[id].Self(), r.leaseKey())
+		}
+		out := outTurned
+		if m, ok := find(members, id); ok {
+			k, out = m, outLet
+		}
+		todo = append(todo, rm.settle(k, out))
+	}
+	rm.doorOdd = seen
 	return func() {
 		for _, f := range todo {
 			f()

@@ -1,11 +1,13 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,4 +242,44 @@ func TestKnockerNodeDies(t *testing.T) {
 		}
 	}
 	knock(t, a, m[0].Code(), "fresh")
+}
+
+// Word of a knock, and of its end, lost on the way to the members' node:
+// they see it knock, and stop, within a lease all the same.
+func TestLostKnockHeals(t *testing.T) {
+	var armed atomic.Bool
+	var lost atomic.Int32
+	drop := func(msg *nats.Msg) bool {
+		var w wire
+		if !armed.Load() || json.Unmarshal(msg.Data, &w) != nil || w.Kind != rooms.Knocked && w.Kind != rooms.KnockEnded {
+			return false
+		}
+		lost.Add(1)
+		return true
+	}
+	s := natstest.StartServer(t, 0, "")
+	lease := func(c *Config) { c.Lease = 4 * time.Second }
+	a := newNode(t, s.ClientURL(), "a", lease, func(c *Config) { c.drop = drop })
+	b := newNode(t, s.ClientURL(), "b", lease)
+	m := lockedOn(t, a, 4)
+	armed.Store(true)
+	k := knock(t, b, m[0].Code(), "k")
+	start := time.Now()
+	next(t, m[0], a.cfg.Lease, "the knock", about(rooms.Knocked, k.Self().ID))
+	t.Logf("the knock was shown %v after word of it was lost (lease %v)", time.Since(start).Round(time.Millisecond), a.cfg.Lease)
+	k.Leave()
+	start = time.Now()
+	next(t, m[1], a.cfg.Lease+time.Second, "the knock ending", about(rooms.KnockEnded, k.Self().ID))
+	t.Logf("the knock ended %v after word of it was lost", time.Since(start).Round(time.Millisecond))
+	if n := lost.Load(); n != 2 {
+		t.Fatalf("%d messages lost, want the knock and its end", n)
+	}
+	// A fresh knock, heard: answered at once.
+	armed.Store(false)
+	l := knock(t, b, m[0].Code(), "l")
+	next(t, m[0], 2*time.Second, "the next knock", about(rooms.Knocked, l.Self().ID))
+	if err := m[0].Answer(l.Self().ID, true); err != nil {
+		t.Fatal(err)
+	}
+	next(t, l, 2*time.Second, "Let", hasKind(rooms.Let))
 }

@@ -39,7 +39,7 @@ type room struct {
 	locked   bool                    // as the record said when this node last wrote or heard
 	door     []*seat                 // knocks waiting here, oldest first
 	knocks   map[int]member          // knocks waiting on other nodes, as members here were told
-	doorOdd  map[int]bool            // knocks here the last check found gone from the record's door
+	doorOdd  map[int]rooms.EventKind // what the last check found the record's door says otherwise (see checkDoor)
 }
 
 // seat is one member's place, held by this node.

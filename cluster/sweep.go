@@ -292,9 +292,10 @@ func (rm *room) state() (int, bool) {
 }
 
 // reconcileAll checks, against their records, the rooms seated here that
-// span nodes (all, or only those in doubt), so that a Join or Leave core
-// NATS lost (it is at most once) shows within a lease: one read per
-// shared room every Lease/2, and nothing at all for rooms seated only
+// span nodes or are locked, and those where knocks wait (all, or only
+// those in doubt), so that a Join, a Leave, a knock or its answer core
+// NATS lost (it is at most once) shows within a lease: one read per such
+// room every Lease/2, and nothing at all for open rooms seated only
 // here.
 //
 // After the lease was taken again (NATS may have lost every record),
@@ -308,9 +309,12 @@ func (r *Registry) reconcileAll(all bool) {
 	open := r.table.All()
 	for _, rm := range open {
 		rm.mu.Lock()
-		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0
-		due := len(rm.local) > 0 && (doubt || all && len(rm.remote) > 0) ||
-			len(rm.door) > 0 && (all || len(rm.doorOdd) > 0)
+		// A locked room is read even seated only here: knocks may come
+		// from any node, and a word of them may be lost.
+		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0 || len(rm.doorOdd) > 0
+		shared := len(rm.remote) > 0 || len(rm.knocks) > 0 || rm.locked
+		due := len(rm.local) > 0 && (doubt || all && shared) ||
+			len(rm.door) > 0 && (all || doubt)
 		rm.mu.Unlock()
 		if !due || !r.hold(rm) {
 			continue
