@@ -115,8 +115,6 @@ func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Se
 		}
 		rec.strip(gone)
 		switch {
-		case len(rec.Members) == 0:
-			return false, rooms.ErrNoRoom // only ghosts: the room has ended
 		case rec.Locked:
 			return false, rooms.ErrLocked
 		case len(rec.Members) >= rec.Seats:
