@@ -283,3 +283,57 @@ func TestLostKnockHeals(t *testing.T) {
 	}
 	next(t, l, 2*time.Second, "Let", hasKind(rooms.Let))
 }
+
+// People crowding into the lobby through two nodes at once: all of them
+// get in up to its size, not one more, and everyone ends up seeing
+// everyone.
+func TestLobbyCrowdAcrossNodes(t *testing.T) {
+	s := natstest.StartServer(t, 0, "")
+	nodes := [2]*Registry{newNode(t, s.ClientURL(), "a"), newNode(t, s.ClientURL(), "b")}
+	const size = 200 // the default --lobby-size
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		seats []rooms.Seat
+	)
+	start := time.Now()
+	for i := range size {
+		wg.Go(func() {
+			p, err := nodes[i%2].Lobby(t.Context(), size, rooms.Member{Name: "p" + strconv.Itoa(i)})
+			if err != nil {
+				t.Errorf("p%d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			seats = append(seats, p)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("%d people into the lobby through two nodes at once in %v", size, time.Since(start).Round(time.Millisecond))
+	for _, n := range nodes {
+		if _, err := n.Lobby(t.Context(), size, rooms.Member{Name: "late"}); !errors.Is(err, rooms.ErrFull) {
+			t.Fatalf("one past the lobby's size: %v, want ErrFull", err)
+		}
+	}
+	for _, p := range seats {
+		known := map[int]bool{}
+		for _, o := range p.Others() {
+			known[o.ID] = true
+		}
+		next(t, p, 5*time.Second, "everyone", func(evs []rooms.Event) bool {
+			for _, ev := range evs {
+				if ev.Kind == rooms.Joined {
+					known[ev.Peer.ID] = true
+				}
+			}
+			return len(known) == size-1
+		})
+	}
+	if a, b := nodes[0].Stats().Lobby, nodes[1].Stats().Lobby; a+b != size {
+		t.Fatalf("the nodes count %d and %d in the lobby, want %d in all", a, b, size)
+	}
+}
