@@ -117,7 +117,7 @@ func (s *seat) SetLocked(on bool) error {
 			return false, rooms.ErrUnavailable // lost with NATS's memory: written again soon
 		}
 		changed = rec.Locked != on
-		rec.Locked = on
+		rec.Locked, rec.By = on, s.Self().ID
 		return changed, nil
 	})
 	rm.writes.Unlock()
@@ -424,5 +424,31 @@ func (rm *room) checkDoor(rec *record) (after func()) {
 		for _, f := range todo {
 			f()
 		}
+	}
+}
+
+// checkLock shows the record's lock when two checks in a row find this
+// node showing otherwise: word of it was lost on the way. Called with
+// rm.mu held.
+func (rm *room) checkLock(rec record) {
+	if rec.Locked == rm.locked {
+		rm.lockOdd = false
+		return
+	}
+	if !rm.lockOdd {
+		rm.lockOdd = true
+		return
+	}
+	rm.lockOdd, rm.locked = false, rec.Locked
+	by := rooms.Peer{ID: rec.By}
+	if m, ok := rm.remote[rec.By]; ok {
+		by = m.peer()
+	}
+	kind := rooms.Unlocked
+	if rec.Locked {
+		kind = rooms.Locked
+	}
+	for _, o := range rm.local {
+		o.Deliver(rooms.Event{Kind: kind, Peer: by})
 	}
 }

@@ -337,3 +337,36 @@ func TestLobbyCrowdAcrossNodes(t *testing.T) {
 		t.Fatalf("the nodes count %d and %d in the lobby, want %d in all", a, b, size)
 	}
 }
+
+// Word of a lock lost on the way: the members on the node that missed it
+// see the room locked, by whom, within a lease.
+func TestLostLockHeals(t *testing.T) {
+	d := &dropper{kind: rooms.Locked}
+	a, b, x := lossyPair(t, d)
+	y := join(t, b, x.Code(), "y")
+	next(t, x, 2*time.Second, "Joined y", hasKind(rooms.Joined))
+	d.armed.Store(true)
+	if err := y.Lock(true); err != nil {
+		t.Fatal(err)
+	}
+	locked := time.Now()
+	if _, err := a.Join(t.Context(), x.Code(), rooms.Member{Name: "z"}); !errors.Is(err, rooms.ErrLocked) {
+		t.Fatalf("Join on the node that missed the word: %v, want ErrLocked", err)
+	}
+	got := next(t, x, a.cfg.Lease, "Locked", hasKind(rooms.Locked))
+	if ev := got[len(got)-1]; ev.Peer.ID != y.Self().ID || ev.Peer.Name != "y" {
+		t.Fatalf("x got %+v, want y to have locked the room", got)
+	}
+	if d.dropped.Load() != 1 {
+		t.Fatalf("%d Locked messages lost, want 1", d.dropped.Load())
+	}
+	t.Logf("the lock was shown %v after word of it was lost (lease %v)", time.Since(locked).Round(time.Millisecond), a.cfg.Lease)
+	// Said once: no second Locked comes.
+	if err := x.Type("seen"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, y, 2*time.Second, "x's text", hasKind(rooms.Typed))
+	if evs := x.Drain(nil); len(evs) != 0 {
+		t.Fatalf("x got %+v after the lock was shown", evs)
+	}
+}

@@ -20,6 +20,7 @@ type record struct {
 	Last    int      `json:"last"` // the last ID handed out, to members and knocks: IDs are never reused
 	Members []member `json:"members"`
 	Locked  bool     `json:"locked,omitempty"` // Join seats nobody; Knock waits at the door
+	By      int      `json:"by,omitempty"`     // the member who last locked or unlocked it
 	Door    []member `json:"door,omitempty"`   // knocks waiting, oldest first, at most rooms.DoorLimit
 }
 

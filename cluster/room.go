@@ -36,7 +36,8 @@ type room struct {
 	departed map[int]bool            // IDs that left: a late word of them changes nothing
 	doubt    map[int]rooms.EventKind // what the last check found the record says otherwise (see reconcile)
 	unheard  map[int]bool            // local IDs whose arrival some node did not confirm
-	locked   bool                    // as the record said when this node last wrote or heard
+	locked   bool                    // as the record said when this node last wrote, heard or checked
+	lockOdd  bool                    // the last check found the record's lock otherwise
 	door     []*seat                 // knocks waiting here, oldest first
 	knocks   map[int]member          // knocks waiting on other nodes, as members here were told
 	doorOdd  map[int]rooms.EventKind // what the last check found the record's door says otherwise (see checkDoor)

@@ -311,7 +311,7 @@ func (r *Registry) reconcileAll(all bool) {
 		rm.mu.Lock()
 		// A locked room is read even seated only here: knocks may come
 		// from any node, and a word of them may be lost.
-		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0 || len(rm.doorOdd) > 0
+		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0 || len(rm.doorOdd) > 0 || rm.lockOdd
 		shared := len(rm.remote) > 0 || len(rm.knocks) > 0 || rm.locked
 		due := len(rm.local) > 0 && (doubt || all && shared) ||
 			len(rm.door) > 0 && (all || doubt)
@@ -373,7 +373,7 @@ func (rm *room) reconcile(ctx context.Context) {
 	}
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	rm.locked = rec.Locked
+	rm.checkLock(rec)
 	defer func() { rm.checkDoor(&rec)() }() // after the members: one let in knows them
 	var joined, left int
 	for id, kind := range sure {
