@@ -230,6 +230,9 @@ func (rm *room) settle(k member, out string) (after func()) {
 		}
 	}
 	if out != outLet {
+		if _, ok := rm.remote[k.ID]; ok {
+			rm.depart(p) // let in here as it gave up there
+		}
 		rm.departed[k.ID] = true
 		if waiting != nil {
 			cause := rooms.ErrTurnedAway
