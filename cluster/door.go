@@ -301,9 +301,9 @@ func (rm *room) emptied() {
 	}
 }
 
-// heard takes news of the lock and the door from another node. Called
-// with rm.mu held.
-func (rm *room) heard(w wire) {
+// heard takes news of the lock and the door from another node, and
+// returns what to do once rm.mu is let go. Called with rm.mu held.
+func (rm *room) heard(w wire) (after func()) {
 	p := w.Peer.peer()
 	switch w.Kind {
 	case rooms.Locked, rooms.Unlocked:
@@ -313,27 +313,28 @@ func (rm *room) heard(w wire) {
 		}
 	case rooms.Knocked:
 		if _, ok := rm.knocks[p.ID]; ok {
-			return
+			break
 		}
 		rm.knocks[p.ID] = w.Peer
 		for _, o := range rm.local {
 			o.Deliver(rooms.Event{Kind: rooms.Knocked, Peer: p})
 		}
 	case rooms.KnockEnded:
-		// Ending queues and letting go of holds (the table's lock) is
-		// allowed inside the room's lock.
-		rm.settle(w.Peer, w.Out)()
+		return rm.settle(w.Peer, w.Out)
 	case rooms.Ended:
 		if len(rm.local) > 0 {
-			return // members here: the room goes on, whatever was said
+			break // members here: the room goes on, whatever was said
 		}
 		door := rm.door
 		rm.door = nil
-		for _, k := range door {
-			k.End(rooms.ErrTurnedAway, k.Self())
-			rm.reg.release(rm)
+		return func() {
+			for _, k := range door {
+				k.End(rooms.ErrTurnedAway, k.Self())
+				rm.reg.release(rm)
+			}
 		}
 	}
+	return func() {}
 }
 
 // CarryTo implements rooms.Carrier: a member on another node gets the

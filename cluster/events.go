@@ -176,8 +176,12 @@ func (rm *room) receive(msg *nats.Msg) {
 	}
 	rm.reg.totals.in.Add(1)
 	p := w.Peer.peer()
+	after := func() {} // what a knock's end leaves to do unlocked
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	defer func() {
+		rm.mu.Unlock()
+		after()
+	}()
 	if rm.departed[p.ID] {
 		return
 	}
@@ -217,7 +221,7 @@ func (rm *room) receive(msg *nats.Msg) {
 			}
 		}
 	default:
-		rm.heard(w)
+		after = rm.heard(w)
 	}
 }
 

@@ -371,10 +371,14 @@ func (rm *room) reconcile(ctx context.Context) {
 			delete(sure, id)
 		}
 	}
+	after := func() {} // what the door leaves to do unlocked
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	defer func() {
+		rm.mu.Unlock()
+		after()
+	}()
 	rm.checkLock(rec)
-	defer func() { rm.checkDoor(&rec)() }() // after the members: one let in knows them
+	defer func() { after = rm.checkDoor(&rec) }() // after the members: one let in knows them
 	var joined, left int
 	for id, kind := range sure {
 		m, known := rm.remote[id]
