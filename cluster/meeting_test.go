@@ -158,6 +158,11 @@ func TestDoorAcrossNodes(t *testing.T) {
 	if err := l.Err(); !errors.Is(err, rooms.ErrTurnedAway) {
 		t.Fatalf("knock at a room that ended: %v, want ErrTurnedAway", err)
 	}
+	// Every seat and knock let go of its hold: neither node keeps the room.
+	wait.Within(t, 2*time.Second, "the room let go on both nodes", func() (bool, string) {
+		na, nb := len(a.table.All()), len(b.table.All())
+		return na+nb == 0, fmt.Sprint(na, " and ", nb, " rooms")
+	})
 	spy.Flush()
 	mu.Lock()
 	defer mu.Unlock()
@@ -198,6 +203,10 @@ func TestLostAnswerHeals(t *testing.T) {
 				if err := k.Err(); !errors.Is(err, rooms.ErrTurnedAway) {
 					t.Fatalf("k ended with %v, want ErrTurnedAway", err)
 				}
+				wait.Within(t, 2*time.Second, "b to let the room go", func() (bool, string) {
+					n := len(b.table.All())
+					return n == 0, fmt.Sprint(n, " rooms")
+				})
 			}
 			if d.dropped.Load() == 0 {
 				t.Fatal("no answer lost")
