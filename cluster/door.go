@@ -11,8 +11,9 @@ import (
 // door, live in its record, so every node refuses a Join alike and the
 // door holds at most rooms.DoorLimit across the cluster; the first answer
 // to a knock is the compare-and-set that takes it out of the door. The
-// news (locked, a knock, how it ended) crosses as events do, and a knock
-// whose ending was lost on the way learns it from the record (checkDoor).
+// news (locked, a knock, how it ended) crosses as events do; word of it
+// lost on the way is made good from the record at the next checks
+// (checkLock, checkDoor), as arrivals are.
 
 // Knock implements rooms.Registry.
 func (r *Registry) Knock(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
