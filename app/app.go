@@ -163,8 +163,9 @@ func newSSH(cfg Config, hub *talk.Hub, mx *metricsServer, log *slog.Logger) (*se
 	})
 }
 
-// newGate is the gate every way in shares, its wrong codes kept in NATS
-// when there is a cluster, its refusals counted when there are metrics.
+// newGate is the gate every way in shares, its wrong codes, asks and
+// knocks kept in NATS when there is a cluster, its refusals counted when
+// there are metrics.
 func newGate(cfg Config, reg rooms.Registry, nc *natsCluster, mx *metricsServer) (*admit.Gate, error) {
 	var observer admit.Observer
 	if mx != nil {
@@ -180,10 +181,16 @@ func newGate(cfg Config, reg rooms.Registry, nc *natsCluster, mx *metricsServer)
 		Lockout:           cfg.Lockout,
 		PicturesPerMinute: picturesPerMinute,
 	}
-	var shared admit.SharedWrongCodes
+	var (
+		shared  admit.SharedWrongCodes
+		tallies admit.SharedTallies
+	)
 	if nc != nil {
 		var err error
 		if shared, err = nc.shared(perAddress); err != nil {
+			return nil, err
+		}
+		if tallies, err = nc.tallies(); err != nil {
 			return nil, err
 		}
 	}
@@ -194,6 +201,7 @@ func newGate(cfg Config, reg rooms.Registry, nc *natsCluster, mx *metricsServer)
 		LobbySize:           cfg.LobbySize,
 		WrongCodesPerMinute: cfg.ServerWrongCodes,
 		Shared:              shared,
+		Tallies:             tallies,
 	}, observer), nil
 }
 

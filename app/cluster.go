@@ -165,6 +165,18 @@ func (c *natsCluster) shared(cfg limits.Config) (admit.SharedWrongCodes, error) 
 	return l, nil
 }
 
+// tallies keeps asks and knocks per address across the cluster, for as
+// long as the longest period the gate counts them over.
+func (c *natsCluster) tallies() (admit.SharedTallies, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	t, err := c.reg.Tallies(ctx, max(admit.AsksPeriod, admit.KnocksPeriod, admit.AskAgainAfter))
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // certStorage keeps --web-domain certificates in NATS, shared by every
 // node.
 func (c *natsCluster) certStorage(replicas int) (certs.Storage, error) {

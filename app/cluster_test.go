@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +25,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
+	"github.com/hush-chat/hush/admit"
 	"github.com/hush-chat/hush/internal/natstest"
 	"github.com/hush-chat/hush/metrics"
+	"github.com/hush-chat/hush/rooms"
 )
 
 // natsWithTLSAndNkey runs an embedded nats-server that takes only TLS
@@ -109,4 +113,50 @@ func TestClusterOverTLSWithNkey(t *testing.T) {
 		t.Fatalf("without the CA: %v", err)
 	}
 	t.Logf("without the CA: %v", err)
+}
+
+// Two nodes' gates share one address's allowance of asks through NATS:
+// spread over both, it runs out as it would on one.
+func TestAsksCountedAcrossNodes(t *testing.T) {
+	s := natstest.StartServer(t, 0, "")
+	codes, err := rooms.NewCodes("app-test-salt-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gates []*admit.Gate
+	for _, node := range []string{"a", "b"} {
+		cfg, err := ParseConfig([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--nats", s.ClientURL(), "--node", node}, noEnv, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := joinCluster(cfg, codes, "app-test-salt-0123456789", nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.close)
+		t.Cleanup(func() { nc.reg.Close(nil) })
+		g, err := newGate(cfg, nc.reg, nc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gates = append(gates, g)
+	}
+	addr := &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 2222}
+	var conns []*admit.Conn
+	for _, g := range gates {
+		c := g.Connect(addr)
+		t.Cleanup(c.Close)
+		conns = append(conns, c)
+	}
+	for i := range admit.AsksAllowed {
+		if err := conns[i%2].Ask(t.Context(), "who"+strconv.Itoa(i), "someone"); err != nil {
+			t.Fatalf("ask %d: %v", i+1, err)
+		}
+	}
+	for _, c := range conns {
+		var r *admit.Refusal
+		if err := c.Ask(t.Context(), "another", "someone"); !errors.As(err, &r) || r.Reason != admit.TooManyAsks {
+			t.Fatalf("ask %d, over two nodes: %v, want too many asks", admit.AsksAllowed+1, err)
+		}
+	}
 }

@@ -24,19 +24,25 @@
 //
 // In NATS: bucket hush_rooms (memory, history 1) maps a room key, the
 // first 32 hex digits of HMAC-SHA256(Secret, code), to a JSON record of
-// seats, last ID and members (ID, name, badge, guest, colour, node), and
-// keeps what every node must share under check.secret and check.hostkey
-// (fingerprints), check.lease and check.replicas; bucket hush_leases (memory, TTL Lease) holds one key per live node
-// process; subject hush.room.<room key> carries joins, departures,
-// keystrokes and newlines between nodes. With the default 15 s lease a
-// node renews every 5 s and fences itself 11.25 s after its last
-// successful renewal; the others drop its members 15 s after that
-// renewal (up to 3.75 s later if no watcher saw the expiry), so at most
-// about 19 s after it went silent.
+// seats, last ID and members (ID, name, badge, guest, colour, node),
+// whether the room is locked and the knocks at its door; the lobby is one
+// more record, under a key no code hashes to. The bucket also keeps what
+// every node must share under check.secret and check.hostkey
+// (fingerprints), check.lease and check.replicas. Bucket hush_leases
+// (memory, TTL Lease) holds one key per live node process. Subject
+// hush.room.<room key> carries joins, departures, keystrokes and
+// newlines, news of the lock and the door, and words told to one member
+// (sealed with AES-GCM under a key from Secret) between nodes. With the
+// default 15 s lease a node renews every 5 s and fences itself 11.25 s
+// after its last successful renewal; the others drop its members 15 s
+// after that renewal (up to 3.75 s later if no watcher saw the expiry),
+// so at most about 19 s after it went silent.
 package cluster
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -144,6 +150,8 @@ type Registry struct {
 	rooms  jetstream.KeyValue
 	leases jetstream.KeyValue
 	margin time.Duration // the lease time this node does not count on
+	lobby  string        // the lobby's key: a keyed hash no code has
+	told   cipher.AEAD   // seals words told to one member (see seal)
 
 	lease     atomic.Pointer[string] // this process's lease key now
 	leaseOK   atomic.Bool            // the lease is held: Open and Join may write
@@ -218,6 +226,16 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Registry, error) {
 		sweepNow: make(chan struct{}, 1),
 		renewNow: make(chan struct{}, 1),
 	}
+	r.lobby = r.roomKey("\x00" + rooms.LobbyCode)
+	block, err := aes.NewCipher(r.derive("told"))
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if r.told, err = cipher.NewGCM(block); err != nil {
+		stop()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	key := newLeaseKey(cfg.Node)
 	r.lease.Store(&key)
 	r.log = cfg.Logger.With("node", key)
@@ -263,6 +281,13 @@ func (r *Registry) roomKey(code string) string {
 	return hex.EncodeToString(m.Sum(nil))[:keyLen]
 }
 
+// derive is a key of 32 bytes for what, from the secret.
+func (r *Registry) derive(what string) []byte {
+	m := hmac.New(sha256.New, r.cfg.Secret)
+	m.Write([]byte("hush cluster key v1\x00" + what))
+	return m.Sum(nil)
+}
+
 // writable says whether Open and Join may try at all.
 func (r *Registry) writable() error {
 	switch {
@@ -281,11 +306,17 @@ func (r *Registry) writable() error {
 // loop to make it again.
 func (r *Registry) unavailable(err error) error {
 	r.totals.kvErrors.Add(1)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	if vanished(err) {
 		wake(r.renewNow)
 	}
 	return fmt.Errorf("%w: %w", rooms.ErrUnavailable, err)
+}
+
+// vanished says err may mean the bucket is gone: NATS lost its memory
+// (a missing stream answers a read with no responders).
+func vanished(err error) bool {
+	return errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
 }
 
 func wake(c chan struct{}) {
@@ -441,7 +472,7 @@ func (r *Registry) acquire(key string) *room {
 	var rm *room
 	r.table.Do(func(open map[string]*room, _ error) {
 		if rm = open[key]; rm == nil {
-			rm = &room{reg: r, key: key, remote: map[int]member{}, departed: map[int]bool{}, unheard: map[int]bool{}}
+			rm = &room{reg: r, key: key, lobby: key == r.lobby, remote: map[int]member{}, departed: map[int]bool{}, unheard: map[int]bool{}, knocks: map[int]member{}}
 			open[key] = rm
 		}
 		rm.refs++
@@ -486,13 +517,3 @@ func (r *Registry) own(node string) bool {
 
 // logKey is enough of a room key for logs.
 func logKey(key string) string { return key[:8] }
-
-// Lobby implements rooms.Registry.
-func (r *Registry) Lobby(ctx context.Context, size int, m rooms.Member) (rooms.Seat, error) {
-	return nil, rooms.ErrUnavailable
-}
-
-// Knock implements rooms.Registry.
-func (r *Registry) Knock(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
-	return nil, rooms.ErrUnavailable
-}

@@ -56,16 +56,20 @@ func newNode(t testing.TB, url, node string, edit ...func(*Config)) *Registry {
 
 func TestContract(t *testing.T) {
 	s := natstest.StartServer(t, 0, "")
-	roomstest.Run(t, func(t *testing.T) rooms.Registry { return newNode(t, s.ClientURL(), "solo") })
+	open := func(t *testing.T) rooms.Registry { return newNode(t, s.ClientURL(), "solo") }
+	roomstest.Run(t, open)
+	roomstest.RunMeeting(t, open)
 }
 
 // TestContractTwoNodes runs the contract with every other Open and Join
 // going to the other node, so most rooms span both.
 func TestContractTwoNodes(t *testing.T) {
 	s := natstest.StartServer(t, 0, "")
-	roomstest.Run(t, func(t *testing.T) rooms.Registry {
+	open := func(t *testing.T) rooms.Registry {
 		return &pair{nodes: [2]*Registry{newNode(t, s.ClientURL(), "left"), newNode(t, s.ClientURL(), "right")}}
-	})
+	}
+	roomstest.Run(t, open)
+	roomstest.RunMeeting(t, open)
 }
 
 // pair is two nodes seen as one registry: calls alternate between them,
@@ -107,6 +111,7 @@ func (p *pair) Stats() rooms.Stats {
 			sizes[k] += v
 		}
 		s.Dropped += n.Stats().Dropped
+		s.Lobby += n.Stats().Lobby
 	}
 	s.BySize = map[int]int{}
 	for _, v := range sizes {
@@ -117,13 +122,14 @@ func (p *pair) Stats() rooms.Stats {
 	return s
 }
 
-// localSizes counts the seats this node holds, by room key.
+// localSizes counts the seats this node holds, by room key, the lobby's
+// aside.
 func (r *Registry) localSizes() map[string]int {
 	open := r.table.All()
 	out := map[string]int{}
 	for _, rm := range open {
 		rm.mu.Lock()
-		if n := len(rm.local); n > 0 {
+		if n := len(rm.local); n > 0 && !rm.lobby {
 			out[rm.key] = n
 		}
 		rm.mu.Unlock()

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"strings"
 
@@ -9,13 +11,25 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// wire is one event on a room's subject, from the node that seats Peer.
+// wire is one event on a room's subject, from the node that seats Peer
+// (or From, when another node speaks of Peer).
 type wire struct {
 	Kind rooms.EventKind `json:"k"`
 	Peer member          `json:"p"`
 	Text string          `json:"t,omitempty"`
-	Data []byte          `json:"d,omitempty"` // a picture's bytes, which are not text
+	Data []byte          `json:"d,omitempty"`  // a picture's bytes, which are not text; a word told, sealed
+	From string          `json:"f,omitempty"`  // the node that speaks, when it does not seat Peer
+	Out  string          `json:"o,omitempty"`  // KnockEnded: what became of the knock
+	To   int             `json:"to,omitempty"` // Told: the member it is for
 }
+
+// What became of a knock, on the wire.
+const (
+	outTurned = ""     // a member turned it away
+	outLet    = "let"  // let in: a member now
+	outFull   = "full" // let in with no seat free
+	outGone   = "gone" // the knock gave up
+)
 
 // announce tells the other nodes in the room that me arrived, asking each
 // to answer once it knows. Called with rm.mu held.
@@ -123,13 +137,23 @@ func (rm *room) depart(p rooms.Peer) {
 // the room has members there. Called with rm.mu held, so events leave in
 // the order they happened.
 func (rm *room) publish(kind rooms.EventKind, from member, text string) {
-	if len(rm.remote) == 0 {
-		return
-	}
-	r := rm.reg
 	w := wire{Kind: kind, Peer: from, Text: text}
 	if kind == rooms.Pictured {
 		w.Text, w.Data = "", []byte(text)
+	}
+	rm.publishWire(w, false)
+}
+
+// publishWire sends w to the other nodes in the room: those seating
+// members, and, for news of the door, those where knocks wait. Called
+// with rm.mu held.
+func (rm *room) publishWire(w wire, door bool) {
+	if len(rm.remote) == 0 && (!door || len(rm.knocks) == 0) {
+		return
+	}
+	r := rm.reg
+	if w.From == "" && !r.own(w.Peer.Node) {
+		w.From = r.leaseKey()
 	}
 	data, _ := json.Marshal(w)
 	if err := r.nc.Publish(subjectPrefix+rm.key, data); err != nil {
@@ -144,13 +168,20 @@ func (rm *room) publish(kind rooms.EventKind, from member, text string) {
 // bounded queues.
 func (rm *room) receive(msg *nats.Msg) {
 	var w wire
-	if err := json.Unmarshal(msg.Data, &w); err != nil || rm.reg.own(w.Peer.Node) {
-		return // garbled, or our own echo (the connection hears itself)
+	if err := json.Unmarshal(msg.Data, &w); err != nil {
+		return // garbled
+	}
+	if from := cmp.Or(w.From, w.Peer.Node); rm.reg.own(from) {
+		return // our own echo (the connection hears itself)
 	}
 	rm.reg.totals.in.Add(1)
 	p := w.Peer.peer()
+	after := func() {} // what a knock's end leaves to do unlocked
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	defer func() {
+		rm.mu.Unlock()
+		after()
+	}()
 	if rm.departed[p.ID] {
 		return
 	}
@@ -165,7 +196,7 @@ func (rm *room) receive(msg *nats.Msg) {
 		}
 	case rooms.Left:
 		rm.depart(p)
-	case rooms.Typed, rooms.Newline, rooms.Pictured:
+	case rooms.Typed, rooms.Newline, rooms.Pictured, rooms.Told:
 		if _, known := rm.remote[p.ID]; !known {
 			// Their Join was lost on the way: this is how we meet them.
 			rm.remote[p.ID] = w.Peer
@@ -174,12 +205,23 @@ func (rm *room) receive(msg *nats.Msg) {
 			}
 		}
 		ev := rooms.Event{Kind: w.Kind, Peer: p, Text: w.Text}
-		if w.Kind == rooms.Pictured {
+		switch w.Kind {
+		case rooms.Pictured:
 			ev.Text = string(w.Data)
+		case rooms.Told:
+			text, ok := rm.reg.unseal(w.Data)
+			if !ok {
+				return
+			}
+			ev.Text = text
 		}
 		for _, o := range rm.local {
-			o.Deliver(ev)
+			if w.Kind != rooms.Told || o.Self().ID == w.To {
+				o.Deliver(ev)
+			}
 		}
+	default:
+		after = rm.heard(w)
 	}
 }
 
@@ -200,4 +242,24 @@ func (r *Registry) dispatch() {
 			}
 		}
 	}
+}
+
+// seal hides a word told to one member from everyone else who can read
+// the room's subject (AES-GCM under a key from the cluster's secret): it
+// may carry a room code, and codes never cross NATS readable.
+func (r *Registry) seal(text string) []byte {
+	n := r.told.NonceSize()
+	nonce := make([]byte, n, n+len(text)+r.told.Overhead())
+	rand.Read(nonce)
+	return r.told.Seal(nonce, nonce, []byte(text), nil)
+}
+
+// unseal opens what seal made; false for anything else.
+func (r *Registry) unseal(b []byte) (string, bool) {
+	n := r.told.NonceSize()
+	if len(b) < n {
+		return "", false
+	}
+	text, err := r.told.Open(nil, b[:n], b[n:], nil)
+	return string(text), err == nil
 }

@@ -125,6 +125,7 @@ func (r *Registry) fence() {
 		rm.mu.Lock()
 		if len(rm.remote) > 0 {
 			shared = append(shared, rm.local...)
+			shared = append(shared, rm.door...)
 		}
 		rm.mu.Unlock()
 	}

@@ -825,3 +825,51 @@ func TestReconcileSkipsTheDead(t *testing.T) {
 		}
 	}
 }
+
+func lobby(t *testing.T, r *Registry, name string) rooms.Seat {
+	t.Helper()
+	s, err := r.Lobby(t.Context(), 10, rooms.Member{Name: name})
+	if err != nil {
+		t.Fatalf("Lobby: %v", err)
+	}
+	return s
+}
+
+// A node that dies without a word takes its people out of the lobby
+// within the lease: those on the other node see them leave, and whoever
+// enters next is not shown them.
+func TestLobbyNodeDies(t *testing.T) {
+	s := natstest.StartServer(t, 0, "")
+	a := newNode(t, s.ClientURL(), "a")
+	nc := connect(t, s.ClientURL())
+	cfg := testConfig(t, "b")
+	b, err := New(t.Context(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(nil) })
+	x := lobby(t, a, "x")
+	y, z := lobby(t, b, "y"), lobby(t, b, "z")
+	next(t, x, 2*time.Second, "y and z", func(evs []rooms.Event) bool { return len(evs) == 2 })
+	if got := len(lobby(t, a, "w").Others()); got != 3 {
+		t.Fatalf("w entering the lobby saw %d, want 3", got)
+	}
+	next(t, x, 2*time.Second, "w", hasKind(rooms.Joined))
+	died := time.Now()
+	nc.Close() // b's process is gone as far as anyone can tell
+	got := next(t, x, 3*cfg.Lease, "y and z leaving", func(evs []rooms.Event) bool { return len(evs) == 2 })
+	for _, ev := range got {
+		if ev.Kind != rooms.Left || ev.Peer.ID != y.Self().ID && ev.Peer.ID != z.Self().ID {
+			t.Fatalf("x got %+v, want y and z to leave", got)
+		}
+	}
+	t.Logf("the lobby lost the dead node's people %v after it died (lease %v)", time.Since(died), cfg.Lease)
+	v := lobby(t, a, "v")
+	if others := v.Others(); len(others) != 2 || others[0].Name != "x" || others[1].Name != "w" {
+		t.Fatalf("v entering after the node died saw %+v, want x and w", others)
+	}
+	wait.Within(t, 2*time.Second, "a's lobby count", func() (bool, string) {
+		n := a.Stats().Lobby
+		return n == 3, fmt.Sprint(n)
+	})
+}

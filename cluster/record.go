@@ -17,8 +17,11 @@ import (
 // anything typed, and never the code.
 type record struct {
 	Seats   int      `json:"seats"`
-	Last    int      `json:"last"` // the last ID handed out: IDs are never reused
+	Last    int      `json:"last"` // the last ID handed out, to members and knocks: IDs are never reused
 	Members []member `json:"members"`
+	Locked  bool     `json:"locked,omitempty"` // Join seats nobody; Knock waits at the door
+	By      int      `json:"by,omitempty"`     // the member who last locked or unlocked it
+	Door    []member `json:"door,omitempty"`   // knocks waiting, oldest first, at most rooms.DoorLimit
 }
 
 // member is a seated person and the node (lease key) that seats them.
@@ -131,19 +134,32 @@ func pause(ctx context.Context) {
 	}
 }
 
-// tidyLocked removes from the record the members this process seated
-// and no longer holds; the last one out deletes the record. Called with
-// rm.writes held.
+// tidyLocked removes from the record the members and knocks this
+// process seated and no longer holds; the last member out deletes the
+// record, which turns away the knocks at its door. Called with rm.writes
+// held.
 func (rm *room) tidyLocked(ctx context.Context) error {
 	r := rm.reg
-	_, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
-		n := len(rec.Members)
-		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool {
-			return r.own(m.Node) && !rm.holds(m.ID, m.Node)
-		})
-		return exists && len(rec.Members) != n, nil
+	ours := func(m member) bool { return r.own(m.Node) && !rm.holds(m.ID, m.Node) }
+	wrote := false
+	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
+		n := len(rec.Members) + len(rec.Door)
+		rec.Members = slices.DeleteFunc(rec.Members, ours)
+		rec.Door = slices.DeleteFunc(rec.Door, ours)
+		wrote = exists && len(rec.Members)+len(rec.Door) != n
+		return wrote, nil
 	})
+	if err == nil && wrote && len(rec.Members) == 0 {
+		rm.emptied()
+	}
 	return err
+}
+
+// strip takes gone out of the record's members and door.
+func (rec *record) strip(gone []member) {
+	out := func(m member) bool { return slices.Contains(gone, m) }
+	rec.Members = slices.DeleteFunc(rec.Members, out)
+	rec.Door = slices.DeleteFunc(rec.Door, out)
 }
 
 func sameMembers(a, b []member) bool {

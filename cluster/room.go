@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hush-chat/hush/rooms"
 	"github.com/nats-io/nats.go"
@@ -16,8 +17,9 @@ import (
 // room is this node's part of one room: the members seated here, and
 // what it knows of the members seated elsewhere.
 type room struct {
-	reg *Registry
-	key string
+	reg   *Registry
+	key   string
+	lobby bool // the cluster's lobby: never locked, counted apart
 
 	refs int                // guarded by reg.table: seats here plus calls under way
 	sub  *nats.Subscription // guarded by reg.table
@@ -34,13 +36,27 @@ type room struct {
 	departed map[int]bool            // IDs that left: a late word of them changes nothing
 	doubt    map[int]rooms.EventKind // what the last check found the record says otherwise (see reconcile)
 	unheard  map[int]bool            // local IDs whose arrival some node did not confirm
+	locked   bool                    // as the record said when this node last wrote, heard or checked
+	lockOdd  bool                    // the last check found the record's lock otherwise
+	door     []*seat                 // knocks waiting here, oldest first
+	knocks   map[int]member          // knocks waiting on other nodes, as members here were told
+	doorOdd  map[int]rooms.EventKind // what the last check found the record's door says otherwise (see checkDoor)
 }
 
 // seat is one member's place, held by this node.
 type seat struct {
-	rooms.Place // Code, Seats, Self, Others, Type, Newline, Picture, Leave; Ready, Drain, Err
+	rooms.Place // Code, Seats, Others, Type, Newline, Picture, Leave; Ready, Drain, Err
 	room        *room
-	knows       map[int]bool // guarded by room.mu: who this member knows is here
+	knows       map[int]bool               // guarded by room.mu: who this member knows is here
+	let         atomic.Pointer[rooms.Peer] // a knock let in: itself with the colour it got then
+}
+
+// Self implements rooms.Seat. A knock has a colour only once let in.
+func (s *seat) Self() rooms.Peer {
+	if p := s.let.Load(); p != nil {
+		return *p
+	}
+	return s.Place.Self()
 }
 
 // subscribe listens to the room's subject; the subscription is registered
@@ -98,8 +114,11 @@ func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Se
 		if gone, err = rm.ghosts(ctx, *rec); err != nil {
 			return false, r.unavailable(err)
 		}
-		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool { return slices.Contains(gone, m) })
-		if len(rec.Members) >= rec.Seats {
+		rec.strip(gone)
+		switch {
+		case rec.Locked:
+			return false, rooms.ErrLocked
+		case len(rec.Members) >= rec.Seats:
 			return false, rooms.ErrFull
 		}
 		rec.Last++
@@ -114,14 +133,15 @@ func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Se
 	return rm.seat(ctx, code, rec, me, gone)
 }
 
-// ghosts lists the record's members nobody holds: seats this process gave
-// up but could not write back, and members of nodes whose lease is gone.
-// Called with rm.writes held, so every seat of this process is in local.
+// ghosts lists the record's members and knocks nobody holds: seats this
+// process gave up but could not write back, and those of nodes whose
+// lease is gone. Called with rm.writes held, so every seat of this
+// process is in local or door.
 func (rm *room) ghosts(ctx context.Context, rec record) ([]member, error) {
 	r := rm.reg
 	var gone []member
 	alive := map[string]bool{}
-	for _, m := range rec.Members {
+	for _, m := range slices.Concat(rec.Members, rec.Door) {
 		if r.own(m.Node) {
 			if !rm.holds(m.ID, m.Node) {
 				gone = append(gone, m)
@@ -143,11 +163,13 @@ func (rm *room) ghosts(ctx context.Context, rec record) ([]member, error) {
 	return gone, nil
 }
 
-// holds says whether seat id is one of this node's, under lease key node.
+// holds says whether seat id (a member's or a knock's) is one of this
+// node's, under lease key node.
 func (rm *room) holds(id int, node string) bool {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	return node == rm.reg.leaseKey() && slices.ContainsFunc(rm.local, func(s *seat) bool { return s.Self().ID == id })
+	is := func(s *seat) bool { return s.Self().ID == id }
+	return node == rm.reg.leaseKey() && (slices.ContainsFunc(rm.local, is) || slices.ContainsFunc(rm.door, is))
 }
 
 // seat seats me, whom rec (just written) holds, here. gone are members
@@ -164,9 +186,9 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 		}
 		return nil, fmt.Errorf("%w: lease lost", rooms.ErrUnavailable)
 	}
-	rm.seats = rec.Seats
+	rm.seats, rm.locked = rec.Seats, rec.Locked
 	for _, g := range gone {
-		rm.depart(g.peer())
+		rm.forget(g)
 	}
 	rm.learn(rec)
 	others := make([]rooms.Peer, 0, len(rm.local)+len(rm.remote))
@@ -187,7 +209,7 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 	}
 	rm.local = append(rm.local, s)
 	r.table.Do(func(map[string]*room, error) { rm.refs++ }) // the seat's own hold, let go in drop
-	r.counts.Resize(len(rm.local)-1, len(rm.local))
+	rm.resized(len(rm.local) - 1)
 	arrival := rm.announce(me)
 	rm.mu.Unlock()
 	if !rm.awaitAcks(ctx, arrival, 3) {
@@ -198,17 +220,31 @@ func (rm *room) seat(ctx context.Context, code string, rec record, me member, go
 	return s, nil
 }
 
-// seated lists the seats held here now.
+// seated lists the seats held here now, members' and knocks'.
 func (rm *room) seated() []*seat {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	return slices.Clone(rm.local)
+	return slices.Concat(rm.local, rm.door)
+}
+
+// resized counts the members here as grown or shrunk from from. Called
+// with rm.mu held.
+func (rm *room) resized(from int) {
+	if rm.lobby {
+		rm.reg.counts.Lobby(len(rm.local) - from)
+		return
+	}
+	rm.reg.counts.Resize(from, len(rm.local))
 }
 
 // send gives ev from s to everyone else in the room.
 func (rm *room) send(s *seat, ev rooms.Event) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
+	if !slices.Contains(rm.local, s) {
+		return // a knock says nothing to the room
+	}
+	ev.Peer = s.Self()
 	for _, o := range rm.local {
 		if o != s {
 			o.Deliver(ev)
@@ -217,20 +253,29 @@ func (rm *room) send(s *seat, ev rooms.Event) {
 	rm.publish(ev.Kind, asMember(s.Self(), rm.reg.leaseKey()), ev.Text)
 }
 
-// drop takes s out of the room here, tells the others, and, if write,
-// gives its seat back in the record before returning.
+// drop takes s, a member or a knock, out of the room here, tells the
+// others, and, if write, gives its seat back in the record before
+// returning. Whoever takes a seat out of local or door lets go of its
+// hold: here, or settle for a knock answered.
 func (rm *room) drop(s *seat, write bool) {
 	r := rm.reg
+	kind := rooms.Left
 	rm.mu.Lock()
-	i := slices.Index(rm.local, s)
-	if i < 0 {
+	if i := slices.Index(rm.local, s); i >= 0 {
+		rm.local = slices.Delete(rm.local, i, i+1)
+		rm.resized(len(rm.local) + 1)
+		for _, o := range rm.local {
+			o.left(s.Self())
+		}
+	} else if i := slices.Index(rm.door, s); i >= 0 {
+		kind = rooms.KnockEnded
+		rm.door = slices.Delete(rm.door, i, i+1)
+		for _, o := range rm.local {
+			o.Deliver(rooms.Event{Kind: rooms.KnockEnded, Peer: s.Self()})
+		}
+	} else {
 		rm.mu.Unlock()
 		return
-	}
-	rm.local = slices.Delete(rm.local, i, i+1)
-	r.counts.Resize(len(rm.local)+1, len(rm.local))
-	for _, o := range rm.local {
-		o.left(s.Self())
 	}
 	rm.mu.Unlock()
 
@@ -249,7 +294,11 @@ func (rm *room) drop(s *seat, write bool) {
 	// After the write: a node that reads the record before it has
 	// subscribed before, and hears this.
 	rm.mu.Lock()
-	rm.publish(rooms.Left, asMember(s.Self(), r.leaseKey()), "")
+	if kind == rooms.Left {
+		rm.publish(rooms.Left, asMember(s.Self(), r.leaseKey()), "")
+	} else {
+		rm.publishWire(wire{Kind: kind, Peer: asMember(s.Self(), r.leaseKey()), Out: outGone}, true)
+	}
 	rm.mu.Unlock()
 	r.release(rm)
 }
@@ -283,12 +332,3 @@ func (s *seat) Carry(ev rooms.Event) { s.room.send(s, ev) }
 
 // Vacate implements rooms.Carrier.
 func (s *seat) Vacate() { s.room.drop(s, true) }
-
-// CarryTo implements rooms.Carrier.
-func (s *seat) CarryTo(to int, ev rooms.Event) {}
-
-// SetLocked implements rooms.Carrier.
-func (s *seat) SetLocked(on bool) error { return rooms.ErrUnavailable }
-
-// Decide implements rooms.Carrier.
-func (s *seat) Decide(id int, let bool) error { return rooms.ErrUnavailable }

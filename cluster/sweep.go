@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -106,7 +107,7 @@ func (r *Registry) reap() {
 	nodes := map[string][]*room{}
 	for _, rm := range open {
 		rm.mu.Lock()
-		for _, m := range rm.remote {
+		for _, m := range slices.Concat(slices.Collect(maps.Values(rm.remote)), slices.Collect(maps.Values(rm.knocks))) {
 			if rs := nodes[m.Node]; !slices.Contains(rs, rm) {
 				nodes[m.Node] = append(rs, rm)
 			}
@@ -132,12 +133,12 @@ func (r *Registry) reap() {
 	}
 }
 
-// reap drops node's members from rm, here and in the record.
+// reap drops node's members and knocks from rm, here and in the record.
 func (rm *room) reap(node string) {
 	rm.mu.Lock()
-	for _, m := range rm.remote {
+	for _, m := range slices.Concat(slices.Collect(maps.Values(rm.remote)), slices.Collect(maps.Values(rm.knocks))) {
 		if m.Node == node {
-			rm.depart(m.peer())
+			rm.forget(m)
 		}
 	}
 	rm.mu.Unlock()
@@ -145,13 +146,19 @@ func (rm *room) reap(node string) {
 	defer rm.writes.Unlock()
 	ctx, cancel := context.WithTimeout(rm.reg.life, leaveTimeout)
 	defer cancel()
-	_, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
-		n := len(rec.Members)
-		rec.Members = slices.DeleteFunc(rec.Members, func(m member) bool { return m.Node == node })
-		return exists && len(rec.Members) != n, nil
+	theirs := func(m member) bool { return m.Node == node }
+	wrote := false
+	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
+		n := len(rec.Members) + len(rec.Door)
+		rec.Members = slices.DeleteFunc(rec.Members, theirs)
+		rec.Door = slices.DeleteFunc(rec.Door, theirs)
+		wrote = exists && len(rec.Members)+len(rec.Door) != n
+		return wrote, nil
 	})
 	if err != nil { // counted; a Join finds what is left as ghosts
 		rm.reg.log.Debug("cluster: reap not written", "room", logKey(rm.key), "err", err)
+	} else if wrote && len(rec.Members) == 0 {
+		rm.emptied()
 	}
 }
 
@@ -226,20 +233,22 @@ func (rm *room) resync(ctx context.Context) error {
 		changed bool
 	)
 	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
-		mine = rm.mine()
-		if len(mine) == 0 {
-			return false, nil
+		var knocks []member
+		mine, knocks = rm.mine()
+		if len(mine) == 0 && (!exists || len(knocks) == 0) {
+			return false, nil // knocks alone make no room
 		}
 		if !exists {
-			rec.Seats = rm.seatCount()
+			rec.Seats, rec.Locked = rm.state()
 		}
-		want := slices.DeleteFunc(slices.Clone(rec.Members), func(m member) bool { return r.own(m.Node) })
-		want = append(want, mine...)
-		for _, m := range want {
+		theirs := func(m member) bool { return r.own(m.Node) }
+		want := append(slices.DeleteFunc(slices.Clone(rec.Members), theirs), mine...)
+		door := append(slices.DeleteFunc(slices.Clone(rec.Door), theirs), knocks...)
+		for _, m := range slices.Concat(want, door) {
 			rec.Last = max(rec.Last, m.ID)
 		}
-		changed = !exists || !sameMembers(rec.Members, want)
-		rec.Members = want
+		changed = !exists || !sameMembers(rec.Members, want) || !sameMembers(rec.Door, door)
+		rec.Members, rec.Door = want, door
 		return changed, nil
 	})
 	if err != nil || len(mine) == 0 {
@@ -259,29 +268,34 @@ func (rm *room) resync(ctx context.Context) error {
 	return nil
 }
 
-// mine lists the members seated here, under this process's lease key now.
-func (rm *room) mine() []member {
+// mine lists the members seated here and the knocks waiting here,
+// under this process's lease key now.
+func (rm *room) mine() (members, knocks []member) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	key := rm.reg.leaseKey()
-	out := make([]member, 0, len(rm.local))
 	for _, s := range rm.local {
-		out = append(out, asMember(s.Self(), key))
+		members = append(members, asMember(s.Self(), key))
 	}
-	return out
+	for _, s := range rm.door {
+		knocks = append(knocks, asMember(s.Self(), key))
+	}
+	return members, knocks
 }
 
-// seatCount is how many the room holds, as this node knows.
-func (rm *room) seatCount() int {
+// state is how many the room holds and whether it is locked, as this
+// node knows.
+func (rm *room) state() (int, bool) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	return rm.seats
+	return rm.seats, rm.locked
 }
 
 // reconcileAll checks, against their records, the rooms seated here that
-// span nodes (all, or only those in doubt), so that a Join or Leave core
-// NATS lost (it is at most once) shows within a lease: one read per
-// shared room every Lease/2, and nothing at all for rooms seated only
+// span nodes or are locked, and those where knocks wait (all, or only
+// those in doubt), so that a Join, a Leave, a knock or its answer core
+// NATS lost (it is at most once) shows within a lease: one read per such
+// room every Lease/2, and nothing at all for open rooms seated only
 // here.
 //
 // After the lease was taken again (NATS may have lost every record),
@@ -295,8 +309,12 @@ func (r *Registry) reconcileAll(all bool) {
 	open := r.table.All()
 	for _, rm := range open {
 		rm.mu.Lock()
-		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0
-		due := len(rm.local) > 0 && (doubt || all && len(rm.remote) > 0)
+		// A locked room is read even seated only here: knocks may come
+		// from any node, and a word of them may be lost.
+		doubt := len(rm.doubt) > 0 || len(rm.unheard) > 0 || len(rm.doorOdd) > 0 || rm.lockOdd
+		shared := len(rm.remote) > 0 || len(rm.knocks) > 0 || rm.locked
+		due := len(rm.local) > 0 && (doubt || all && shared) ||
+			len(rm.door) > 0 && (all || doubt)
 		rm.mu.Unlock()
 		if !due || !r.hold(rm) {
 			continue
@@ -318,9 +336,16 @@ func (rm *room) reconcile(ctx context.Context) {
 	r := rm.reg
 	rec, _, err := rm.get(ctx)
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrKeyNotFound) { // gone: resync's business
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			r.totals.kvErrors.Add(1)
+			return
 		}
+		// Gone: members here are resync's business; knocks here wait at
+		// a room that ended.
+		rm.mu.Lock()
+		after := rm.checkDoor(nil)
+		rm.mu.Unlock()
+		after()
 		return
 	}
 	held := map[int]member{}
@@ -346,8 +371,14 @@ func (rm *room) reconcile(ctx context.Context) {
 			delete(sure, id)
 		}
 	}
+	after := func() {} // what the door leaves to do unlocked
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	defer func() {
+		rm.mu.Unlock()
+		after()
+	}()
+	rm.checkLock(rec)
+	defer func() { after = rm.checkDoor(&rec) }() // after the members: one let in knows them
 	var joined, left int
 	for id, kind := range sure {
 		m, known := rm.remote[id]

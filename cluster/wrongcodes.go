@@ -37,7 +37,8 @@ type WrongCodes struct {
 // per-address allowance; every node must use the same.
 func (r *Registry) WrongCodes(ctx context.Context, cfg limits.Config) (*WrongCodes, error) {
 	l := &WrongCodes{r: r, cfg: cfg}
-	if err := l.ensure(ctx); err != nil {
+	var err error
+	if l.kv, err = l.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -45,8 +46,10 @@ func (r *Registry) WrongCodes(ctx context.Context, cfg limits.Config) (*WrongCod
 
 // ensure makes the bucket, again if NATS lost it (its memory is all
 // there is). A record lives as long as it can matter: the lockout and a
-// full refill, after the last wrong code.
-func (l *WrongCodes) ensure(ctx context.Context) error {
+// full refill, after the last wrong code. The handle WrongCodes keeps
+// addresses the bucket by name, so it works with one made again (and
+// calls under way never see it change).
+func (l *WrongCodes) ensure(ctx context.Context) (jetstream.KeyValue, error) {
 	ttl := l.cfg.Lockout
 	if l.cfg.WrongCodesPerHour > 0 {
 		ttl += time.Duration(float64(l.cfg.WrongCodes) / l.cfg.WrongCodesPerHour * float64(time.Hour))
@@ -61,10 +64,9 @@ func (l *WrongCodes) ensure(ctx context.Context) error {
 		Replicas:    l.r.cfg.Replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: wrong codes bucket: %w", err)
+		return nil, fmt.Errorf("cluster: wrong codes bucket: %w", err)
 	}
-	l.kv = kv
-	return nil
+	return kv, nil
 }
 
 // name is the key an address is kept under.
@@ -113,8 +115,8 @@ func (l *WrongCodes) Wrong(ctx context.Context, addr string) error {
 // get reads a record; a missing one is a fresh record at revision 0.
 func (l *WrongCodes) get(ctx context.Context, key string) (limits.WrongCodeRecord, uint64, error) {
 	e, err := l.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-		if err = l.ensure(ctx); err == nil {
+	if vanished(err) {
+		if _, err = l.ensure(ctx); err == nil {
 			e, err = l.kv.Get(ctx, key)
 		}
 	}
