@@ -263,7 +263,11 @@ func (rm *room) settle(k member, out string) (after func()) {
 			waiting.knows[o.ID] = true
 			waiting.Deliver(rooms.Event{Kind: rooms.Joined, Peer: o})
 		}
-		waiting.Deliver(rooms.Event{Kind: rooms.Let, Peer: p})
+		let := rooms.Event{Kind: rooms.Let, Peer: p}
+		if rm.locked {
+			let.Text = rooms.LetLocked
+		}
+		waiting.Deliver(let)
 		rm.local = append(rm.local, waiting)
 		rm.resized(len(rm.local) - 1)
 	case r.own(k.Node):

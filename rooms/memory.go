@@ -250,6 +250,9 @@ func (s *seat) SetLocked(on bool) error {
 	if !rm.member(s) {
 		return ErrLocked // a knock cannot lock the door it waits at
 	}
+	if rm.lobby {
+		return ErrNeverLocked
+	}
 	if rm.locked == on {
 		return nil
 	}

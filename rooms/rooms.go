@@ -35,8 +35,8 @@ var (
 	// ErrTurnedAway is a knock's Err when nobody let it in: a member
 	// turned it away, or the room ended.
 	ErrTurnedAway = errors.New("turned away")
-	// ErrNeverLocked means a room for two was asked to lock: it is full
-	// at two, so a lock would say nothing.
+	// ErrNeverLocked means a room for two, or the lobby, was asked to
+	// lock: a room for two is full at two, and the lobby is open to all.
 	ErrNeverLocked = errors.New("a room for two is never locked")
 )
 
@@ -146,7 +146,8 @@ type Seat interface {
 	// (cleaned, as for Type). Nobody by that ID: nothing happens.
 	Tell(to int, text string) error
 	// Lock locks the room (on) or unlocks it; the others get Locked or
-	// Unlocked. A room of two seats refuses with ErrNeverLocked.
+	// Unlocked. A room of two seats, and the lobby, refuse with
+	// ErrNeverLocked.
 	Lock(on bool) error
 	// Answer answers the knock of id: let it in, or turn it away. The
 	// first answer decides; later ones, or a knock that has gone, do

@@ -63,6 +63,9 @@ func testLobby(t *testing.T, reg rooms.Registry) {
 	if _, err := reg.Join(t.Context(), rooms.LobbyCode, member("cy")); err == nil {
 		t.Fatal("Join found the lobby by name")
 	}
+	if err := a.Lock(true); !errors.Is(err, rooms.ErrNeverLocked) {
+		t.Fatalf("locking the lobby: %v, want ErrNeverLocked", err)
+	}
 	lobbyHas := func(n int) {
 		t.Helper()
 		wait.Within(t, Wait, fmt.Sprintf("%d in the lobby", n), func() (bool, string) {
