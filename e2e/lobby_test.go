@@ -214,6 +214,11 @@ func TestKnockLeaveAndTwoNeverLock(t *testing.T) {
 	if got := cy.Exit(); got != 0 {
 		t.Fatalf("exit %d", got)
 	}
+	ana.Type("still here")
+	ana.WaitText("still here") // the room for two is as it was
+	if strings.Contains(ana.Screen(), "locked") {
+		t.Fatalf("a room for two shows a lock:\n%s", ana.Screen())
+	}
 	_ = code
 }
 
@@ -234,7 +239,9 @@ func TestOpenSSHLobby(t *testing.T) {
 	ana.WaitText("over x/crypto")
 	ana.Type("over openssh")
 	bo.WaitText("over openssh")
-	_ = anaName
+	if roomOf(t, ana) != roomOf(t, bo) {
+		t.Fatalf("%s is in %s, bo in %s", anaName, roomOf(t, ana), roomOf(t, bo))
+	}
 }
 
 // What a hostile person types into the lobby renders inert on every other
