@@ -68,7 +68,7 @@ type Conv struct {
 	pass   *admit.Pass           // the session's pass, to open or join a room from the lobby; nil from Sit
 	conn   *admit.Conn           // the connection, whose address's allowances asks spend; nil from Sit
 	who    rooms.Member          // this person, as rooms know them
-	lobby  *lobby                // the lobby's asks and choices; nil elsewhere
+	lobby  atomic.Pointer[lobby] // the lobby's asks and choices; nil elsewhere
 	door   *door                 // the knock's wait; nil elsewhere
 	idle   *idle
 	notes  chan Event
@@ -230,11 +230,11 @@ func (c *Conv) Drain(buf []Event) []Event {
 		case rooms.Left:
 			e.Kind, e.Peer = Left, cleanPeer(ev.Peer)
 			p.here--
-			if c.lobby != nil {
-				buf = c.lobby.left(c, e.Peer, buf)
+			if l := c.lobby.Load(); l != nil {
+				buf = l.left(c, e.Peer, buf)
 			}
 		case rooms.Typed, rooms.Newline:
-			if c.lobby != nil && c.lobby.ignores(ev.Peer) {
+			if l := c.lobby.Load(); l != nil && l.ignores(ev.Peer) {
 				continue
 			}
 			e.Kind = Typed
@@ -248,11 +248,12 @@ func (c *Conv) Drain(buf []Event) []Event {
 				continue
 			}
 		case rooms.Told:
-			if c.lobby == nil {
+			l := c.lobby.Load()
+			if l == nil {
 				continue
 			}
 			var moved bool
-			if buf, moved = c.lobby.told(c, cleanPeer(ev.Peer), ev.Text, buf); moved {
+			if buf, moved = l.told(c, cleanPeer(ev.Peer), ev.Text, buf); moved {
 				// The rest was the lobby's, left behind.
 				clear(c.room[i:])
 				return buf
@@ -346,8 +347,8 @@ func (c *Conv) Leave() string {
 func (c *Conv) Close() {
 	c.closed.Do(func() {
 		c.idle.stop()
-		if c.lobby != nil {
-			c.lobby.stop(c)
+		if l := c.lobby.Load(); l != nil {
+			l.stop(c)
 		}
 		if c.door != nil {
 			c.door.stop()

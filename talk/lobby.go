@@ -56,7 +56,7 @@ func (l *lobby) ignores(p Peer) bool {
 // Ask asks p for a private room. The events say what the person sees now:
 // Asking, or a Notice when the ask may not be made.
 func (c *Conv) Ask(ctx context.Context, p Peer) []Event {
-	l := c.lobby
+	l := c.lobby.Load()
 	if l == nil || p.ID == c.Self().ID {
 		return nil
 	}
@@ -83,7 +83,7 @@ func (c *Conv) Ask(ctx context.Context, p Peer) []Event {
 	}
 	a := &ask{peer: p}
 	a.timer = time.AfterFunc(c.h.cfg.AskFor, func() {
-		if c.endAsk(a, true) {
+		if l.end(c, a, true) {
 			c.unanswered(a)
 			c.note(Event{Kind: NoAnswer, Peer: p, Text: noAnswerText(p.Name)})
 		}
@@ -94,24 +94,23 @@ func (c *Conv) Ask(ctx context.Context, p Peer) []Event {
 
 // Cancel withdraws this person's open ask, if any: it reads as no answer.
 func (c *Conv) Cancel() []Event {
-	l := c.lobby
+	l := c.lobby.Load()
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	a := l.asking
 	l.mu.Unlock()
-	if a == nil || !c.endAsk(a, true) {
+	if a == nil || !l.end(c, a, true) {
 		return nil
 	}
 	c.unanswered(a)
 	return []Event{{Kind: NoAnswer, Peer: a.peer, Text: noAnswerText(a.peer.Name)}}
 }
 
-// endAsk closes this person's ask a, if still open, telling the person
+// end closes the ask a of c's person, if still open, telling the person
 // asked (tell) that it waits no more. It reports whether it closed it.
-func (c *Conv) endAsk(a *ask, tell bool) bool {
-	l := c.lobby
+func (l *lobby) end(c *Conv, a *ask, tell bool) bool {
 	l.mu.Lock()
 	if l.asking != a {
 		l.mu.Unlock()
@@ -137,7 +136,7 @@ func (c *Conv) unanswered(a *ask) {
 // Answer accepts or declines p's ask. Accepted, both go to a room for two
 // of their own, and the events say so (Moved); declined, the ask ends.
 func (c *Conv) Answer(ctx context.Context, p Peer, accept bool) []Event {
-	l := c.lobby
+	l := c.lobby.Load()
 	if l == nil {
 		return nil
 	}
@@ -177,7 +176,7 @@ func (l *lobby) take(id int) *ask {
 // Ignore hides p's lobby text from this person and drops p's asks, for
 // the rest of the session.
 func (c *Conv) Ignore(p Peer) []Event {
-	l := c.lobby
+	l := c.lobby.Load()
 	if l == nil || p.ID == c.Self().ID {
 		return nil
 	}
@@ -192,13 +191,14 @@ func (c *Conv) Ignore(p Peer) []Event {
 }
 
 // Ignored reports whether this person ignores p.
-func (c *Conv) Ignored(p Peer) bool { return c.lobby != nil && c.lobby.ignores(p) }
+func (c *Conv) Ignored(p Peer) bool { l := c.lobby.Load(); return l != nil && l.ignores(p) }
 
 // move leaves the lobby for seat, a room for two with p.
 func (c *Conv) move(seat rooms.Seat, p Peer) Event {
-	c.lobby.stop(c)
+	if l := c.lobby.Swap(nil); l != nil {
+		l.stop(c)
+	}
 	old := c.place()
-	c.lobby = nil
 	np := c.h.place(seat)
 	c.at.Store(np)
 	old.seat.Leave()
@@ -221,7 +221,7 @@ func (l *lobby) told(c *Conv, from Peer, text string, buf []Event) (_ []Event, m
 		l.mu.Lock()
 		a := l.asking
 		l.mu.Unlock()
-		if a == nil || a.peer.ID != from.ID || !c.endAsk(a, false) {
+		if a == nil || a.peer.ID != from.ID || !l.end(c, a, false) {
 			break
 		}
 		if text == tellBusy {
@@ -306,7 +306,7 @@ func (l *lobby) left(c *Conv, p Peer, buf []Event) []Event {
 	l.mu.Lock()
 	a := l.asking
 	l.mu.Unlock()
-	if a != nil && a.peer.ID == p.ID && c.endAsk(a, false) {
+	if a != nil && a.peer.ID == p.ID && l.end(c, a, false) {
 		c.unanswered(a)
 		buf = append(buf, Event{Kind: NoAnswer, Peer: a.peer, Text: noAnswerText(a.peer.Name)})
 	}

@@ -92,7 +92,7 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 	conv := h.sit(seat, pass.Done, c.c.Picture)
 	conv.pass, conv.conn, conv.who = pass, c.c, who
 	if where.Op == admit.OpLobby {
-		conv.lobby = &lobby{ignored: make(map[string]bool)}
+		conv.lobby.Store(&lobby{ignored: make(map[string]bool)})
 	}
 	if key != nil {
 		conv.key = sha256.Sum256(key)
