@@ -177,6 +177,8 @@ type usage struct {
 	// (/proc/PID/io wchar): on a server at rest, what it sent on the wire,
 	// SSH framing, liveness questions and its own log lines included.
 	wrote int64
+	// writes counts those system calls (/proc/PID/io syscw).
+	writes int64
 }
 
 func sample(pid int) (usage, error) {
@@ -215,6 +217,9 @@ func sample(pid int) (usage, error) {
 		for line := range strings.Lines(string(io)) {
 			if rest, ok := strings.CutPrefix(line, "wchar:"); ok {
 				u.wrote, _ = strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			}
+			if rest, ok := strings.CutPrefix(line, "syscw:"); ok {
+				u.writes, _ = strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
 			}
 		}
 	}

@@ -150,6 +150,7 @@ func (t *table) latency(h, b *LatencyRun) {
 	t.pair("keys/s typed (all rooms)", h.KeysPerSec, b.KeysPerSec, false)
 	t.pair("server CPU (% of one core)", h.ServerCPUPct, b.ServerCPUPct, true)
 	t.pair("server CPU per key (µs)", h.CPUPerKeyUS, b.CPUPerKeyUS, true)
+	t.pair("server writes per key", h.WritesPerKey, b.WritesPerKey, true)
 	t.pair("bytes to the peer per key", h.PeerBytesPerKey, b.PeerBytesPerKey, true)
 	t.pair("screen updates (reads) at the peer per key", h.PeerReadsPerKey, b.PeerReadsPerKey, true)
 	t.pair("bytes to all clients per key", h.AllBytesPerKey, b.AllBytesPerKey, true)
