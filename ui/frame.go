@@ -174,6 +174,20 @@ func (f *Frame) sameRow(o *Frame, i int) bool {
 	return true
 }
 
+// same reports whether f looks exactly like o: size, cursor and every row.
+func (f *Frame) same(o *Frame) bool {
+	if f.Width != o.Width || len(f.rows) != len(o.rows) || f.ShowCursor != o.ShowCursor ||
+		f.ShowCursor && (f.CursorRow != o.CursorRow || f.CursorCol != o.CursorCol) {
+		return false
+	}
+	for i := range f.rows {
+		if !f.sameRow(o, i) {
+			return false
+		}
+	}
+	return true
+}
+
 // Lines renders every row as a string, as it would be drawn on an erased
 // row: the head, then each glyph in its style, blanks as cursor moves. It
 // allocates; it is for tests and tools, not for drawing.

@@ -23,6 +23,7 @@ type Screen struct {
 
 	mu      sync.Mutex
 	next    *Frame
+	last    *Frame   // the newest frame handed to Show and kept; the writer only reads it
 	shows   int      // frames handed to Show
 	spare   []*Frame // frames done with, to be filled again
 	raw     []byte
@@ -85,14 +86,21 @@ func (s *Screen) Blank() *Frame {
 }
 
 // Show replaces whatever frame is waiting with f. The Screen owns f from
-// now on.
+// now on. A frame that looks like the last one shown is dropped without
+// waking the writer: the tick of a fade step a key frame already drew
+// costs only its layout.
 func (s *Screen) Show(f *Frame) {
 	s.mu.Lock()
+	s.shows++
+	if s.last != nil && f.same(s.last) {
+		s.recycle(f)
+		s.mu.Unlock()
+		return
+	}
 	if s.next != nil {
 		s.recycle(s.next)
 	}
-	s.next = f
-	s.shows++
+	s.next, s.last = f, f
 	s.wakeWriter()
 	s.mu.Unlock()
 }
@@ -134,8 +142,12 @@ func (s *Screen) Close(final string, wait time.Duration) {
 }
 
 // wakeWriter tells the writer there is work, starting one if none runs.
-// Called with mu held.
+// A Screen not made by NewScreen has no writer: whoever holds it paints
+// (the benchmarks do). Called with mu held.
 func (s *Screen) wakeWriter() {
+	if s.wake == nil {
+		return
+	}
 	if !s.writing {
 		s.writing = true
 		go s.run()
@@ -190,6 +202,7 @@ func (s *Screen) run() {
 		if s.next == nil && len(s.raw) == 0 && !s.closing {
 			s.writing = false
 			s.shown = s.shown.compact()
+			s.last = s.shown
 			s.spare, s.buf, s.rawBuf = nil, nil, nil
 			s.mu.Unlock()
 			return

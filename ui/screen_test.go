@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -167,5 +168,29 @@ func TestScreenAtRestGivesBackWhatDrawingNeeds(t *testing.T) {
 	mu.Unlock()
 	if strings.Contains(last, "\x1b[2J") || strings.Contains(last, "one") || !strings.Contains(last, "four") {
 		t.Fatalf("the frame after a rest was written as %q, want only its changed row", last)
+	}
+}
+
+// A frame that looks like the last one shown is dropped by Show: the
+// writer is not woken for it.
+func TestScreenDropsAnUnchangedFrame(t *testing.T) {
+	s := NewScreen(io.Discard, 0, nil)
+	defer s.Close("", time.Second)
+	first := textFrame(10, "one", "two")
+	s.Show(first)
+	s.Show(textFrame(10, "one", "two"))
+	s.mu.Lock()
+	last, shows := s.last, s.shows
+	s.mu.Unlock()
+	if last != first || shows != 2 {
+		t.Fatalf("after an unchanged frame the screen keeps %p (want the first, %p), %d shows", last, first, shows)
+	}
+	changed := textFrame(10, "one", "three")
+	s.Show(changed)
+	s.mu.Lock()
+	last = s.last
+	s.mu.Unlock()
+	if last != changed {
+		t.Fatal("a changed frame was not kept to be written")
 	}
 }
