@@ -32,8 +32,9 @@ type LatencyRun struct {
 	CPUPerKeyUS     float64 `json:"server_cpu_us_per_key"`
 	// WritesPerKey is the server's write system calls over the typing
 	// window per key typed (/proc/PID/io syscw): frames to both screens,
-	// liveness questions, anything else it writes. It does not depend on
-	// how busy the machine is.
+	// liveness questions, and the Go runtime's own wake-ups of its network
+	// poller (an eventfd write each), so hand-offs between goroutines
+	// show in it too. It hardly depends on how busy the machine is.
 	WritesPerKey    float64 `json:"server_writes_per_key"`
 	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
 	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
