@@ -280,18 +280,31 @@ func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Requ
 // nothing is written, nothing is asked: idle sessions cost nothing.
 const liveness = "keepalive@hush"
 
-// output wraps w, a session's channel: writing to it arms the probe.
+// output wraps w, a session's channel: output that flows arms the probe.
+// Output flows once a write follows the one before it within half a stall
+// timeout; the first frame, and a lone frame after a quiet while (a notice
+// ending, one key), are not a flow. A reader that stopped and is sent only
+// such frames costs what an idle session does, and when its kernel buffers
+// fill, the Screen's stall timeout hangs up on it.
 func (g *guard) output(w io.Writer) io.Writer { return &probedWriter{w: w, g: g} }
 
+// probedWriter is written by one goroutine at a time (the Screen's).
 type probedWriter struct {
-	w io.Writer
-	g *guard
+	w    io.Writer
+	g    *guard
+	last time.Time // the write before this one; zero before the second
+	seen bool      // the first write is done
 }
 
 func (p *probedWriter) Write(b []byte) (int, error) {
-	if !p.g.wrote.Swap(true) {
+	now := time.Now()
+	if !p.last.IsZero() && now.Sub(p.last) < p.g.s.cfg.StallTimeout/2 && !p.g.wrote.Swap(true) {
 		p.g.arm()
 	}
+	if p.seen {
+		p.last = now
+	}
+	p.seen = true
 	return p.w.Write(b)
 }
 

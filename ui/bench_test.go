@@ -112,6 +112,9 @@ func drawAndPaint(scr *Screen, m *Model, now time.Time) int {
 	scr.mu.Lock()
 	f, scr.next = scr.next, nil
 	scr.mu.Unlock()
+	if f == nil {
+		return 0 // it looked like the frame shown: Show dropped it
+	}
 	scr.buf = scr.buf[:0]
 	old := scr.paint(f)
 	scr.mu.Lock()

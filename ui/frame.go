@@ -87,6 +87,19 @@ func (f *Frame) reset(width, height int) {
 	f.glyphs, f.text = f.glyphs[:0], f.text[:0]
 }
 
+// compact returns a copy of f whose arenas are cut to what it holds: what
+// a screen at rest keeps of the frame it shows. A nil f stays nil.
+func (f *Frame) compact() *Frame {
+	if f == nil {
+		return nil
+	}
+	c := *f
+	c.rows = append([]frameRow(nil), f.rows...)
+	c.glyphs = append([]glyph(nil), f.glyphs...)
+	c.text = append([]byte(nil), f.text...)
+	return &c
+}
+
 // setRow starts row over with head, hw columns wide, and no glyphs.
 func (f *Frame) setRow(row int, head string, hw int) {
 	f.setMemoRow(row, memoRow{s: head}, hw)
@@ -156,6 +169,20 @@ func (f *Frame) sameRow(o *Frame, i int) bool {
 			if !f.sameGlyph(g, o, bg[k]) {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// same reports whether f looks exactly like o: size, cursor and every row.
+func (f *Frame) same(o *Frame) bool {
+	if f.Width != o.Width || len(f.rows) != len(o.rows) || f.ShowCursor != o.ShowCursor ||
+		f.ShowCursor && (f.CursorRow != o.CursorRow || f.CursorCol != o.CursorCol) {
+		return false
+	}
+	for i := range f.rows {
+		if !f.sameRow(o, i) {
+			return false
 		}
 	}
 	return true

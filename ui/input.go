@@ -36,7 +36,9 @@ func ReadInput(r io.Reader, send func(tea.Msg)) error {
 	in.timer = time.AfterFunc(time.Hour, in.flush)
 	in.timer.Stop()
 	defer in.timer.Stop()
-	var chunk [4096]byte
+	// A key is a few bytes; a paste comes in chunks however big this is.
+	// The chunk lives as long as the session, so it is small.
+	var chunk [1024]byte
 	for {
 		n, err := r.Read(chunk[:])
 		in.mu.Lock()

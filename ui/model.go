@@ -96,6 +96,7 @@ type Model struct {
 	height   int
 	wake     time.Time // when the screen next changes by itself; zero: never
 	dirty    bool      // the frame changed since Run last drew it
+	ticked   bool      // the last message was the fade's own tick (see drawAt)
 	memo     memo
 	phase    time.Duration // this session's offset on the fade grid
 	farewell string
@@ -182,6 +183,7 @@ func (m *Model) Frame() Frame { return m.frame(m.now()) }
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	now := m.now()
 	var cmd tea.Cmd
+	m.ticked = false
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		cmd = m.key(msg, now)
@@ -201,6 +203,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case Events:
 		return m, m.events(msg, now)
 	case tick:
+		m.ticked = true
 	default:
 		return m, nil
 	}
@@ -213,6 +216,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // in a message.
 func (m *Model) events(evs []talk.Event, now time.Time) tea.Cmd {
 	var cmd tea.Cmd
+	m.ticked = false
 	for _, ev := range evs {
 		if c := m.event(ev, now); c != nil {
 			cmd = tea.Batch(cmd, c)
@@ -384,12 +388,13 @@ func (m *Model) sayOf(p talk.Peer, text string, now time.Time) {
 }
 
 // drawAt is the moment a frame drawn now shows: now, or the next step of
-// the fade when it is due within half a step. A key and the fade step just
-// after it then cost the terminal one frame instead of two; the fade runs
-// at most half a step early, and the tick at that step finds nothing left
-// to write.
+// the fade when it is due within a step and the frame is not the tick of
+// a step itself. While anything fades a key and the fade step after it
+// then cost the terminal one frame instead of two; the fade runs at most
+// one step early, and the tick at that step finds nothing left to write
+// (the Screen drops a frame that changed nothing).
 func (m *Model) drawAt(now time.Time) time.Time {
-	if !m.wake.IsZero() && m.wake.After(now) && m.wake.Sub(now) <= talk.FadeStep/2 {
+	if !m.ticked && !m.wake.IsZero() && m.wake.After(now) && m.wake.Sub(now) <= talk.FadeStep {
 		return m.wake
 	}
 	return now

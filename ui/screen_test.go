@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"io"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -105,5 +108,89 @@ func TestFrameGivesBackABigScreensMemory(t *testing.T) {
 	fill(100)
 	if cap(f.glyphs) != small {
 		t.Fatalf("an ordinary frame did not keep its memory: %d, then %d", small, cap(f.glyphs))
+	}
+}
+
+// A screen at rest holds no writer, no buffer and no spare frame, and the
+// frame after a rest is still drawn as a diff of the one shown.
+func TestScreenAtRestGivesBackWhatDrawingNeeds(t *testing.T) {
+	var mu sync.Mutex
+	var writes []string
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		writes = append(writes, string(p))
+		mu.Unlock()
+		return len(p), nil
+	})
+	s := NewScreen(w, time.Second, func() { t.Error("a writer that takes everything was taken for a stalled one") })
+	defer s.Close("", time.Second)
+	s.Show(textFrame(10, "one", "two"))
+	s.Show(textFrame(10, "one", "three"))
+	resting := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.writing
+	}
+	deadline := time.Now().Add(10 * time.Second) // restAfter, on a loaded machine
+	for !resting() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer still runs %v after the last frame", 10*time.Second)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	spare, buf, shown := len(s.spare), cap(s.buf), s.shown
+	s.mu.Unlock()
+	if spare != 0 || buf != 0 {
+		t.Fatalf("at rest the screen keeps %d spare frames and a %d-byte buffer", spare, buf)
+	}
+	if got := shown.Lines(); len(got) != 2 || got[1] != "three" {
+		t.Fatalf("at rest the screen keeps %q as the frame shown", got)
+	}
+	mu.Lock()
+	n := len(writes)
+	mu.Unlock()
+	s.Show(textFrame(10, "one", "four"))
+	for {
+		mu.Lock()
+		done := len(writes) > n
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("the frame after a rest was never written")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	last := writes[n]
+	mu.Unlock()
+	if strings.Contains(last, "\x1b[2J") || strings.Contains(last, "one") || !strings.Contains(last, "four") {
+		t.Fatalf("the frame after a rest was written as %q, want only its changed row", last)
+	}
+}
+
+// A frame that looks like the last one shown is dropped by Show: the
+// writer is not woken for it.
+func TestScreenDropsAnUnchangedFrame(t *testing.T) {
+	s := NewScreen(io.Discard, 0, nil)
+	defer s.Close("", time.Second)
+	first := textFrame(10, "one", "two")
+	s.Show(first)
+	s.Show(textFrame(10, "one", "two"))
+	s.mu.Lock()
+	last, shows := s.last, s.shows
+	s.mu.Unlock()
+	if last != first || shows != 2 {
+		t.Fatalf("after an unchanged frame the screen keeps %p (want the first, %p), %d shows", last, first, shows)
+	}
+	changed := textFrame(10, "one", "three")
+	s.Show(changed)
+	s.mu.Lock()
+	last = s.last
+	s.mu.Unlock()
+	if last != changed {
+		t.Fatal("a changed frame was not kept to be written")
 	}
 }

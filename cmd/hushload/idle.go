@@ -18,6 +18,7 @@ type IdleRun struct {
 	CPUPctAt10k      float64 `json:"cpu_pct_at_10000_sessions_scaled"`
 	CPUResolutionPct float64 `json:"cpu_resolution_pct"`
 	BytesSent        int64   `json:"bytes_sent_while_idle"`
+	WireBytes        int64   `json:"wire_bytes_while_idle"`
 }
 
 func runIdle(l launcher, o *opts) (*IdleRun, error) {
@@ -43,6 +44,7 @@ func runIdle(l launcher, o *opts) (*IdleRun, error) {
 	if o.profile != "" {
 		srv.control("heap idle")
 		srv.control("goroutine idle")
+		srv.control("mem idle")
 		srv.control("cpu idle")
 	}
 	var b0 int64
@@ -68,5 +70,6 @@ func runIdle(l launcher, o *opts) (*IdleRun, error) {
 	run.CPUPctAt10k = round(run.CPUPct*10000/float64(run.Sessions), 3)
 	run.CPUResolutionPct = round(100*float64(clockTick)/float64(elapsed), 3)
 	run.BytesSent = b1 - b0
+	run.WireBytes = s1.wrote - s0.wrote
 	return run, nil
 }

@@ -30,6 +30,12 @@ type LatencyRun struct {
 	RSSPerSessionKB float64 `json:"rss_per_session_kb"`
 	ServerCPUPct    float64 `json:"server_cpu_pct_of_core"`
 	CPUPerKeyUS     float64 `json:"server_cpu_us_per_key"`
+	// WritesPerKey is the server's write system calls over the typing
+	// window per key typed (/proc/PID/io syscw): frames to both screens,
+	// liveness questions, and the Go runtime's own wake-ups of its network
+	// poller (an eventfd write each), so hand-offs between goroutines
+	// show in it too. It hardly depends on how busy the machine is.
+	WritesPerKey    float64 `json:"server_writes_per_key"`
 	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
 	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
 	OtherBusyPct    float64 `json:"other_busy_pct_of_core"` // neither server nor load tool: noise
@@ -248,6 +254,7 @@ func (rig *latencyRig) record(run *LatencyRun, ty latencyTyping) {
 	run.OtherBusyPct = round(max(0, run.MachineBusyPct-run.ServerCPUPct-run.ClientCPUPct), 1)
 	if run.Keys > 0 {
 		run.CPUPerKeyUS = round(float64((ty.srv1.cpu-ty.srv0.cpu).Microseconds())/float64(run.Keys), 1)
+		run.WritesPerKey = round(float64(ty.srv1.writes-ty.srv0.writes)/float64(run.Keys), 2)
 		var measuredKeys int
 		for _, tr := range rig.trackers {
 			tr.mu.Lock()

@@ -173,6 +173,12 @@ type usage struct {
 	at    time.Time
 	cpu   time.Duration // utime + stime
 	rssKB int64
+	// wrote is every byte the process handed to write system calls
+	// (/proc/PID/io wchar): on a server at rest, what it sent on the wire,
+	// SSH framing, liveness questions and its own log lines included.
+	wrote int64
+	// writes counts those system calls (/proc/PID/io syscw).
+	writes int64
 }
 
 func sample(pid int) (usage, error) {
@@ -204,6 +210,16 @@ func sample(pid int) (usage, error) {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				u.rssKB, _ = strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		for line := range strings.Lines(string(io)) {
+			if rest, ok := strings.CutPrefix(line, "wchar:"); ok {
+				u.wrote, _ = strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			}
+			if rest, ok := strings.CutPrefix(line, "syscw:"); ok {
+				u.writes, _ = strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
 			}
 		}
 	}

@@ -19,7 +19,8 @@ const ackPrefix = "hushload-profile: done"
 // HUSHLOAD_PROFILE_DIR is set. Commands come one per line on stdin:
 // "cpu NAME" starts a CPU profile, "stop" ends it, "heap NAME" writes a heap
 // profile after a GC, "goroutine NAME" the goroutines grouped by stack (text);
-// each is acknowledged on stderr.
+// "mem NAME" the runtime's memory by class (runtime/metrics, text, after a
+// GC); each is acknowledged on stderr.
 const profileHook = `package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 )
@@ -65,6 +67,21 @@ func init() {
 				runtime.GC()
 				if f, err := os.Create(filepath.Join(dir, "heap-"+name+".pprof")); err == nil {
 					_ = pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			case "mem":
+				runtime.GC()
+				if f, err := os.Create(filepath.Join(dir, "mem-"+name+".txt")); err == nil {
+					var samples []metrics.Sample
+					for _, d := range metrics.All() {
+						if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/sched/goroutines:goroutines" {
+							samples = append(samples, metrics.Sample{Name: d.Name})
+						}
+					}
+					metrics.Read(samples)
+					for _, s := range samples {
+						fmt.Fprintf(f, "%s %d\n", s.Name, s.Value.Uint64())
+					}
 					f.Close()
 				}
 			case "goroutine":

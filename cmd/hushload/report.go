@@ -154,6 +154,7 @@ func (t *table) latency(h, b *LatencyRun) {
 	t.pair("keys/s typed (all rooms)", h.KeysPerSec, b.KeysPerSec, false)
 	t.pair("server CPU (% of one core)", h.ServerCPUPct, b.ServerCPUPct, true)
 	t.pair("server CPU per key (µs)", h.CPUPerKeyUS, b.CPUPerKeyUS, true)
+	t.pair("server writes per key", h.WritesPerKey, b.WritesPerKey, true)
 	t.pair("bytes to the peer per key", h.PeerBytesPerKey, b.PeerBytesPerKey, true)
 	t.pair("screen updates (reads) at the peer per key", h.PeerReadsPerKey, b.PeerReadsPerKey, true)
 	t.pair("bytes to all clients per key", h.AllBytesPerKey, b.AllBytesPerKey, true)
@@ -178,6 +179,7 @@ func (t *table) idle(h, b *IdleRun) {
 	t.pair("server CPU idle (% of one core)", h.CPUPct, b.CPUPct, false)
 	t.pair("… per 1,000 sessions (%)", h.CPUPctPer1000, b.CPUPctPer1000, false)
 	t.pair("bytes sent while idle", float64(h.BytesSent), float64(b.BytesSent), false)
+	t.pair("… on the wire (SSH, liveness)", float64(h.WireBytes), float64(b.WireBytes), false)
 	t.pair("setup (s)", h.SetupSeconds, b.SetupSeconds, false)
 	t.row("", "", "", "")
 }
