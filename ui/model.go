@@ -71,8 +71,8 @@ var paces = []int{1, 2, 4}
 type notice struct {
 	who   string // a name, shortened first when the line is too narrow
 	text  string
-	color int // -1 for none
-	until time.Time
+	color int       // -1 for none
+	until time.Time // zero: until the person types, or another notice
 }
 
 // Model is one person's view of a room.
@@ -237,7 +237,7 @@ func (m *Model) settle(now time.Time) {
 	if m.meet.lobby {
 		m.quietLanes()
 	}
-	if !now.Before(m.notice.until) {
+	if !m.notice.until.IsZero() && !now.Before(m.notice.until) {
 		m.notice = notice{}
 	}
 	m.dirty = true
@@ -263,6 +263,9 @@ var paceWords = map[int]string{
 // typing notes that the person typed: a half-made leave is forgotten,
 // an idle warning taken back.
 func (m *Model) typing(now time.Time) {
+	if m.notice.text != "" && m.notice.until.IsZero() {
+		m.notice = notice{}
+	}
 	if !m.leaving.IsZero() {
 		m.leaving = time.Time{}
 		m.notice = notice{}
@@ -325,7 +328,7 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 			return nil
 		}
 		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
-		m.sayOf(l.peer, " joined", now)
+		m.announce(l.peer, " joined")
 		if !m.quiet {
 			return bell
 		}
@@ -340,7 +343,7 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 			m.lobbyLeft(ev.Peer.ID)
 			return nil
 		}
-		m.sayOf(newLane(ev.Peer, false).peer, " left", now)
+		m.announce(newLane(ev.Peer, false).peer, " left")
 	case talk.Typed:
 		if l := m.textLane(ev.Peer.ID); l != nil {
 			l.add(ev.Text, m.clock(now))
@@ -381,6 +384,12 @@ func (m *Model) lane(id int) *lane {
 
 func (m *Model) say(text string, color int, now time.Time) {
 	m.notice = notice{text: text, color: color, until: now.Add(noticeFor)}
+}
+
+// announce says who came or went until the person types or something
+// else is said: a screen at rest then costs no frame to take it away.
+func (m *Model) announce(p talk.Peer, text string) {
+	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color}
 }
 
 func (m *Model) sayOf(p talk.Peer, text string, now time.Time) {
@@ -427,7 +436,7 @@ func (m *Model) schedule(now time.Time) {
 		}
 	}
 	if m.notice.text != "" {
-		earlier(m.notice.until)
+		earlier(m.notice.until) // a notice that stays wakes nothing
 	}
 	if m.meet.asking != nil {
 		// Your ask counts its seconds down.
