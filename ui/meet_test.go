@@ -143,3 +143,31 @@ func TestKnockBanner(t *testing.T) {
 		t.Fatal("the banner stayed after the knocks ended")
 	}
 }
+
+// Who came or went shows for noticeFor at least, even while the person
+// types, then stays without waking the screen until they type again.
+func TestArrivalStaysWithoutWaking(t *testing.T) {
+	m, _, c := newTestModel(t, 80, 24)
+	m.Update(Events{{Kind: talk.Joined, Peer: peer(5, "cy")}})
+	status := func() string { l := m.Frame().Lines(); return ansi.Strip(l[len(l)-1]) }
+	if !strings.Contains(status(), "cy joined") {
+		t.Fatalf("status: %q", status())
+	}
+	if !m.wake.IsZero() {
+		t.Fatalf("an arrival wakes the screen at %v", m.wake)
+	}
+	c.t = c.t.Add(time.Second)
+	m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+	if !strings.Contains(status(), "cy joined") {
+		t.Fatalf("a key a second later took the arrival away: %q", status())
+	}
+	c.t = c.t.Add(time.Minute)
+	m.Update(tick{})
+	if !strings.Contains(status(), "cy joined") {
+		t.Fatalf("the arrival went by itself: %q", status())
+	}
+	m.Update(tea.KeyPressMsg{Code: 'y', Text: "y"})
+	if strings.Contains(status(), "joined") {
+		t.Fatalf("typing did not take the arrival away: %q", status())
+	}
+}

@@ -71,8 +71,9 @@ var paces = []int{1, 2, 4}
 type notice struct {
 	who   string // a name, shortened first when the line is too narrow
 	text  string
-	color int       // -1 for none
-	until time.Time // zero: until the person types, or another notice
+	color int // -1 for none
+	until time.Time
+	stay  bool // past until, it stays until the person types or another notice
 }
 
 // Model is one person's view of a room.
@@ -237,7 +238,7 @@ func (m *Model) settle(now time.Time) {
 	if m.meet.lobby {
 		m.quietLanes()
 	}
-	if !m.notice.until.IsZero() && !now.Before(m.notice.until) {
+	if !m.notice.stay && !now.Before(m.notice.until) {
 		m.notice = notice{}
 	}
 	m.dirty = true
@@ -263,7 +264,7 @@ var paceWords = map[int]string{
 // typing notes that the person typed: a half-made leave is forgotten,
 // an idle warning taken back.
 func (m *Model) typing(now time.Time) {
-	if m.notice.text != "" && m.notice.until.IsZero() {
+	if m.notice.stay && !now.Before(m.notice.until) {
 		m.notice = notice{}
 	}
 	if !m.leaving.IsZero() {
@@ -328,7 +329,7 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 			return nil
 		}
 		m.lanes = append(m.lanes[:len(m.lanes)-1], l, m.you)
-		m.announce(l.peer, " joined")
+		m.announce(l.peer, " joined", now)
 		if !m.quiet {
 			return bell
 		}
@@ -343,7 +344,7 @@ func (m *Model) event(ev talk.Event, now time.Time) tea.Cmd {
 			m.lobbyLeft(ev.Peer.ID)
 			return nil
 		}
-		m.announce(newLane(ev.Peer, false).peer, " left")
+		m.announce(newLane(ev.Peer, false).peer, " left", now)
 	case talk.Typed:
 		if l := m.textLane(ev.Peer.ID); l != nil {
 			l.add(ev.Text, m.clock(now))
@@ -386,10 +387,11 @@ func (m *Model) say(text string, color int, now time.Time) {
 	m.notice = notice{text: text, color: color, until: now.Add(noticeFor)}
 }
 
-// announce says who came or went until the person types or something
-// else is said: a screen at rest then costs no frame to take it away.
-func (m *Model) announce(p talk.Peer, text string) {
-	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color}
+// announce says who came or went for noticeFor at least, then until the
+// person types or something else is said: a screen at rest costs no frame
+// to take it away.
+func (m *Model) announce(p talk.Peer, text string, now time.Time) {
+	m.notice = notice{who: "● " + p.Name, text: text, color: p.Color, until: now.Add(noticeFor), stay: true}
 }
 
 func (m *Model) sayOf(p talk.Peer, text string, now time.Time) {
@@ -435,7 +437,7 @@ func (m *Model) schedule(now time.Time) {
 			earlier(grid(t))
 		}
 	}
-	if m.notice.text != "" {
+	if m.notice.text != "" && !m.notice.stay {
 		earlier(m.notice.until) // a notice that stays wakes nothing
 	}
 	if m.meet.asking != nil {
