@@ -121,7 +121,11 @@ func (m *Model) pickKey(key string, now time.Time) (bool, tea.Cmd) {
 			i = j
 		}
 	}
-	if i < 0 && len(its) > 0 && (key == "tab" || key == "down" || key == "shift+tab" || key == "up") {
+	if i < 0 && (key == "tab" || key == "down" || key == "shift+tab" || key == "up") {
+		if len(its) == 0 { // everything pickable has gone
+			m.stopPicking()
+			return true, nil
+		}
 		m.setPick(its[0])
 		return true, nil
 	}

@@ -143,3 +143,27 @@ func TestKnockBanner(t *testing.T) {
 		t.Fatal("the banner stayed after the knocks ended")
 	}
 }
+
+// Picking goes on safely when everything pickable has gone: the person
+// highlighted left, or the knock highlighted ended, and tab is pressed.
+func TestPickingWhenEverythingHasGone(t *testing.T) {
+	m, _ := lobbyModel(t, 72, 16)
+	m.Update(Events{{Kind: talk.Joined, Peer: peer(2, "amber-panda")}})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if !m.picking || m.meet.pick.peer.ID != 2 {
+		t.Fatalf("tab picked %+v", m.meet.pick)
+	}
+	m.Update(Events{{Kind: talk.Left, Peer: peer(2, "amber-panda")}})
+	for _, k := range []rune{tea.KeyTab, tea.KeyDown, tea.KeyUp} {
+		m.Update(tea.KeyPressMsg{Code: k})
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift})
+	checkFrame(t, m)
+
+	r, _, _ := newTestModel(t, 100, 20)
+	r.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}})
+	r.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	r.Update(Events{{Kind: talk.KnockEnded, Peer: peer(7, "cy")}})
+	r.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	checkFrame(t, r)
+}
