@@ -264,7 +264,7 @@ func (c *Conv) join(code string) (rooms.Seat, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinFor)
 	defer cancel()
-	return c.pass.Join(ctx, code, c.who)
+	return c.pass.Meet(ctx, code, c.who)
 }
 
 // joinFor bounds joining the room an accepted ask opened.

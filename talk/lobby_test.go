@@ -327,3 +327,29 @@ func TestLockAndKnock(t *testing.T) {
 		t.Fatalf("a room for two locked: %+v", evs)
 	}
 }
+
+// An accepted ask whose room has gone by the time the asker takes their
+// seat reads as no answer, and costs the asker no wrong-code strike: they
+// typed no code.
+func TestLobbyAcceptedRoomGoneIsNoWrongCode(t *testing.T) {
+	h := hub(t, func(_ *talk.Config, gc *admit.Config) { gc.PerAddress.WrongCodes = 1 })
+	a := enter(t, h, "192.0.2.1", talk.Lobby)
+	b := enter(t, h, "192.0.2.2", talk.Lobby)
+	la, lb := &listener{c: a}, &listener{c: b}
+	la.until(t, "b", about(talk.Joined, b.Self()))
+	a.Ask(t.Context(), b.Self())
+	ev := lb.until(t, "the ask", kind(talk.Asked))
+	if _, ok := has(b.Answer(t.Context(), ev.Peer, true), talk.Moved); !ok {
+		t.Fatal("b did not move")
+	}
+	b.Close() // gone before a takes the seat: the room ends
+	la.until(t, "no answer", kind(talk.NoAnswer))
+	c := enter(t, h, "192.0.2.3", talk.New)
+	other := h.Connect(addr("192.0.2.1"))
+	t.Cleanup(other.Close)
+	d, err := other.Enter(t.Context(), talk.Join(c.Code()), nil, "test")
+	if err != nil {
+		t.Fatalf("a's address, joining a room by its code afterwards: %v", err)
+	}
+	d.Close()
+}
