@@ -167,3 +167,21 @@ func TestPickingWhenEverythingHasGone(t *testing.T) {
 	r.Update(tea.KeyPressMsg{Code: tea.KeyTab})
 	checkFrame(t, r)
 }
+
+// While picking, a paste types nothing either: it goes back to typing,
+// as any key but the picking keys does.
+func TestPasteWhilePickingTypesNothing(t *testing.T) {
+	m, seat, _ := newTestModel(t, 100, 20)
+	m.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if !m.picking {
+		t.Fatal("tab did not pick the knock")
+	}
+	m.Update(tea.PasteMsg{Content: "meant for elsewhere"})
+	if got := seat.typed.String(); got != "" {
+		t.Fatalf("a paste while picking reached the room: %q", got)
+	}
+	if m.picking {
+		t.Fatal("a paste left picking on")
+	}
+}
