@@ -512,6 +512,12 @@ func (m *Model) drawDoor(f *Frame) {
 	w, h := max(m.width, 1), max(m.height, 1)
 	f.reset(w, h)
 	dim := m.style(ansi.Style{}.Faint())
+	if m.help {
+		for i, line := range m.helpLines(w, h) {
+			f.setRow(i, line, 0)
+		}
+		return
+	}
 	lines := []string{
 		m.style(ansi.Style{}.Bold()) + "hush" + dim + " · room " + m.conv().Code() + " · locked",
 		"",

@@ -185,3 +185,60 @@ func TestPasteWhilePickingTypesNothing(t *testing.T) {
 		t.Fatal("a paste left picking on")
 	}
 }
+
+// doorModel is a model for someone knocking at a real locked group room
+// (an in-memory one).
+func doorModel(t testing.TB, w, h int) *Model {
+	t.Helper()
+	codes, err := rooms.NewCodes("ui test salt 0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := talk.NewHub(talk.Config{
+		Gate:   admit.New(rooms.NewMemory(codes), admit.Config{MaxGroup: 4}, nil),
+		Speak:  speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200},
+		Linger: 5 * time.Second,
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(hub.Shutdown)
+	enter := func(ip string) *talk.Conn {
+		c := hub.Connect(&net.TCPAddr{IP: net.ParseIP(ip), Port: 1})
+		t.Cleanup(c.Close)
+		return c
+	}
+	owner, err := enter("192.0.2.1").Enter(t.Context(), talk.Group, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	if len(owner.Lock(true)) == 0 {
+		t.Fatal("the room did not lock")
+	}
+	conv, err := enter("192.0.2.2").Knock(t.Context(), owner.Code(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conv.Close)
+	clk := &clock{t: time.Unix(1e9, 0)}
+	m := New(Config{Conv: conv, Profile: colorprofile.TrueColor, Width: w, Height: h})
+	m.now = clk.now
+	return m
+}
+
+// F1 at the door shows the keys, as everywhere; the key that closes it
+// does nothing else there either.
+func TestHelpAtTheDoor(t *testing.T) {
+	m := doorModel(t, 80, 24)
+	if !m.meet.knocking {
+		t.Fatal("not knocking")
+	}
+	m.Update(keyF1())
+	if screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n")); !strings.Contains(screen, "Keys") || !strings.Contains(screen, "esc esc") {
+		t.Fatalf("f1 at the door:\n%s", screen)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n")); strings.Contains(screen, "Keys") || !strings.Contains(screen, "esc esc stops knocking") {
+		t.Fatalf("after closing the help:\n%s", screen)
+	}
+	checkFrame(t, m)
+}
