@@ -353,3 +353,34 @@ func TestLobbyAcceptedRoomGoneIsNoWrongCode(t *testing.T) {
 	}
 	d.Close()
 }
+
+// An ask that may not be made leaves the ask already open alone: a
+// refusal withdraws nothing.
+func TestLobbyRefusedAskKeepsTheOpenOne(t *testing.T) {
+	h := hub(t, nil)
+	a := enter(t, h, "192.0.2.1", talk.Lobby)
+	b := enter(t, h, "192.0.2.2", talk.Lobby)
+	c := enter(t, h, "192.0.2.3", talk.Lobby)
+	la, lb, lc := &listener{c: a}, &listener{c: b}, &listener{c: c}
+	la.until(t, "c", about(talk.Joined, c.Self()))
+	a.Ask(t.Context(), c.Self())
+	c.Answer(t.Context(), lc.until(t, "the ask", kind(talk.Asked)).Peer, false)
+	la.until(t, "the decline", kind(talk.NoAnswer))
+
+	a.Ask(t.Context(), b.Self())
+	lb.until(t, "a's ask", kind(talk.Asked))
+	evs := a.Ask(t.Context(), c.Self()) // c again at once: refused
+	if _, ok := has(evs, talk.Notice); !ok {
+		t.Fatalf("asking c again at once: %+v", evs)
+	}
+	if _, ok := has(evs, talk.NoAnswer); ok {
+		t.Fatalf("the refused ask withdrew the open one: %+v", evs)
+	}
+	if lb.hears(kind(talk.AskEnded)) {
+		t.Fatal("b's ask from a ended")
+	}
+	if _, ok := has(b.Answer(t.Context(), a.Self(), true), talk.Moved); !ok {
+		t.Fatal("b could not accept a's ask")
+	}
+	la.until(t, "the move", kind(talk.Moved))
+}
