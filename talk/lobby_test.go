@@ -1,9 +1,13 @@
 package talk_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,4 +387,55 @@ func TestLobbyRefusedAskKeepsTheOpenOne(t *testing.T) {
 		t.Fatal("b could not accept a's ask")
 	}
 	la.until(t, "the move", kind(talk.Moved))
+}
+
+// Someone knocking with their key is never found to send a picture as,
+// however soon after the knock the picture comes: the knock is fully made
+// before anything else can find it.
+func TestKnockingSendsNoPicture(t *testing.T) {
+	h := hub(t, func(tc *talk.Config, gc *admit.Config) { tc.Pictures = true; gc.MaxGroup = 4 })
+	a := enter(t, h, "192.0.2.1", talk.Group)
+	if evs := a.Lock(true); len(evs) == 0 {
+		t.Fatal("not locked")
+	}
+	key := []byte("the knocker's key")
+	sender := h.Connect(addr("192.0.2.200"))
+	t.Cleanup(sender.Close)
+	picture := pngBytes(t)
+	var tries atomic.Int64
+	stop := make(chan struct{})
+	sent := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				sent <- nil
+				return
+			default:
+			}
+			if _, err := sender.SendPicture(context.Background(), a.Code(), key, "", bytes.NewReader(picture)); err == nil {
+				sent <- errors.New("a picture was sent as someone knocking")
+				return
+			}
+			tries.Add(1)
+		}
+	}()
+	conn := h.Connect(addr("192.0.2.10"))
+	t.Cleanup(conn.Close)
+	k, err := conn.Knock(t.Context(), a.Code(), key, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let the sender look a few times while the knock waits.
+	for from, deadline := tries.Load(), time.Now().Add(bound); tries.Load() < from+3; {
+		if time.Now().After(deadline) {
+			t.Fatal("the sender made no tries")
+		}
+		runtime.Gosched()
+	}
+	close(stop)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
 }
