@@ -404,8 +404,10 @@ func (m *Model) banners(w int, at time.Time) []string {
 	}
 	if n := len(m.meet.knocks); n > 0 {
 		k := m.meet.knocks[0].peer
-		if m.picking && m.meet.pick.kind == pickKnock {
-			k = m.meet.pick.peer // the one highlighted
+		for _, w := range m.meet.knocks {
+			if m.picking && m.meet.pick.same(item{kind: pickKnock, peer: w.peer}) {
+				k = w.peer // the one highlighted, while it still waits
+			}
 		}
 		who := k.Name + " knocks"
 		if n > 1 {

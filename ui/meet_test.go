@@ -242,3 +242,19 @@ func TestHelpAtTheDoor(t *testing.T) {
 	}
 	checkFrame(t, m)
 }
+
+// The knock banner names a knock still waiting: once the one highlighted
+// has ended, it names the next, not the one gone.
+func TestKnockBannerForgetsAnEndedPick(t *testing.T) {
+	m, _, _ := newTestModel(t, 100, 20)
+	m.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}, {Kind: talk.Knocked, Peer: peer(8, "di"), Text: "di knocks"}})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if m.meet.pick.kind != pickKnock || m.meet.pick.peer.ID != 7 {
+		t.Fatalf("tab picked %+v", m.meet.pick)
+	}
+	m.Update(Events{{Kind: talk.KnockEnded, Peer: peer(7, "cy")}})
+	screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n"))
+	if strings.Contains(screen, "cy knocks") || !strings.Contains(screen, "di knocks") {
+		t.Fatalf("after cy's knock ended:\n%s", screen)
+	}
+}
