@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -336,7 +337,8 @@ func (p *Pass) Knock(ctx context.Context, code string, m rooms.Member) (_ rooms.
 	if r := p.lockedOut(ctx); r != nil {
 		return nil, nil, r
 	}
-	mark := p.key + "\x00" + code
+	// The room, however its code is spelt: codes take any case, and dashes.
+	mark := p.key + "\x00" + strings.ToLower(strings.ReplaceAll(code, "-", ""))
 	g.mu.Lock()
 	if g.knocking[mark] {
 		g.mu.Unlock()

@@ -439,3 +439,29 @@ func TestKnockingSendsNoPicture(t *testing.T) {
 	}
 	k.Close()
 }
+
+// One knock waits per address and room, however the code is spelt.
+func TestOneKnockPerAddressHoweverSpelt(t *testing.T) {
+	h := hub(t, func(_ *talk.Config, gc *admit.Config) { gc.MaxGroup = 4 })
+	a := enter(t, h, "192.0.2.1", talk.Group)
+	if evs := a.Lock(true); len(evs) == 0 {
+		t.Fatal("not locked")
+	}
+	conn := h.Connect(addr("192.0.2.7"))
+	t.Cleanup(conn.Close)
+	k, err := conn.Knock(t.Context(), a.Code(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	for _, spelt := range []string{strings.ToUpper(a.Code()), strings.ReplaceAll(a.Code(), "-", "")} {
+		k2, err := conn.Knock(t.Context(), spelt, nil, "test")
+		if err == nil {
+			k2.Close()
+			t.Fatalf("a second knock from the address, at %q, waits too", spelt)
+		}
+		if r, ok := errors.AsType[*talk.Refusal](err); !ok || r.Reason != admit.KnockWaiting {
+			t.Fatalf("a second knock at %q: %v", spelt, err)
+		}
+	}
+}
