@@ -7,8 +7,10 @@ package admit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,6 +266,19 @@ func (p *Pass) Open(ctx context.Context, op Op, m rooms.Member) (rooms.Seat, err
 // maxBeforeLookup) and a wrong answer waits longer.
 func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
 	g := p.g
+	if r := p.lockedOut(ctx); r != nil {
+		return nil, r
+	}
+	pause(ctx, g.server.behind(time.Now()), maxBeforeLookup)
+	seat, err := g.reg.Join(ctx, code, m)
+	p.wrong(ctx, err)
+	return g.seated(OpJoin, seat, err, code)
+}
+
+// lockedOut is the refusal of an address that guessed wrong too often,
+// nil if it may try a code.
+func (p *Pass) lockedOut(ctx context.Context) *Refusal {
+	g := p.g
 	locked, left := g.addrs.Locked(p.key)
 	if l := g.cfg.Shared; !locked && l != nil {
 		if w, err := l.Wait(ctx, p.key); err == nil && w > 0 {
@@ -271,19 +286,36 @@ func (p *Pass) Join(ctx context.Context, code string, m rooms.Member) (rooms.Sea
 		}
 	}
 	if locked {
-		return nil, g.refuse(&Refusal{Reason: LockedOut, Wait: left})
+		return g.refuse(&Refusal{Reason: LockedOut, Wait: left})
 	}
-	pause(ctx, g.server.behind(time.Now()), maxBeforeLookup)
-	seat, err := g.reg.Join(ctx, code, m)
-	if errors.Is(err, rooms.ErrBadCode) || errors.Is(err, rooms.ErrNoRoom) {
-		g.addrs.WrongCode(p.key)
-		if l := g.cfg.Shared; l != nil {
-			_ = l.Wrong(ctx, p.key) // unreachable: this node's counts still hold
-		}
-		g.server.wrong(time.Now())
-		pause(ctx, g.server.behind(time.Now()), maxBeforeWrong)
+	return nil
+}
+
+// wrong counts a code that named no room (err from the registry), and
+// makes its answer wait while the server is over its budget.
+func (p *Pass) wrong(ctx context.Context, err error) {
+	if !errors.Is(err, rooms.ErrBadCode) && !errors.Is(err, rooms.ErrNoRoom) {
+		return
 	}
-	return g.seated(OpJoin, seat, err, code)
+	g := p.g
+	g.addrs.WrongCode(p.key)
+	if l := g.cfg.Shared; l != nil {
+		_ = l.Wrong(ctx, p.key) // unreachable: this node's counts still hold
+	}
+	g.server.wrong(time.Now())
+	pause(ctx, g.server.behind(time.Now()), maxBeforeWrong)
+}
+
+// Meet seats m in the room an accepted ask opened. Its code came from
+// the rooms, not from the person, so a room gone meanwhile is no wrong
+// code, and a lockout for guessing does not keep them out.
+func (p *Pass) Meet(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	seat, err := p.g.reg.Join(ctx, code, m)
+	if err != nil {
+		return nil, fmt.Errorf("meet: %w", err)
+	}
+	p.g.obs.Seated(OpJoin)
+	return seat, nil
 }
 
 // Lobby seats m in the lobby.
@@ -300,7 +332,13 @@ func (p *Pass) Lobby(ctx context.Context, m rooms.Member) (rooms.Seat, error) {
 // once the knock waits no more (let in, turned away, given up).
 func (p *Pass) Knock(ctx context.Context, code string, m rooms.Member) (_ rooms.Seat, done func(), _ error) {
 	g := p.g
-	mark := p.key + "\x00" + code
+	// A knock names its room by code too: the same lockout, the same
+	// count of codes that name no room.
+	if r := p.lockedOut(ctx); r != nil {
+		return nil, nil, r
+	}
+	// The room, however its code is spelt: codes take any case, and dashes.
+	mark := p.key + "\x00" + strings.ToLower(strings.ReplaceAll(code, "-", ""))
 	g.mu.Lock()
 	if g.knocking[mark] {
 		g.mu.Unlock()
@@ -317,7 +355,9 @@ func (p *Pass) Knock(ctx context.Context, code string, m rooms.Member) (_ rooms.
 		done()
 		return nil, nil, g.refuse(&Refusal{Reason: TooManyKnocks})
 	}
+	pause(ctx, g.server.behind(time.Now()), maxBeforeLookup)
 	seat, err := g.reg.Knock(ctx, code, m)
+	p.wrong(ctx, err)
 	if err != nil {
 		done()
 		if errors.Is(err, rooms.ErrNotLocked) {

@@ -63,7 +63,6 @@ const MaxName = 40
 type Conv struct {
 	h      *Hub
 	at     atomic.Pointer[place] // where the person is now
-	seen   *place                // where Drain last was (the draining goroutine's)
 	done   func()                // gives the gate's places back
 	pass   *admit.Pass           // the session's pass, to open or join a room from the lobby; nil from Sit
 	conn   *admit.Conn           // the connection, whose address's allowances asks spend; nil from Sit
@@ -107,10 +106,16 @@ func (h *Hub) Sit(seat rooms.Seat) *Conv { return h.sit(seat, func() {}, nil) }
 func (h *Hub) sit(seat rooms.Seat, done func(), budget func() bool) *Conv {
 	c := h.newConv(seat, done)
 	c.budget = budget
+	h.keep(c)
+	return c
+}
+
+// keep lists c where a picture sent from elsewhere finds it: only once it
+// is fully made, since the finder reads it from another goroutine.
+func (h *Hub) keep(c *Conv) {
 	h.mu.Lock()
 	h.convs[c] = struct{}{}
 	h.mu.Unlock()
-	return c
 }
 
 func (h *Hub) newConv(seat rooms.Seat, done func()) *Conv {

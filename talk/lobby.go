@@ -67,12 +67,13 @@ func (c *Conv) Ask(ctx context.Context, p Peer) []Event {
 		return nil // asking them already
 	}
 	l.mu.Unlock()
-	evs := c.Cancel() // one open ask at a time: a new one replaces it
 	if c.conn != nil {
 		if err := c.conn.Ask(ctx, who(p), p.Name); err != nil {
-			return append(evs, Event{Kind: Notice, Text: err.Error()})
+			// Refused: the ask already open, if any, stays open.
+			return []Event{{Kind: Notice, Text: err.Error()}}
 		}
 	}
+	evs := c.Cancel() // one open ask at a time: a new one replaces it
 	if err := c.place().seat.Tell(p.ID, tellAsk); err != nil {
 		return evs
 	}
@@ -264,7 +265,7 @@ func (c *Conv) join(code string) (rooms.Seat, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinFor)
 	defer cancel()
-	return c.pass.Join(ctx, code, c.who)
+	return c.pass.Meet(ctx, code, c.who)
 }
 
 // joinFor bounds joining the room an accepted ask opened.

@@ -1,9 +1,13 @@
 package talk_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,5 +329,139 @@ func TestLockAndKnock(t *testing.T) {
 	two := enter(t, h, "192.0.2.9", talk.New)
 	if evs := two.Lock(true); len(evs) != 0 || two.Group() {
 		t.Fatalf("a room for two locked: %+v", evs)
+	}
+}
+
+// An accepted ask whose room has gone by the time the asker takes their
+// seat reads as no answer, and costs the asker no wrong-code strike: they
+// typed no code.
+func TestLobbyAcceptedRoomGoneIsNoWrongCode(t *testing.T) {
+	h := hub(t, func(_ *talk.Config, gc *admit.Config) { gc.PerAddress.WrongCodes = 1 })
+	a := enter(t, h, "192.0.2.1", talk.Lobby)
+	b := enter(t, h, "192.0.2.2", talk.Lobby)
+	la, lb := &listener{c: a}, &listener{c: b}
+	la.until(t, "b", about(talk.Joined, b.Self()))
+	a.Ask(t.Context(), b.Self())
+	ev := lb.until(t, "the ask", kind(talk.Asked))
+	if _, ok := has(b.Answer(t.Context(), ev.Peer, true), talk.Moved); !ok {
+		t.Fatal("b did not move")
+	}
+	b.Close() // gone before a takes the seat: the room ends
+	la.until(t, "no answer", kind(talk.NoAnswer))
+	c := enter(t, h, "192.0.2.3", talk.New)
+	other := h.Connect(addr("192.0.2.1"))
+	t.Cleanup(other.Close)
+	d, err := other.Enter(t.Context(), talk.Join(c.Code()), nil, "test")
+	if err != nil {
+		t.Fatalf("a's address, joining a room by its code afterwards: %v", err)
+	}
+	d.Close()
+}
+
+// An ask that may not be made leaves the ask already open alone: a
+// refusal withdraws nothing.
+func TestLobbyRefusedAskKeepsTheOpenOne(t *testing.T) {
+	h := hub(t, nil)
+	a := enter(t, h, "192.0.2.1", talk.Lobby)
+	b := enter(t, h, "192.0.2.2", talk.Lobby)
+	c := enter(t, h, "192.0.2.3", talk.Lobby)
+	la, lb, lc := &listener{c: a}, &listener{c: b}, &listener{c: c}
+	la.until(t, "c", about(talk.Joined, c.Self()))
+	a.Ask(t.Context(), c.Self())
+	c.Answer(t.Context(), lc.until(t, "the ask", kind(talk.Asked)).Peer, false)
+	la.until(t, "the decline", kind(talk.NoAnswer))
+
+	a.Ask(t.Context(), b.Self())
+	lb.until(t, "a's ask", kind(talk.Asked))
+	evs := a.Ask(t.Context(), c.Self()) // c again at once: refused
+	if _, ok := has(evs, talk.Notice); !ok {
+		t.Fatalf("asking c again at once: %+v", evs)
+	}
+	if _, ok := has(evs, talk.NoAnswer); ok {
+		t.Fatalf("the refused ask withdrew the open one: %+v", evs)
+	}
+	if lb.hears(kind(talk.AskEnded)) {
+		t.Fatal("b's ask from a ended")
+	}
+	if _, ok := has(b.Answer(t.Context(), a.Self(), true), talk.Moved); !ok {
+		t.Fatal("b could not accept a's ask")
+	}
+	la.until(t, "the move", kind(talk.Moved))
+}
+
+// Someone knocking with their key is never found to send a picture as,
+// however soon after the knock the picture comes: the knock is fully made
+// before anything else can find it.
+func TestKnockingSendsNoPicture(t *testing.T) {
+	h := hub(t, func(tc *talk.Config, gc *admit.Config) { tc.Pictures = true; gc.MaxGroup = 4 })
+	a := enter(t, h, "192.0.2.1", talk.Group)
+	if evs := a.Lock(true); len(evs) == 0 {
+		t.Fatal("not locked")
+	}
+	key := []byte("the knocker's key")
+	sender := h.Connect(addr("192.0.2.200"))
+	t.Cleanup(sender.Close)
+	picture := pngBytes(t)
+	var tries atomic.Int64
+	stop := make(chan struct{})
+	sent := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				sent <- nil
+				return
+			default:
+			}
+			if _, err := sender.SendPicture(context.Background(), a.Code(), key, "", bytes.NewReader(picture)); err == nil {
+				sent <- errors.New("a picture was sent as someone knocking")
+				return
+			}
+			tries.Add(1)
+		}
+	}()
+	conn := h.Connect(addr("192.0.2.10"))
+	t.Cleanup(conn.Close)
+	k, err := conn.Knock(t.Context(), a.Code(), key, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let the sender look a few times while the knock waits.
+	for from, deadline := tries.Load(), time.Now().Add(bound); tries.Load() < from+3; {
+		if time.Now().After(deadline) {
+			t.Fatal("the sender made no tries")
+		}
+		runtime.Gosched()
+	}
+	close(stop)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+}
+
+// One knock waits per address and room, however the code is spelt.
+func TestOneKnockPerAddressHoweverSpelt(t *testing.T) {
+	h := hub(t, func(_ *talk.Config, gc *admit.Config) { gc.MaxGroup = 4 })
+	a := enter(t, h, "192.0.2.1", talk.Group)
+	if evs := a.Lock(true); len(evs) == 0 {
+		t.Fatal("not locked")
+	}
+	conn := h.Connect(addr("192.0.2.7"))
+	t.Cleanup(conn.Close)
+	k, err := conn.Knock(t.Context(), a.Code(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	for _, spelt := range []string{strings.ToUpper(a.Code()), strings.ReplaceAll(a.Code(), "-", "")} {
+		k2, err := conn.Knock(t.Context(), spelt, nil, "test")
+		if err == nil {
+			k2.Close()
+			t.Fatalf("a second knock from the address, at %q, waits too", spelt)
+		}
+		if r, ok := errors.AsType[*talk.Refusal](err); !ok || r.Reason != admit.KnockWaiting {
+			t.Fatalf("a second knock at %q: %v", spelt, err)
+		}
 	}
 }

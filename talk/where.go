@@ -89,7 +89,8 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 		pass.Done()
 		return nil, h.refused(err, via, c.c)
 	}
-	conv := h.sit(seat, pass.Done, c.c.Picture)
+	conv := h.newConv(seat, pass.Done)
+	conv.budget = c.c.Picture
 	conv.pass, conv.conn, conv.who = pass, c.c, who
 	if where.Op == admit.OpLobby {
 		conv.lobby.Store(&lobby{ignored: make(map[string]bool)})
@@ -99,6 +100,9 @@ func (c *Conn) Enter(ctx context.Context, where Where, key []byte, via string) (
 	}
 	if done != nil {
 		conv.wait(done)
+	}
+	h.keep(conv)
+	if conv.door != nil {
 		h.log.Info("knocking", "remote", c.c.Key(), "room", rooms.Tag(seat.Code()), "via", via)
 		return conv, nil
 	}

@@ -121,7 +121,11 @@ func (m *Model) pickKey(key string, now time.Time) (bool, tea.Cmd) {
 			i = j
 		}
 	}
-	if i < 0 && len(its) > 0 && (key == "tab" || key == "down" || key == "shift+tab" || key == "up") {
+	if i < 0 && (key == "tab" || key == "down" || key == "shift+tab" || key == "up") {
+		if len(its) == 0 { // everything pickable has gone
+			m.stopPicking()
+			return true, nil
+		}
 		m.setPick(its[0])
 		return true, nil
 	}
@@ -400,8 +404,10 @@ func (m *Model) banners(w int, at time.Time) []string {
 	}
 	if n := len(m.meet.knocks); n > 0 {
 		k := m.meet.knocks[0].peer
-		if m.picking && m.meet.pick.kind == pickKnock {
-			k = m.meet.pick.peer // the one highlighted
+		for _, w := range m.meet.knocks {
+			if m.picking && m.meet.pick.same(item{kind: pickKnock, peer: w.peer}) {
+				k = w.peer // the one highlighted, while it still waits
+			}
 		}
 		who := k.Name + " knocks"
 		if n > 1 {
@@ -508,6 +514,12 @@ func (m *Model) drawDoor(f *Frame) {
 	w, h := max(m.width, 1), max(m.height, 1)
 	f.reset(w, h)
 	dim := m.style(ansi.Style{}.Faint())
+	if m.help {
+		for i, line := range m.helpLines(w, h) {
+			f.setRow(i, line, 0)
+		}
+		return
+	}
 	lines := []string{
 		m.style(ansi.Style{}.Bold()) + "hush" + dim + " · room " + m.conv().Code() + " · locked",
 		"",

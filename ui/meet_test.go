@@ -171,3 +171,118 @@ func TestArrivalStaysWithoutWaking(t *testing.T) {
 		t.Fatalf("typing did not take the arrival away: %q", status())
 	}
 }
+
+// Picking goes on safely when everything pickable has gone: the person
+// highlighted left, or the knock highlighted ended, and tab is pressed.
+func TestPickingWhenEverythingHasGone(t *testing.T) {
+	m, _ := lobbyModel(t, 72, 16)
+	m.Update(Events{{Kind: talk.Joined, Peer: peer(2, "amber-panda")}})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if !m.picking || m.meet.pick.peer.ID != 2 {
+		t.Fatalf("tab picked %+v", m.meet.pick)
+	}
+	m.Update(Events{{Kind: talk.Left, Peer: peer(2, "amber-panda")}})
+	for _, k := range []rune{tea.KeyTab, tea.KeyDown, tea.KeyUp} {
+		m.Update(tea.KeyPressMsg{Code: k})
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift})
+	checkFrame(t, m)
+
+	r, _, _ := newTestModel(t, 100, 20)
+	r.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}})
+	r.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	r.Update(Events{{Kind: talk.KnockEnded, Peer: peer(7, "cy")}})
+	r.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	checkFrame(t, r)
+}
+
+// While picking, a paste types nothing either: it goes back to typing,
+// as any key but the picking keys does.
+func TestPasteWhilePickingTypesNothing(t *testing.T) {
+	m, seat, _ := newTestModel(t, 100, 20)
+	m.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if !m.picking {
+		t.Fatal("tab did not pick the knock")
+	}
+	m.Update(tea.PasteMsg{Content: "meant for elsewhere"})
+	if got := seat.typed.String(); got != "" {
+		t.Fatalf("a paste while picking reached the room: %q", got)
+	}
+	if m.picking {
+		t.Fatal("a paste left picking on")
+	}
+}
+
+// doorModel is a model for someone knocking at a real locked group room
+// (an in-memory one).
+func doorModel(t testing.TB, w, h int) *Model {
+	t.Helper()
+	codes, err := rooms.NewCodes("ui test salt 0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := talk.NewHub(talk.Config{
+		Gate:   admit.New(rooms.NewMemory(codes), admit.Config{MaxGroup: 4}, nil),
+		Speak:  speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200},
+		Linger: 5 * time.Second,
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(hub.Shutdown)
+	enter := func(ip string) *talk.Conn {
+		c := hub.Connect(&net.TCPAddr{IP: net.ParseIP(ip), Port: 1})
+		t.Cleanup(c.Close)
+		return c
+	}
+	owner, err := enter("192.0.2.1").Enter(t.Context(), talk.Group, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	if len(owner.Lock(true)) == 0 {
+		t.Fatal("the room did not lock")
+	}
+	conv, err := enter("192.0.2.2").Knock(t.Context(), owner.Code(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conv.Close)
+	clk := &clock{t: time.Unix(1e9, 0)}
+	m := New(Config{Conv: conv, Profile: colorprofile.TrueColor, Width: w, Height: h})
+	m.now = clk.now
+	return m
+}
+
+// F1 at the door shows the keys, as everywhere; the key that closes it
+// does nothing else there either.
+func TestHelpAtTheDoor(t *testing.T) {
+	m := doorModel(t, 80, 24)
+	if !m.meet.knocking {
+		t.Fatal("not knocking")
+	}
+	m.Update(keyF1())
+	if screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n")); !strings.Contains(screen, "Keys") || !strings.Contains(screen, "esc esc") {
+		t.Fatalf("f1 at the door:\n%s", screen)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n")); strings.Contains(screen, "Keys") || !strings.Contains(screen, "esc esc stops knocking") {
+		t.Fatalf("after closing the help:\n%s", screen)
+	}
+	checkFrame(t, m)
+}
+
+// The knock banner names a knock still waiting: once the one highlighted
+// has ended, it names the next, not the one gone.
+func TestKnockBannerForgetsAnEndedPick(t *testing.T) {
+	m, _, _ := newTestModel(t, 100, 20)
+	m.Update(Events{{Kind: talk.Knocked, Peer: peer(7, "cy"), Text: "cy knocks"}, {Kind: talk.Knocked, Peer: peer(8, "di"), Text: "di knocks"}})
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if m.meet.pick.kind != pickKnock || m.meet.pick.peer.ID != 7 {
+		t.Fatalf("tab picked %+v", m.meet.pick)
+	}
+	m.Update(Events{{Kind: talk.KnockEnded, Peer: peer(7, "cy")}})
+	screen := ansi.Strip(strings.Join(m.Frame().Lines(), "\n"))
+	if strings.Contains(screen, "cy knocks") || !strings.Contains(screen, "di knocks") {
+		t.Fatalf("after cy's knock ended:\n%s", screen)
+	}
+}

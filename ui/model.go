@@ -189,6 +189,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmd = m.key(msg, now)
 	case tea.PasteMsg:
+		if m.picking { // as a key would: back to typing, nothing typed
+			m.stopPicking()
+			break
+		}
 		m.typing(now)
 		said, hint := m.cfg.Conv.Paste(msg.Content, false, now)
 		m.echo(said, now)

@@ -415,3 +415,22 @@ func TestLobbyAskTimesOut(t *testing.T) {
 		t.Fatalf("timed out: %+v", f)
 	}
 }
+
+// Knocking at a code that names no room is a wrong code like joining
+// one: the page may send a knock for any code, so it must not be a way
+// around the lockout.
+func TestKnockAtWrongCodeCounts(t *testing.T) {
+	s := serve(t)
+	code := s.open(t, map[string]any{"t": "hello", "op": "group"}).next("seated").Code
+	for range 3 {
+		if f := s.open(t, map[string]any{"t": "hello", "op": "knock", "code": "zzzz-zzzz-zzzz"}).next("refused"); f.Reason == "locked-out" {
+			t.Fatalf("locked out before the allowance was spent: %+v", f)
+		}
+	}
+	if f := s.open(t, map[string]any{"t": "hello", "op": "join", "code": code}).next("refused", "seated"); f.T != "refused" || f.Reason != "locked-out" {
+		t.Fatalf("joining after three knocks at wrong codes: %+v", f)
+	}
+	if f := s.open(t, map[string]any{"t": "hello", "op": "knock", "code": code}).next("refused", "seated"); f.T != "refused" || f.Reason != "locked-out" {
+		t.Fatalf("knocking while locked out: %+v", f)
+	}
+}
