@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -72,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 			s.badRequest(refuseCommands),
 			s.picture,
 			s.track,
+			s.contain,
 		),
 	)
 	if err != nil {
@@ -111,6 +114,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // track counts sessions so Shutdown can wait for them, and logs each one.
 // It never logs what anyone typed. A session's exit status is sent before
 // it counts as done, so a shutdown never cuts a session off without one.
+// contain keeps a bug met in one session from taking the server, and
+// everyone else's conversations, down with it: the session is logged with
+// its stack (a panic's type and, for the runtime's own errors, its words;
+// nothing typed) and closed, and every deferred goodbye and release on the
+// way out has run.
+func (s *Server) contain(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			what := fmt.Sprintf("%T", v)
+			if err, ok := v.(runtime.Error); ok {
+				what = err.Error()
+			}
+			s.log.Error("session failed", "remote", remoteIP(sess), "panic", what, "stack", string(debug.Stack()))
+			_, _ = fmt.Fprint(sess.Stderr(), talk.Unexpected+"\r\n")
+			_ = sess.Exit(1)
+			_ = sess.Close()
+		}()
+		next(sess)
+	}
+}
+
 func (s *Server) track(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		release, ok := s.hub.Hold()
