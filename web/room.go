@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -40,7 +41,18 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 	out := make(chan outFrame, outbox)
 	choices := make(chan choice, choicesWaiting)
 	readDone := make(chan error, 1)
-	go func() { readDone <- t.listen(ctx, conv, out, choices) }()
+	go func() {
+		defer func() {
+			// A bug met reading one tab ends that tab, not the server
+			// (the writer, on the handler's goroutine, is net/http's to
+			// contain).
+			if v := recover(); v != nil {
+				t.s.log.Error("tab failed", "remote", t.remote, "panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+				readDone <- errors.New("tab failed")
+			}
+		}()
+		readDone <- t.listen(ctx, conv, out, choices)
+	}()
 	ping := time.NewTicker(t.s.cfg.StallTimeout / 2)
 	defer ping.Stop()
 	flowed := false // output since the last ping
