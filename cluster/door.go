@@ -40,31 +40,16 @@ func (rm *room) knock(ctx context.Context, code string, m rooms.Member) (rooms.S
 	if err := rm.subscribe(); err != nil {
 		return nil, err
 	}
-	var (
-		me   member
-		gone []member
-	)
-	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
-		if !exists {
-			return false, rooms.ErrNoRoom
-		}
-		var err error
-		if gone, err = rm.ghosts(ctx, *rec); err != nil {
-			return false, r.unavailable(err)
-		}
-		rec.strip(gone)
+	rec, me, gone, err := rm.take(ctx, m, true, func(rec *record, exists bool) error {
 		switch {
-		case len(rec.Members) == 0:
-			return false, rooms.ErrNoRoom
+		case !exists, len(rec.Members) == 0:
+			return rooms.ErrNoRoom
 		case !rec.Locked:
-			return false, rooms.ErrNotLocked
+			return rooms.ErrNotLocked
 		case len(rec.Door) >= rooms.DoorLimit:
-			return false, rooms.ErrDoorFull
+			return rooms.ErrDoorFull
 		}
-		rec.Last++
-		me = asMember(rooms.Peer{Member: m, ID: rec.Last}, r.leaseKey())
-		rec.Door = append(rec.Door, me)
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err

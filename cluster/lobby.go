@@ -31,31 +31,17 @@ func (r *Registry) Lobby(ctx context.Context, size int, m rooms.Member) (rooms.S
 // enter seats m in the lobby, writing its record first if nobody is
 // there; size is how many it holds, as this call says.
 func (rm *room) enter(ctx context.Context, size int, m rooms.Member) (rooms.Seat, error) {
-	r := rm.reg
 	rm.writes.Lock()
 	defer rm.writes.Unlock()
 	if err := rm.subscribe(); err != nil {
 		return nil, err
 	}
-	var (
-		me   member
-		gone []member
-	)
-	rec, err := rm.update(ctx, func(rec *record, _ bool) (bool, error) {
-		var err error
-		if gone, err = rm.ghosts(ctx, *rec); err != nil {
-			return false, r.unavailable(err)
-		}
-		rec.strip(gone)
+	rec, me, gone, err := rm.take(ctx, m, false, func(rec *record, _ bool) error {
 		if len(rec.Members) >= size {
-			return false, rooms.ErrFull
+			return rooms.ErrFull
 		}
 		rec.Seats = size
-		rec.Last++
-		color := rooms.FreeColor(rec.Members, member.color, rec.Last)
-		me = asMember(rooms.Peer{Member: m, ID: rec.Last, Color: color}, r.leaseKey())
-		rec.Members = append(rec.Members, me)
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -96,41 +96,62 @@ func (rm *room) open(ctx context.Context, code string, seats int, m rooms.Member
 }
 
 func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
-	r := rm.reg
 	rm.writes.Lock()
 	defer rm.writes.Unlock()
 	if err := rm.subscribe(); err != nil {
 		return nil, err
 	}
-	var (
-		me   member
-		gone []member
-	)
-	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
-		if !exists {
-			return false, rooms.ErrNoRoom
-		}
-		var err error
-		if gone, err = rm.ghosts(ctx, *rec); err != nil {
-			return false, r.unavailable(err)
-		}
-		rec.strip(gone)
+	rec, me, gone, err := rm.take(ctx, m, false, func(rec *record, exists bool) error {
 		switch {
+		case !exists:
+			return rooms.ErrNoRoom
 		case rec.Locked:
-			return false, rooms.ErrLocked
+			return rooms.ErrLocked
 		case len(rec.Members) >= rec.Seats:
-			return false, rooms.ErrFull
+			return rooms.ErrFull
 		}
-		rec.Last++
-		color := rooms.FreeColor(rec.Members, member.color, rec.Last)
-		me = asMember(rooms.Peer{Member: m, ID: rec.Last, Color: color}, r.leaseKey())
-		rec.Members = append(rec.Members, me)
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return rm.seat(ctx, code, rec, me, gone)
+}
+
+// take writes m into the room's record, once the record's ghosts are
+// stripped and check lets it: as a member, with a free colour, or at the
+// door (atDoor). It returns the record written, m as written there, and
+// the ghosts it stripped. Called with rm.writes held.
+func (rm *room) take(ctx context.Context, m rooms.Member, atDoor bool, check func(rec *record, exists bool) error) (record, member, []member, error) {
+	r := rm.reg
+	var (
+		me   member
+		gone []member
+	)
+	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
+		if exists {
+			var err error
+			if gone, err = rm.ghosts(ctx, *rec); err != nil {
+				return false, r.unavailable(err)
+			}
+			rec.strip(gone)
+		}
+		if err := check(rec, exists); err != nil {
+			return false, err
+		}
+		rec.Last++
+		p := rooms.Peer{Member: m, ID: rec.Last}
+		if atDoor {
+			me = asMember(p, r.leaseKey())
+			rec.Door = append(rec.Door, me)
+			return true, nil
+		}
+		p.Color = rooms.FreeColor(rec.Members, member.color, rec.Last)
+		me = asMember(p, r.leaseKey())
+		rec.Members = append(rec.Members, me)
+		return true, nil
+	})
+	return rec, me, gone, err
 }
 
 // ghosts lists the record's members and knocks nobody holds: seats this
