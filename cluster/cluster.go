@@ -345,6 +345,14 @@ func (r *Registry) Open(ctx context.Context, seats int, m rooms.Member) (rooms.S
 
 // Join implements rooms.Registry.
 func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
+	return r.at(ctx, code, func(ctx context.Context, rm *room, code string) (rooms.Seat, error) {
+		return rm.join(ctx, code, m)
+	})
+}
+
+// at runs f on the room code (as typed) names, held for the call, once
+// begin lets it.
+func (r *Registry) at(ctx context.Context, code string, f func(ctx context.Context, rm *room, code string) (rooms.Seat, error)) (rooms.Seat, error) {
 	code, err := r.cfg.Codes.Parse(code)
 	if err != nil {
 		return nil, err
@@ -356,7 +364,7 @@ func (r *Registry) Join(ctx context.Context, code string, m rooms.Member) (rooms
 	defer cancel()
 	rm := r.acquire(r.roomKey(code))
 	defer r.release(rm)
-	return rm.join(ctx, code, m)
+	return f(ctx, rm, code)
 }
 
 // begin starts one Open or Join, unless the caller gave up or this node

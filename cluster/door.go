@@ -17,18 +17,9 @@ import (
 
 // Knock implements rooms.Registry.
 func (r *Registry) Knock(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
-	code, err := r.cfg.Codes.Parse(code)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel, err := r.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	rm := r.acquire(r.roomKey(code))
-	defer r.release(rm)
-	return rm.knock(ctx, code, m)
+	return r.at(ctx, code, func(ctx context.Context, rm *room, code string) (rooms.Seat, error) {
+		return rm.knock(ctx, code, m)
+	})
 }
 
 // knock writes m into the room's door and seats the knock here, outside
