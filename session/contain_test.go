@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -14,31 +13,15 @@ import (
 	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/hush-chat/hush/internal/logtest"
 	"github.com/hush-chat/hush/internal/sshtest"
 	"github.com/hush-chat/hush/talk"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A bug met in one session ends that session, with a word and a logged
 // stack, and the server goes on serving the next.
 func TestPanicEndsOnlyItsSession(t *testing.T) {
-	var logged lockedBuffer
+	var logged logtest.Buffer
 	s := &Server{log: slog.New(slog.NewTextHandler(&logged, nil)), hub: talk.NewHub(talk.Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})}
 	var calls sync.Mutex
 	n := 0
