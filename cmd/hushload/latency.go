@@ -11,13 +11,9 @@ import (
 // a burst fade; with a longer one there is no fade figure.
 const maxFadeWatch = 20 * time.Second
 
-// LatencyRun is one server under typing load.
-type LatencyRun struct {
-	Server          string  `json:"server"`
-	Rooms           int     `json:"rooms"`
-	Measured        int     `json:"measured_rooms"`
-	Rate            float64 `json:"keys_per_sec_per_room"`
-	Typing          string  `json:"timed_typing"` // steady, or bursts (timed typists only)
+// Typed is what a run of typing measured, whatever was typed into: keys
+// timed on screens, and what they cost the server.
+type Typed struct {
 	Seconds         float64 `json:"seconds"`
 	Keys            int64   `json:"keys"`
 	KeysPerSec      float64 `json:"keys_per_sec"`
@@ -30,18 +26,29 @@ type LatencyRun struct {
 	RSSPerSessionKB float64 `json:"rss_per_session_kb"`
 	ServerCPUPct    float64 `json:"server_cpu_pct_of_core"`
 	CPUPerKeyUS     float64 `json:"server_cpu_us_per_key"`
+	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
+	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
+	OtherBusyPct    float64 `json:"other_busy_pct_of_core"` // neither server nor load tool: noise
+	// Bytes and reads to one timed screen per key, and bytes to everyone.
+	PeerBytesPerKey float64 `json:"peer_bytes_per_key"`
+	PeerReadsPerKey float64 `json:"peer_reads_per_key"`
+	AllBytesPerKey  float64 `json:"all_bytes_per_key"`
+}
+
+// LatencyRun is one server under typing load.
+type LatencyRun struct {
+	Server   string  `json:"server"`
+	Rooms    int     `json:"rooms"`
+	Measured int     `json:"measured_rooms"`
+	Rate     float64 `json:"keys_per_sec_per_room"`
+	Typing   string  `json:"timed_typing"` // steady, or bursts (timed typists only)
+	Typed
 	// WritesPerKey is the server's write system calls over the typing
 	// window per key typed (/proc/PID/io syscw): frames to both screens,
 	// liveness questions, and the Go runtime's own wake-ups of its network
 	// poller (an eventfd write each), so hand-offs between goroutines
 	// show in it too. It hardly depends on how busy the machine is.
 	WritesPerKey    float64 `json:"server_writes_per_key"`
-	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
-	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
-	OtherBusyPct    float64 `json:"other_busy_pct_of_core"` // neither server nor load tool: noise
-	PeerBytesPerKey float64 `json:"peer_bytes_per_key"`
-	PeerReadsPerKey float64 `json:"peer_reads_per_key"`
-	AllBytesPerKey  float64 `json:"all_bytes_per_key"`
 	FadeStepsPerSec float64 `json:"fade_steps_per_sec,omitempty"`
 	FadeSteps       int     `json:"fade_steps,omitempty"`
 	FadeMaxGapMS    float64 `json:"fade_max_gap_ms,omitempty"`

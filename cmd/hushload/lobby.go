@@ -17,31 +17,14 @@ const defaultKeyRate = 30
 // LobbyRun is one lobby under typing load: -lobby people in it, -typists
 // of them typing, each timed on one silent person's decoded screen.
 type LobbyRun struct {
-	People          int     `json:"people"`
-	Typists         int     `json:"typists"`
-	Measured        int     `json:"measured_typists"`
-	ScreenRows      int     `json:"timed_screen_rows"` // the timed screens' height: every typist's lane fits
-	Rate            float64 `json:"keys_per_sec_per_typist"`
-	Seconds         float64 `json:"seconds"`
-	Keys            int64   `json:"keys"`
-	KeysPerSec      float64 `json:"keys_per_sec"`
-	SendErrors      int64   `json:"send_errors"`
-	Latency         Dist    `json:"latency"`
-	Lost            int     `json:"lost"`
-	Overrun         int     `json:"overrun"`
-	SetupSeconds    float64 `json:"setup_seconds"`
-	RSSKB           int64   `json:"server_rss_kb"`
-	RSSPerSessionKB float64 `json:"rss_per_session_kb"`
-	ServerCPUPct    float64 `json:"server_cpu_pct_of_core"`
-	CPUPerKeyUS     float64 `json:"server_cpu_us_per_key"`
-	ClientCPUPct    float64 `json:"client_cpu_pct_of_core"`
-	MachineBusyPct  float64 `json:"machine_busy_pct_of_core"`
-	OtherBusyPct    float64 `json:"other_busy_pct_of_core"`
-	// To one timed screen, per key typed by anyone: every screen shows
-	// every typist, where a room's peer shows one.
-	PeerBytesPerKey float64 `json:"peer_bytes_per_key"`
-	PeerReadsPerKey float64 `json:"peer_reads_per_key"`
-	AllBytesPerKey  float64 `json:"all_bytes_per_key"` // to everyone in the lobby
+	People     int     `json:"people"`
+	Typists    int     `json:"typists"`
+	Measured   int     `json:"measured_typists"`
+	ScreenRows int     `json:"timed_screen_rows"` // the timed screens' height: every typist's lane fits
+	Rate       float64 `json:"keys_per_sec_per_typist"`
+	// Typed's screen figures are per key typed by anyone: every lobby
+	// screen shows every typist, where a room's peer shows one.
+	Typed
 }
 
 // LobbyCompare is the lobby scenario: the lobby, the same typists in rooms
@@ -164,13 +147,10 @@ func runLobby(l launcher, o *opts) (*LobbyRun, error) {
 
 	run := &LobbyRun{
 		People: o.lobby, Typists: o.typists, Measured: len(lr.trackers), ScreenRows: lobbyRows(o), Rate: o.rate,
-		Seconds: lat.Seconds, Keys: lat.Keys, KeysPerSec: lat.KeysPerSec, SendErrors: lat.SendErrors,
-		Latency: lat.Latency, Lost: lat.Lost, Overrun: lat.Overrun,
-		SetupSeconds: setupSeconds,
-		RSSKB:        after.rssKB, RSSPerSessionKB: round(float64(after.rssKB-base.rssKB)/float64(o.lobby), 1),
-		ServerCPUPct: lat.ServerCPUPct, CPUPerKeyUS: lat.CPUPerKeyUS, ClientCPUPct: lat.ClientCPUPct,
-		MachineBusyPct: lat.MachineBusyPct, OtherBusyPct: lat.OtherBusyPct,
+		Typed: lat.Typed, // what rooms' typing measures, measured the same way
 	}
+	run.SetupSeconds = setupSeconds
+	run.RSSKB, run.RSSPerSessionKB = after.rssKB, round(float64(after.rssKB-base.rssKB)/float64(o.lobby), 1)
 	if lat.Keys > 0 {
 		perScreen := float64(lat.Keys) * float64(len(lr.watchers))
 		run.PeerBytesPerKey = round(float64(w1-w0)/perScreen, 1)
