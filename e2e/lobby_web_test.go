@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -212,18 +211,7 @@ func TestBrowserLobbyHostileTextIsInert(t *testing.T) {
 		send(map[string]any{"t": "nl"})
 		p.waitLane(name, fmt.Sprintf("#%d", i))
 	}
-	text := p.laneText(name)
-	for _, bad := range []string{"\x1b", "\u202e", "\u2066", "\u009b", "\x07", "\x08", "\x7f"} {
-		if strings.Contains(text, bad) {
-			t.Errorf("the page shows %q", bad)
-		}
-	}
-	if n := eval[int](p, `document.querySelectorAll('.lane .text :not(div.line):not(span)').length`); n != 0 {
-		t.Errorf("%d elements other than lines and spans in the lanes", n)
-	}
-	if pwned := eval[bool](p, "'pwned' in window"); pwned {
-		t.Fatal("markup typed in the lobby ran")
-	}
+	p.inert(name)
 }
 
 // A member whose connection drops while the room is locked comes back to
