@@ -19,8 +19,9 @@ import (
 	"github.com/hush-chat/hush/talk"
 )
 
-// lobbyModel is a model for someone in a real lobby (an in-memory one).
-func lobbyModel(t testing.TB, w, h int) (*Model, *clock) {
+// realHub is a conversation layer over an in-memory registry, as app
+// builds one.
+func realHub(t testing.TB) *talk.Hub {
 	t.Helper()
 	codes, err := rooms.NewCodes("ui test salt 0123456789")
 	if err != nil {
@@ -33,6 +34,13 @@ func lobbyModel(t testing.TB, w, h int) (*Model, *clock) {
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	t.Cleanup(hub.Shutdown)
+	return hub
+}
+
+// lobbyModel is a model for someone in a real lobby (an in-memory one).
+func lobbyModel(t testing.TB, w, h int) (*Model, *clock) {
+	t.Helper()
+	hub := realHub(t)
 	c := hub.Connect(&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1})
 	t.Cleanup(c.Close)
 	conv, err := c.Enter(t.Context(), talk.Lobby, nil, "test")
@@ -218,17 +226,7 @@ func TestPasteWhilePickingTypesNothing(t *testing.T) {
 // (an in-memory one).
 func doorModel(t testing.TB, w, h int) *Model {
 	t.Helper()
-	codes, err := rooms.NewCodes("ui test salt 0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := talk.NewHub(talk.Config{
-		Gate:   admit.New(rooms.NewMemory(codes), admit.Config{MaxGroup: 4}, nil),
-		Speak:  speak.Config{MaxPaste: 100, KeysPerSecond: 30, KeyBurst: 200},
-		Linger: 5 * time.Second,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	t.Cleanup(hub.Shutdown)
+	hub := realHub(t)
 	enter := func(ip string) *talk.Conn {
 		c := hub.Connect(&net.TCPAddr{IP: net.ParseIP(ip), Port: 1})
 		t.Cleanup(c.Close)
