@@ -40,6 +40,19 @@ func testConfig(t testing.TB, node string) Config {
 }
 
 // newNode starts a registry on its own connection to url.
+// mortalNode is newNode, with the connection it alone uses: closing it is
+// the node dying without a word.
+func mortalNode(t testing.TB, url, node string) (*Registry, *nats.Conn) {
+	t.Helper()
+	nc := connect(t, url)
+	r, err := New(t.Context(), nc, testConfig(t, node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(nil) })
+	return r, nc
+}
+
 func newNode(t testing.TB, url, node string, edit ...func(*Config)) *Registry {
 	t.Helper()
 	cfg := testConfig(t, node)

@@ -221,13 +221,8 @@ func TestLostAnswerHeals(t *testing.T) {
 func TestKnockerNodeDies(t *testing.T) {
 	s := natstest.StartServer(t, 0, "")
 	a := newNode(t, s.ClientURL(), "a")
-	nc := connect(t, s.ClientURL())
-	cfg := testConfig(t, "b")
-	b, err := New(t.Context(), nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(nil) })
+	b, nc := mortalNode(t, s.ClientURL(), "b")
+	cfg := b.cfg
 	m := lockedOn(t, a, 8)
 	var ks []rooms.Seat
 	for i := range rooms.DoorLimit {

@@ -288,13 +288,8 @@ func flatten(h nats.Header) []string {
 func TestNodeDies(t *testing.T) {
 	s := natstest.StartServer(t, 0, "")
 	a := newNode(t, s.ClientURL(), "a")
-	nc := connect(t, s.ClientURL())
-	cfg := testConfig(t, "b")
-	b, err := New(t.Context(), nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(nil) })
+	b, nc := mortalNode(t, s.ClientURL(), "b")
+	cfg := b.cfg
 	x := open(t, a, 2, "x")
 	y := join(t, b, x.Code(), "y")
 	next(t, x, 2*time.Second, "Joined", hasKind(rooms.Joined))
@@ -841,13 +836,8 @@ func lobby(t *testing.T, r *Registry, name string) rooms.Seat {
 func TestLobbyNodeDies(t *testing.T) {
 	s := natstest.StartServer(t, 0, "")
 	a := newNode(t, s.ClientURL(), "a")
-	nc := connect(t, s.ClientURL())
-	cfg := testConfig(t, "b")
-	b, err := New(t.Context(), nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(nil) })
+	b, nc := mortalNode(t, s.ClientURL(), "b")
+	cfg := b.cfg
 	x := lobby(t, a, "x")
 	y, z := lobby(t, b, "y"), lobby(t, b, "z")
 	next(t, x, 2*time.Second, "y and z", func(evs []rooms.Event) bool { return len(evs) == 2 })
