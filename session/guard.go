@@ -62,9 +62,11 @@ type guard struct {
 	done     chan struct{} // closed with the connection
 
 	// Liveness while output flows (see probe).
-	ssh     *gossh.ServerConn
-	wrote   atomic.Bool // output was written since the last probe
-	probing *time.Timer
+	ssh       *gossh.ServerConn
+	lastWrite atomic.Int64 // when output was last written, Unix nanoseconds
+	armed     atomic.Bool  // a probe is due (set before arm, cleared when it fires)
+	probing   *time.Timer
+	armedAt   time.Time
 }
 
 func newGuard(s *Server, conn net.Conn, gate *talk.Conn) *guard {
@@ -281,11 +283,14 @@ func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Requ
 const liveness = "keepalive@hush"
 
 // output wraps w, a session's channel: output that flows arms the probe.
-// Output flows once a write follows the one before it within half a stall
-// timeout; the first frame, and a lone frame after a quiet while (a notice
-// ending, one key), are not a flow. A reader that stopped and is sent only
-// such frames costs what an idle session does, and when its kernel buffers
-// fill, the Screen's stall timeout hangs up on it.
+// A write that follows the one before it within half a stall timeout arms
+// it; the probe, half a stall timeout later, asks only if output was still
+// being written in the second half of that wait (see flowed). So the
+// frames of a session arriving (its first frame, the terminal's colours, a
+// peer joining), a notice ending or one key are not a flow, and a session
+// at rest after them gets no bytes at all. A reader that stopped and is
+// sent only such bursts costs what an idle session does, and when its
+// kernel buffers fill, the Screen's stall timeout hangs up on it.
 func (g *guard) output(w io.Writer) io.Writer { return &probedWriter{w: w, g: g} }
 
 // probedWriter is written by one goroutine at a time (the Screen's).
@@ -298,8 +303,9 @@ type probedWriter struct {
 
 func (p *probedWriter) Write(b []byte) (int, error) {
 	now := time.Now()
-	if !p.last.IsZero() && now.Sub(p.last) < p.g.s.cfg.StallTimeout/2 && !p.g.wrote.Swap(true) {
-		p.g.arm()
+	p.g.lastWrite.Store(now.UnixNano())
+	if !p.last.IsZero() && now.Sub(p.last) < p.g.s.cfg.StallTimeout/2 && !p.g.armed.Swap(true) {
+		p.g.arm(now)
 	}
 	if p.seen {
 		p.last = now
@@ -308,37 +314,49 @@ func (p *probedWriter) Write(b []byte) (int, error) {
 	return p.w.Write(b)
 }
 
-// arm schedules a probe half a stall timeout from now, unless one is due.
-func (g *guard) arm() {
+// flowed reports whether output written until last, after a probe was
+// armed at armed and fired half a stall timeout later, was a flow worth a
+// question: it went on into the second half of the wait.
+func flowed(armed, last time.Time, stall time.Duration) bool {
+	return !last.Before(armed.Add(stall / 4))
+}
+
+// arm schedules a probe half a stall timeout after at, unless one is due.
+func (g *guard) arm(at time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed || g.probing != nil {
 		return
 	}
+	g.armedAt = at
 	g.probing = time.AfterFunc(g.s.cfg.StallTimeout/2, g.probe)
 }
 
-// probe asks the client for an answer and hangs up if none comes within
-// the stall timeout. Output written since then arms the next probe.
+// probe asks the client for an answer if output flowed since it was armed,
+// and hangs up if none comes within the stall timeout. Output still
+// flowing after the answer arms the next probe.
 func (g *guard) probe() {
 	g.mu.Lock()
 	g.probing = nil
-	conn, closed := g.ssh, g.closed
+	conn, closed, armed := g.ssh, g.closed, g.armedAt
 	g.mu.Unlock()
-	if closed || conn == nil || !g.wrote.Swap(false) {
+	g.armed.Store(false)
+	stall := g.s.cfg.StallTimeout
+	if closed || conn == nil || !flowed(armed, time.Unix(0, g.lastWrite.Load()), stall) {
 		return
 	}
+	asked := time.Now()
 	answered := make(chan struct{})
 	go func() {
 		_, _, _ = conn.SendRequest(liveness, true, nil)
 		close(answered)
 	}()
-	t := time.NewTimer(g.s.cfg.StallTimeout)
+	t := time.NewTimer(stall)
 	defer t.Stop()
 	select {
 	case <-answered:
-		if g.wrote.Load() {
-			g.arm()
+		if time.Unix(0, g.lastWrite.Load()).After(asked) && !g.armed.Swap(true) {
+			g.arm(time.Now())
 		}
 	case <-g.done:
 	case <-t.C:

@@ -38,6 +38,10 @@ type Options struct {
 	Env     map[string]string
 	From    string        // local address to dial from, e.g. 127.0.0.2 (any loopback address works on Linux)
 	Timeout time.Duration // bounds connecting and the handshake; Timeout if zero
+	// Requests, if set, is told of every global request the server sends
+	// (its liveness questions); each is answered as OpenSSH answers one it
+	// does not know, with a failure.
+	Requests func(kind string)
 }
 
 // NewKey returns a fresh ed25519 signer.
@@ -189,6 +193,17 @@ func Open(addr, user string, o Options, stderr io.Writer) (*Conn, error) {
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
+	if o.Requests != nil {
+		seen, from := make(chan *ssh.Request), reqs
+		go func() {
+			defer close(seen)
+			for r := range from {
+				o.Requests(r.Type)
+				seen <- r
+			}
+		}()
+		reqs = seen
+	}
 	c.Client = ssh.NewClient(cc, chans, reqs)
 	if err := c.start(o, stderr); err != nil {
 		c.Client.Close()
