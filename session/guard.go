@@ -62,11 +62,10 @@ type guard struct {
 	done     chan struct{} // closed with the connection
 
 	// Liveness while output flows (see probe).
-	ssh       *gossh.ServerConn
-	lastWrite atomic.Int64 // when output was last written, Unix nanoseconds
-	armed     atomic.Bool  // a probe is due (set before arm, cleared when it fires)
-	probing   *time.Timer
-	armedAt   time.Time
+	ssh      *gossh.ServerConn
+	armed    atomic.Bool  // a probe is due or awaits its answer
+	answered atomic.Int64 // when the last probe was answered, Unix nanoseconds
+	probing  *time.Timer
 }
 
 func newGuard(s *Server, conn net.Conn, gate *talk.Conn) *guard {
@@ -283,81 +282,82 @@ func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Requ
 const liveness = "keepalive@hush"
 
 // output wraps w, a session's channel: output that flows arms the probe.
-// A write that follows the one before it within half a stall timeout arms
-// it; the probe, half a stall timeout later, asks only if output was still
-// being written in the second half of that wait (see flowed). So the
-// frames of a session arriving (its first frame, the terminal's colours, a
-// peer joining), a notice ending or one key are not a flow, and a session
-// at rest after them gets no bytes at all. A reader that stopped and is
-// sent only such bursts costs what an idle session does, and when its
+// Output flows once writes have followed each other, each within half a
+// stall timeout of the one before, for a quarter of a stall timeout; the
+// question goes out a quarter of a stall timeout later, and again while
+// the flow goes on, half a stall timeout after each answer. So the frames
+// of a session arriving (its first frame, the terminal's colours, a peer
+// joining), a notice ending or one key are no flow: a session at rest
+// after them gets no bytes and holds no timer. A reader that stopped and
+// is sent only such bursts costs what an idle session does, and when its
 // kernel buffers fill, the Screen's stall timeout hangs up on it.
-func (g *guard) output(w io.Writer) io.Writer { return &probedWriter{w: w, g: g} }
+func (g *guard) output(w io.Writer) io.Writer {
+	return &probedWriter{w: w, g: g, stall: g.s.cfg.StallTimeout}
+}
 
 // probedWriter is written by one goroutine at a time (the Screen's).
 type probedWriter struct {
-	w    io.Writer
-	g    *guard
-	last time.Time // the write before this one; zero before the second
-	seen bool      // the first write is done
+	w     io.Writer
+	g     *guard
+	stall time.Duration
+	seen  bool      // a write was made
+	last  time.Time // the write before this one
+	flow  time.Time // the first write of the flow the last one belongs to
 }
 
 func (p *probedWriter) Write(b []byte) (int, error) {
-	now := time.Now()
-	p.g.lastWrite.Store(now.UnixNano())
-	if !p.last.IsZero() && now.Sub(p.last) < p.g.s.cfg.StallTimeout/2 && !p.g.armed.Swap(true) {
-		p.g.arm(now)
+	if p.flows(time.Now()) {
+		p.g.arm(p.stall / 4)
 	}
-	if p.seen {
-		p.last = now
-	}
-	p.seen = true
 	return p.w.Write(b)
 }
 
-// flowed reports whether output written until last, after a probe was
-// armed at armed and fired half a stall timeout later, was a flow worth a
-// question: it went on into the second half of the wait.
-func flowed(armed, last time.Time, stall time.Duration) bool {
-	return !last.Before(armed.Add(stall / 4))
+// flows takes note of a write at now and reports whether it is the one
+// that should arm a probe: output has flowed for a quarter of a stall
+// timeout (since the last answer, if there was one) and no probe is due.
+func (p *probedWriter) flows(now time.Time) bool {
+	if !p.seen || now.Sub(p.last) >= p.stall/2 {
+		p.flow = now
+	}
+	if a := time.Unix(0, p.g.answered.Load()); a.After(p.flow) {
+		p.flow = a
+	}
+	p.seen, p.last = true, now
+	return now.Sub(p.flow) >= p.stall/4 && !p.g.armed.Swap(true)
 }
 
-// arm schedules a probe half a stall timeout after at, unless one is due.
-func (g *guard) arm(at time.Time) {
+// arm schedules a probe after d, unless one is due.
+func (g *guard) arm(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed || g.probing != nil {
 		return
 	}
-	g.armedAt = at
-	g.probing = time.AfterFunc(g.s.cfg.StallTimeout/2, g.probe)
+	g.probing = time.AfterFunc(d, g.probe)
 }
 
-// probe asks the client for an answer if output flowed since it was armed,
-// and hangs up if none comes within the stall timeout. Output still
-// flowing after the answer arms the next probe.
+// probe asks the client for an answer and hangs up if none comes within
+// the stall timeout.
 func (g *guard) probe() {
 	g.mu.Lock()
 	g.probing = nil
-	conn, closed, armed := g.ssh, g.closed, g.armedAt
+	conn, closed := g.ssh, g.closed
 	g.mu.Unlock()
-	g.armed.Store(false)
-	stall := g.s.cfg.StallTimeout
-	if closed || conn == nil || !flowed(armed, time.Unix(0, g.lastWrite.Load()), stall) {
+	if closed || conn == nil {
+		g.armed.Store(false)
 		return
 	}
-	asked := time.Now()
 	answered := make(chan struct{})
 	go func() {
 		_, _, _ = conn.SendRequest(liveness, true, nil)
 		close(answered)
 	}()
-	t := time.NewTimer(stall)
+	t := time.NewTimer(g.s.cfg.StallTimeout)
 	defer t.Stop()
 	select {
 	case <-answered:
-		if time.Unix(0, g.lastWrite.Load()).After(asked) && !g.armed.Swap(true) {
-			g.arm(time.Now())
-		}
+		g.answered.Store(time.Now().UnixNano())
+		g.armed.Store(false)
 	case <-g.done:
 	case <-t.C:
 		g.s.log.Warn("client stopped reading, hanging up", "remote", talk.Key(g.conn.RemoteAddr()))
