@@ -31,6 +31,7 @@ type term struct {
 	stdin io.Writer
 
 	received atomic.Int64 // bytes the server wrote to this terminal
+	wire     atomic.Int64 // bytes read from its connection, SSH's own included
 	reads    atomic.Int64 // reads that returned data: about one per frame
 
 	mu     sync.Mutex
@@ -57,7 +58,8 @@ func dial(addr, user string, w, h int, emu *vt.Emulator, env ...string) (*term, 
 	if emu != nil {
 		_, _ = emu.WriteString("\x1bc\x1b[?1049l\x1b[2J\x1b[H")
 	}
-	o := sshtest.Options{Width: w, Height: h, Timeout: waitLimit}
+	t := &term{emu: emu, done: make(chan struct{})}
+	o := sshtest.Options{Width: w, Height: h, Timeout: waitLimit, Wire: &t.wire}
 	if len(env) > 0 {
 		o.Env = make(map[string]string, len(env)/2)
 		for i := 0; i+1 < len(env); i += 2 {
@@ -68,7 +70,7 @@ func dial(addr, user string, w, h int, emu *vt.Emulator, env ...string) (*term, 
 	if err != nil {
 		return nil, err
 	}
-	t := &term{conn: c, stdin: c.Stdin, emu: emu, done: make(chan struct{})}
+	t.conn, t.stdin = c, c.Stdin
 	go t.pump(c.Stdout)
 	return t, nil
 }

@@ -17,8 +17,9 @@ type IdleRun struct {
 	CPUPctPer1000    float64 `json:"cpu_pct_per_1000_sessions"`
 	CPUPctAt10k      float64 `json:"cpu_pct_at_10000_sessions_scaled"`
 	CPUResolutionPct float64 `json:"cpu_resolution_pct"`
-	BytesSent        int64   `json:"bytes_sent_while_idle"`
-	WireBytes        int64   `json:"wire_bytes_while_idle"`
+	BytesSent        int64   `json:"bytes_sent_while_idle"`         // channel data: what the screens received
+	SessionWire      int64   `json:"session_wire_bytes_while_idle"` // what their connections received, SSH's own messages included
+	WireBytes        int64   `json:"wire_bytes_while_idle"`         // what the server wrote (wchar): its poller's wake-ups and logs too
 }
 
 func runIdle(l launcher, o *opts) (*IdleRun, error) {
@@ -47,20 +48,21 @@ func runIdle(l launcher, o *opts) (*IdleRun, error) {
 		srv.control("mem idle")
 		srv.control("cpu idle")
 	}
-	var b0 int64
-	for _, p := range pairs {
-		b0 += p.a.received.Load() + p.b.received.Load()
+	sent := func() (data, wire int64) {
+		for _, p := range pairs {
+			data += p.a.received.Load() + p.b.received.Load()
+			wire += p.a.wire.Load() + p.b.wire.Load()
+		}
+		return data, wire
 	}
+	b0, w0 := sent()
 	s0 := mustSample(srv.pid)
 	time.Sleep(o.idleFor)
 	s1 := mustSample(srv.pid)
 	if o.profile != "" {
 		srv.control("stop")
 	}
-	var b1 int64
-	for _, p := range pairs {
-		b1 += p.a.received.Load() + p.b.received.Load()
-	}
+	b1, w1 := sent()
 	elapsed := s1.at.Sub(s0.at)
 	run.RSSKB = s0.rssKB
 	run.RSSPerSessionKB = round(float64(s0.rssKB-base.rssKB)/float64(run.Sessions), 1)
@@ -70,6 +72,7 @@ func runIdle(l launcher, o *opts) (*IdleRun, error) {
 	run.CPUPctAt10k = round(run.CPUPct*10000/float64(run.Sessions), 3)
 	run.CPUResolutionPct = round(100*float64(clockTick)/float64(elapsed), 3)
 	run.BytesSent = b1 - b0
+	run.SessionWire = w1 - w0
 	run.WireBytes = s1.wrote - s0.wrote
 	return run, nil
 }

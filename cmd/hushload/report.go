@@ -179,7 +179,8 @@ func (t *table) idle(h, b *IdleRun) {
 	t.pair("server CPU idle (% of one core)", h.CPUPct, b.CPUPct, false)
 	t.pair("… per 1,000 sessions (%)", h.CPUPctPer1000, b.CPUPctPer1000, false)
 	t.pair("bytes sent while idle", float64(h.BytesSent), float64(b.BytesSent), false)
-	t.pair("… on the wire (SSH, liveness)", float64(h.WireBytes), float64(b.WireBytes), false)
+	t.pair("… on their connections (SSH's own included)", float64(h.SessionWire), float64(b.SessionWire), false)
+	t.pair("written by the server (wchar: wake-ups, logs)", float64(h.WireBytes), float64(b.WireBytes), false)
 	t.pair("setup (s)", h.SetupSeconds, b.SetupSeconds, false)
 	t.row("", "", "", "")
 }

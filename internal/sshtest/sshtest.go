@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,9 @@ type Options struct {
 	// (its liveness questions); each is answered as OpenSSH answers one it
 	// does not know, with a failure.
 	Requests func(kind string)
+	// Wire, if set, counts every byte read from the connection: what the
+	// server sent, SSH's own messages and framing included.
+	Wire *atomic.Int64
 }
 
 // NewKey returns a fresh ed25519 signer.
@@ -183,6 +187,9 @@ func Open(addr, user string, o Options, stderr io.Writer) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Wire != nil {
+		conn = countedConn{Conn: conn, n: o.Wire}
+	}
 	_ = conn.SetDeadline(time.Now().Add(limit)) // a server that never answers the handshake
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
@@ -240,6 +247,18 @@ func (c *Conn) start(o Options, stderr io.Writer) error {
 		return sess.Start(o.Command)
 	}
 	return sess.Shell()
+}
+
+// countedConn counts what is read from a connection.
+type countedConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // stderrOf collects a Term's stderr.
