@@ -189,8 +189,8 @@ func (g *guard) wait(extra *limits.Bucket) bool {
 	}
 }
 
-// sessionChannel serves a session channel through ssh's own handler, with
-// the connection's limits in front of it.
+// sessionChannel serves a session channel (see channel.go), with the
+// connection's limits in front of it.
 func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
 	g := guardOf(ctx)
 	g.mu.Lock()
@@ -202,7 +202,12 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc goss
 		return
 	}
 	defer g.closeSession()
-	ssh.DefaultSessionHandler(srv, conn, &limitedChannel{NewChannel: nc, g: g}, ctx)
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		return
+	}
+	sess := &channelSession{Channel: ch, conn: conn, ctx: ctx}
+	sess.serve(reqs, g, srv.Handler, s.badSubsystem)
 }
 
 // otherChannel refuses every other channel type (port forwarding).
@@ -216,61 +221,6 @@ func (s *Server) otherChannel(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewCh
 func (s *Server) globalRequest(ctx ssh.Context, _ *ssh.Server, req *gossh.Request) (bool, []byte) {
 	_ = guardOf(ctx).wait(nil) // refused either way
 	return false, nil
-}
-
-// limitedChannel hands ssh's session handler a filtered view of the
-// channel's requests.
-type limitedChannel struct {
-	gossh.NewChannel
-	g *guard
-}
-
-func (c *limitedChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
-	ch, in, err := c.NewChannel.Accept()
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make(chan *gossh.Request)
-	go c.filter(in, out)
-	return ch, out, nil
-}
-
-// filter passes requests on at the pace the connection is allowed, refuses
-// environment variables beyond a handful of short ones, and declines agent
-// forwarding quietly (OpenSSH then carries on without it).
-func (c *limitedChannel) filter(in <-chan *gossh.Request, out chan<- *gossh.Request) {
-	defer close(out)
-	resizes := limits.NewBucket(resizeRate, resizeBurst)
-	env := 0
-	for req := range in {
-		var extra *limits.Bucket
-		if req.Type == "window-change" {
-			extra = &resizes
-		}
-		if !c.g.wait(extra) {
-			if req.WantReply {
-				_ = req.Reply(false, nil)
-			}
-			continue
-		}
-		if req.Type == agentRequest {
-			if req.WantReply {
-				_ = req.Reply(false, nil)
-			}
-			continue
-		}
-		if req.Type == "env" {
-			var kv struct{ Key, Value string }
-			if env >= maxEnv || gossh.Unmarshal(req.Payload, &kv) != nil || len(kv.Key) > maxEnvKey || len(kv.Value) > maxEnvValue {
-				if req.WantReply {
-					_ = req.Reply(false, nil)
-				}
-				continue
-			}
-			env++
-		}
-		out <- req
-	}
 }
 
 // A client that stops reading is caught by asking it something while

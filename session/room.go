@@ -15,7 +15,7 @@ import (
 // runRoom runs one person's UI until they leave, the connection drops or
 // their seat ends (the server shutting down ends every seat).
 func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
-	pty, windows, _ := sess.Pty()
+	pty, _, _ := sess.Pty()
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
@@ -39,8 +39,9 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 		Quiet:    quiet,
 		Pictures: pictures,
 	})
-	// Everything reaches the model through one inbox, from goroutines of
-	// their own; the model's loop waits on nobody else.
+	// Keys and window sizes reach the model through one inbox, from the
+	// input's goroutine and the channel's request loop; the model's loop
+	// waits on nobody else.
 	inbox := make(chan tea.Msg, 16)
 	deliver := func(msg tea.Msg) {
 		select {
@@ -56,14 +57,13 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 		_ = ui.ReadInput(in, deliver)
 		cancel()
 	}()
-	go func() {
-		// Drained until the session's requests end, even after the model
-		// has: an unread window change would block that connection's SSH
-		// packet loop.
-		for w := range windows {
-			deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
-		}
-	}()
+	// Window changes come from the channel's request loop, which waits
+	// while the model is busy and stops waiting once it has ended.
+	if w := sess.(*channelSession).onResize(func(w ssh.Window) {
+		deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+	}); w != pty.Window {
+		deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+	}
 	model.Run(ctx, inbox, screen)
 	cancel()
 	screen.Close(model.Farewell(), time.Second)

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"charm.land/ssh"
@@ -101,5 +102,5 @@ func (s *Server) welcome(sess ssh.Session) {
 Every key you press shows up on the other screen as you type it,
 then fades away after a few seconds. Nothing is kept.
 `, s.hub.Invite("new"), s.hub.Invite("group"), s.cfg.MaxGroup, s.hub.Invite("CODE"), s.hub.Invite("lobby"))
-	_, _ = fmt.Fprint(sess, text)
+	_, _ = fmt.Fprint(sess, strings.ReplaceAll(text, "\n", "\r\n")) // the terminal is in raw mode
 }

@@ -83,7 +83,6 @@ func New(cfg Config) (*Server, error) {
 	srv.HandshakeTimeout = cfg.HandshakeTimeout
 	srv.ConnCallback = s.connect
 	srv.BannerHandler = s.banner
-	srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{"default": s.badSubsystem}
 	srv.ConnectionFailedCallback = func(net.Conn, error) { s.cfg.Metrics.HandshakeFailed() }
 	srv.ChannelHandlers = map[string]ssh.ChannelHandler{
 		"session": s.sessionChannel,
