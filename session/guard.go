@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
@@ -62,14 +61,14 @@ type guard struct {
 	done     chan struct{} // closed with the connection
 
 	// Liveness while output flows (see probe).
-	ssh      *gossh.ServerConn
-	armed    atomic.Bool  // a probe is due or awaits its answer
-	answered atomic.Int64 // when the last probe was answered, Unix nanoseconds
-	probing  *time.Timer
+	ssh     *gossh.ServerConn
+	flow    *talk.Flow
+	probing *time.Timer
 }
 
 func newGuard(s *Server, conn net.Conn, gate *talk.Conn) *guard {
-	g := &guard{s: s, conn: conn, gate: gate, requests: limits.NewBucket(requestRate, requestBurst), done: make(chan struct{})}
+	g := &guard{s: s, conn: conn, gate: gate, requests: limits.NewBucket(requestRate, requestBurst), done: make(chan struct{}),
+		flow: talk.NewFlow(s.cfg.StallTimeout)}
 	g.idle = time.AfterFunc(time.Hour, g.idleOut)
 	g.idle.Stop()
 	return g
@@ -223,60 +222,27 @@ func (s *Server) globalRequest(ctx ssh.Context, _ *ssh.Server, req *gossh.Reques
 	return false, nil
 }
 
-// A client that stops reading is caught by asking it something while
-// output flows: a global request it must answer (any SSH client answers
-// one it does not know with a failure). The answer can only come after the
-// client has read everything sent before the question, so no kernel
-// buffer, however large it grows, hides a reader that stopped. While
-// nothing is written, nothing is asked: idle sessions cost nothing.
+// A client that stops reading is caught by asking it a global request it
+// must answer (any SSH client answers one it does not know with a
+// failure), while output flows to it (see talk.Flow).
 const liveness = "keepalive@hush"
 
 // output wraps w, a session's channel: output that flows arms the probe.
-// Output flows once writes have followed each other, each within half a
-// stall timeout of the one before, for a quarter of a stall timeout; the
-// question goes out a quarter of a stall timeout later, and again while
-// the flow goes on, half a stall timeout after each answer. So the frames
-// of a session arriving (its first frame, the terminal's colours, a peer
-// joining), a notice ending or one key are no flow: a session at rest
-// after them gets no bytes and holds no timer. A reader that stopped and
-// is sent only such bursts costs what an idle session does, and when its
-// kernel buffers fill, the Screen's stall timeout hangs up on it.
-func (g *guard) output(w io.Writer) io.Writer {
-	return &probedWriter{w: w, g: g, stall: g.s.cfg.StallTimeout}
-}
+func (g *guard) output(w io.Writer) io.Writer { return &probedWriter{w: w, g: g} }
 
-// probedWriter is written by one goroutine at a time (the Screen's).
 type probedWriter struct {
-	w     io.Writer
-	g     *guard
-	stall time.Duration
-	seen  bool      // a write was made
-	last  time.Time // the write before this one
-	flow  time.Time // the first write of the flow the last one belongs to
+	w io.Writer
+	g *guard
 }
 
 func (p *probedWriter) Write(b []byte) (int, error) {
-	if p.flows(time.Now()) {
-		p.g.arm(p.stall / 4)
+	if p.g.flow.Wrote(time.Now()) {
+		p.g.arm(p.g.flow.Delay())
 	}
 	return p.w.Write(b)
 }
 
-// flows takes note of a write at now and reports whether it is the one
-// that should arm a probe: output has flowed for a quarter of a stall
-// timeout (since the last answer, if there was one) and no probe is due.
-func (p *probedWriter) flows(now time.Time) bool {
-	if !p.seen || now.Sub(p.last) >= p.stall/2 {
-		p.flow = now
-	}
-	if a := time.Unix(0, p.g.answered.Load()); a.After(p.flow) {
-		p.flow = a
-	}
-	p.seen, p.last = true, now
-	return now.Sub(p.flow) >= p.stall/4 && !p.g.armed.Swap(true)
-}
-
-// arm schedules a probe after d, unless one is due.
+// arm schedules a probe after d.
 func (g *guard) arm(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -294,7 +260,7 @@ func (g *guard) probe() {
 	conn, closed := g.ssh, g.closed
 	g.mu.Unlock()
 	if closed || conn == nil {
-		g.armed.Store(false)
+		g.flow.Unasked()
 		return
 	}
 	answered := make(chan struct{})
@@ -306,8 +272,7 @@ func (g *guard) probe() {
 	defer t.Stop()
 	select {
 	case <-answered:
-		g.answered.Store(time.Now().UnixNano())
-		g.armed.Store(false)
+		g.flow.Answered(time.Now())
 	case <-g.done:
 	case <-t.C:
 		g.s.log.Warn("client stopped reading, hanging up", "remote", talk.Key(g.conn.RemoteAddr()))

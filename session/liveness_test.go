@@ -9,50 +9,6 @@ import (
 	"github.com/hush-chat/hush/internal/sshtest"
 )
 
-// A probe is armed once writes have flowed for a quarter of a stall
-// timeout, never by a burst, and again only a quarter of a stall timeout
-// into a flow that goes on after an answer.
-func TestProbeArmsOnlyOnAFlow(t *testing.T) {
-	const stall = 4 * time.Second
-	p := &probedWriter{g: &guard{}, stall: stall}
-	at := time.Unix(100, 0)
-	write := func(d time.Duration) bool { at = at.Add(d); return p.flows(at) }
-
-	// Arriving: a burst of frames, then a notice that ends, then one key.
-	for _, d := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 300 * time.Millisecond, stall, stall} {
-		if write(d) {
-			t.Fatalf("a burst armed a probe (write %v after the one before)", d)
-		}
-	}
-	// Typing: a frame every 100 ms arms once a second has flowed.
-	n := 0
-	for !write(100 * time.Millisecond) {
-		if n++; n > 100 {
-			t.Fatal("a flow never armed a probe")
-		}
-	}
-	if n != 9 {
-		t.Errorf("a flow armed a probe after %d more frames, want 9 (a quarter of the stall timeout)", n)
-	}
-	// While the probe is due, nothing arms another.
-	for range 20 {
-		if write(100 * time.Millisecond) {
-			t.Fatal("armed twice")
-		}
-	}
-	// Answered: the flow that goes on arms again a quarter of a stall
-	// timeout after the answer.
-	p.g.answered.Store(at.UnixNano())
-	p.g.armed.Store(false)
-	n = 0
-	for !write(100 * time.Millisecond) {
-		n++
-	}
-	if n != 9 {
-		t.Errorf("after an answer, armed after %d frames, want 9", n)
-	}
-}
-
 // A session is asked whether it still reads only while output flows to
 // it: arriving (its first frames, a peer joining) is a burst, and a
 // session at rest after it gets no question and no bytes. Typing to it is

@@ -53,10 +53,18 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 		}()
 		readDone <- t.listen(ctx, conv, out, choices)
 	}()
-	ping := time.NewTicker(t.s.cfg.StallTimeout / 2)
-	defer ping.Stop()
-	flowed := false // output since the last ping
-	var lastPing time.Time
+	// Like SSH's probe: while output flows, the tab is asked a question
+	// it answers only once it has read what came before (see talk.Flow).
+	// A tab nobody speaks to is asked now and then, so a phone that went
+	// away does not hold a seat for ever.
+	flow := talk.NewFlow(t.s.cfg.StallTimeout)
+	wrote := func() {
+		if flow.Wrote(time.Now()) {
+			time.AfterFunc(flow.Delay(), func() { t.probe(ctx, cancel, flow) })
+		}
+	}
+	rest := time.NewTicker(restPing)
+	defer rest.Stop()
 	events := make([]talk.Event, 0, 16)
 	for {
 		var evs []talk.Event
@@ -73,7 +81,7 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 			if t.send(ctx, f) != nil {
 				return
 			}
-			flowed = true
+			wrote()
 			continue
 		case ch := <-choices:
 			evs = r.choose(ctx, ch)
@@ -82,14 +90,9 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 			evs = events
 		case ev := <-conv.Notes():
 			evs = append(events[:0], ev)
-		case now := <-ping.C:
-			// Like SSH's probe: while output flows, ask for an answer, which
-			// a browser gives only once it has read what came before. A tab
-			// nobody speaks to is asked now and then, so a phone that went
-			// away does not hold a seat for ever.
-			if flowed || now.Sub(lastPing) >= restPing {
-				flowed, lastPing = false, now
-				go t.probe(ctx, cancel)
+		case now := <-rest.C:
+			if now.Sub(time.Unix(0, t.asked.Load())) >= restPing {
+				go t.probe(ctx, cancel, nil)
 			}
 			continue
 		}
@@ -98,7 +101,9 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 				return
 			}
 		}
-		flowed = flowed || len(evs) > 0
+		if len(evs) > 0 {
+			wrote()
+		}
 	}
 }
 
@@ -261,11 +266,13 @@ func (r *relay) show(ctx context.Context, e talk.Event) bool {
 const restPing = 30 * time.Second
 
 // probe asks the tab a question with a random nonce and drops it if the
-// answer does not come within the stall timeout. The page answers only
+// answer does not come within the stall timeout; flow, if the question is
+// about output that flows, is told of the answer. The page answers only
 // once it has read everything sent before, so a tab that stopped reading
 // cannot keep its seat by answering blind (as it could a WebSocket ping,
 // whose payload coder/websocket counts up).
-func (t *tab) probe(ctx context.Context, drop context.CancelFunc) {
+func (t *tab) probe(ctx context.Context, drop context.CancelFunc, flow *talk.Flow) {
+	t.asked.Store(time.Now().UnixNano())
 	pctx, cancel := context.WithTimeout(ctx, t.s.cfg.StallTimeout)
 	defer cancel()
 	nonce, answered := t.asks.ask()
@@ -278,6 +285,9 @@ func (t *tab) probe(ctx context.Context, drop context.CancelFunc) {
 	}
 	select {
 	case <-answered:
+		if flow != nil {
+			flow.Answered(time.Now())
+		}
 	case <-pctx.Done():
 		if ctx.Err() == nil {
 			t.stalled(drop)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -151,7 +152,8 @@ type tab struct {
 	c      *websocket.Conn
 	remote string
 	link   func(code string) string
-	asks   asks // liveness questions (see probe)
+	asks   asks         // liveness questions (see probe)
+	asked  atomic.Int64 // when the last was asked, Unix nanoseconds
 }
 
 // places are where a hello may ask to go.
