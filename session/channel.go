@@ -69,7 +69,7 @@ func (c *channelSession) serve(reqs <-chan *gossh.Request, g *guard, handler ssh
 				Modes                string
 			}
 			c.mu.Lock()
-			ok := !handled && c.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil
+			ok := !handled && c.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil && len(p.Term) <= maxTerm
 			if ok {
 				c.pty = &ssh.Pty{Term: p.Term, Window: window(p.Cols, p.Rows, p.PxW, p.PxH)}
 			}

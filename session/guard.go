@@ -36,6 +36,8 @@ const (
 	maxEnv      = 16
 	maxEnvKey   = 64
 	maxEnvValue = 256
+	// maxTerm bounds the terminal's name in a PTY request (xterm-256color).
+	maxTerm = 64
 	// idleGrace is how long an authenticated connection may hold its place
 	// without a session open.
 	idleGrace = 5 * time.Second
