@@ -38,6 +38,7 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 		Pace:     pace,
 		Quiet:    quiet,
 		Pictures: pictures,
+		Fades:    s.fades,
 	})
 	// Keys and window sizes reach the model through one inbox, from the
 	// input's goroutine and the channel's request loop; the model's loop

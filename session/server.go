@@ -21,6 +21,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hush-chat/hush/talk"
+	"github.com/hush-chat/hush/ui"
 )
 
 // Config is what the SSH front end needs to know.
@@ -39,10 +40,11 @@ type Config struct {
 
 // Server is a hush SSH server.
 type Server struct {
-	cfg Config
-	ssh *ssh.Server
-	log *slog.Logger
-	hub *talk.Hub
+	cfg   Config
+	ssh   *ssh.Server
+	log   *slog.Logger
+	hub   *talk.Hub
+	fades *ui.Fades // shared by every screen
 }
 
 // New builds a server; call Serve to start it.
@@ -59,7 +61,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, hub: cfg.Hub}
+	s := &Server{cfg: cfg, log: cfg.Log, hub: cfg.Hub, fades: ui.NewFades()}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		// Everyone is let in: a key gives a stable handle, no key makes a guest.

@@ -3,6 +3,7 @@ package ui
 import (
 	"image/color"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/colorprofile"
@@ -50,6 +51,50 @@ type fader struct {
 	// bright. pens[color][step] is the same shade as a pen, for glyphs.
 	styles [talk.Palette][]string
 	pens   [talk.Palette][]pen
+}
+
+// Fades are the shades screens fade through, built once for each linger,
+// colour profile and background and shared: a screen's own table would
+// cost it 5–6 KB.
+type Fades struct {
+	mu   sync.Mutex
+	made map[fadeKey]*fader
+}
+
+type fadeKey struct {
+	linger  time.Duration
+	profile colorprofile.Profile
+	bg      color.RGBA
+	known   bool // the terminal said what its background is
+}
+
+// maxFades bounds the tables kept: terminals may claim any background, and
+// a screen whose table is not kept builds its own.
+const maxFades = 64
+
+// NewFades returns an empty set of shared fades.
+func NewFades() *Fades { return &Fades{made: make(map[fadeKey]*fader)} }
+
+// get returns the fader for linger, p and bg, shared if fs is not nil.
+// A fader is never changed once made.
+func (fs *Fades) get(linger time.Duration, p colorprofile.Profile, bg color.Color) *fader {
+	if fs == nil {
+		return newFader(linger, p, bg)
+	}
+	k := fadeKey{linger: linger, profile: p, known: bg != nil}
+	if bg != nil {
+		k.bg = toRGBA(bg)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.made[k]; ok {
+		return f
+	}
+	f := newFader(linger, p, bg)
+	if len(fs.made) < maxFades {
+		fs.made[k] = f
+	}
+	return f
 }
 
 // newFader fades over linger toward bg, the terminal's background (nil

@@ -32,6 +32,9 @@ type Config struct {
 	// Pictures is what this person sees of pictures: PicturesVeil (the
 	// zero value), PicturesShow or PicturesOff.
 	Pictures int
+	// Fades, if set, is shared by every screen of a server, so screens
+	// that fade alike share their shades (nil: each builds its own).
+	Fades *Fades
 }
 
 // Events carries what happened in the conversation since the last Events.
@@ -140,7 +143,7 @@ func New(cfg Config) *Model {
 
 // refade builds the fader for this screen's pace and background.
 func (m *Model) refade() {
-	m.fade = newFader(m.cfg.Conv.Fade().Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
+	m.fade = m.cfg.Fades.get(m.cfg.Conv.Fade().Linger*time.Duration(m.pace), m.cfg.Profile, m.bg)
 	m.memo.reset()
 	m.invite.lines, m.helpRows.lines = nil, nil
 }
