@@ -27,6 +27,9 @@ func TestCRLF(t *testing.T) {
 
 // One PTY a session, with a terminal name of sensible length, asked for
 // before the shell; window changes only once there is one.
+// agentRequest asks for agent forwarding, which hush never needs.
+const agentRequest = "auth-agent-req@openssh.com"
+
 func TestPTYRequests(t *testing.T) {
 	s := serve(t, nil)
 	c := dialRaw(t, s.addr, "new")
@@ -67,7 +70,7 @@ func TestPTYRequests(t *testing.T) {
 	if !resize() {
 		t.Error("a window change with a PTY was refused")
 	}
-	if ok, err := sess.SendRequest("auth-agent-req@openssh.com", true, nil); err != nil || ok {
+	if ok, err := sess.SendRequest(agentRequest, true, nil); err != nil || ok {
 		t.Errorf("agent forwarding: %v, %v; want refused", ok, err)
 	}
 }

@@ -43,9 +43,6 @@ const (
 	idleGrace = 5 * time.Second
 )
 
-// agentRequest asks for agent forwarding, which hush never needs.
-const agentRequest = "auth-agent-req@openssh.com"
-
 // guard watches one connection: its place at the gate, how many sessions
 // it has open, how fast it sends requests, and whether it is holding a
 // slot without using it.
