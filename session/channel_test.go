@@ -25,18 +25,13 @@ func TestCRLF(t *testing.T) {
 	}
 }
 
-// One PTY a session, with a terminal name of sensible length, asked for
-// before the shell; window changes only once there is one.
 // agentRequest asks for agent forwarding, which hush never needs.
 const agentRequest = "auth-agent-req@openssh.com"
 
+// One PTY a session, with a terminal name of sensible length, asked for
+// before the shell; window changes only once there is one.
 func TestPTYRequests(t *testing.T) {
-	s := serve(t, nil)
-	c := dialRaw(t, s.addr, "new")
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := rawSession(t, serve(t, nil).addr)
 	pty := func(term string) bool {
 		ok, err := sess.SendRequest("pty-req", true, gossh.Marshal(struct {
 			Term                 string

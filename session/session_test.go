@@ -197,6 +197,16 @@ func dialRaw(t *testing.T, addr, user string) *gossh.Client {
 	return c
 }
 
+// rawSession opens a session channel as new@, nothing asked of it yet.
+func rawSession(t *testing.T, addr string) *gossh.Session {
+	t.Helper()
+	sess, err := dialRaw(t, addr, "new").NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 // closed waits (bounded) for the server to close c.
 func closed(t *testing.T, c *gossh.Client, within time.Duration) time.Duration {
 	t.Helper()
@@ -330,12 +340,7 @@ func TestSeatFreedWhenTheChannelEnds(t *testing.T) {
 // Environment variables beyond a handful of short ones are refused and
 // never stored; a flood of requests is slowed, not served at full speed.
 func TestRequestsAreBounded(t *testing.T) {
-	s := serve(t, nil)
-	c := dialRaw(t, s.addr, "new")
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := rawSession(t, serve(t, nil).addr)
 	big := strings.Repeat("x", 200<<10)
 	var before runtime.MemStats
 	runtime.GC()
