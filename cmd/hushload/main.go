@@ -239,8 +239,8 @@ func parseFlags(args []string, out io.Writer) (*opts, error) {
 		return nil, fmt.Errorf("-conc %d / -dial-conc %d: want 1..256", o.conc, o.dialConc)
 	case o.width < 20 || o.height < 10 || o.width > 500 || o.height > 200:
 		return nil, fmt.Errorf("-width/-height %dx%d: out of range", o.width, o.height)
-	case o.settle < 0 || o.settle > 2*time.Minute:
-		return nil, fmt.Errorf("-settle %v: want 0..2m", o.settle)
+	case o.settle < 0 || o.settle > 5*time.Minute:
+		return nil, fmt.Errorf("-settle %v: want 0..5m", o.settle)
 	case o.timeout < time.Second:
 		return nil, fmt.Errorf("-timeout %v: too short", o.timeout)
 	}
