@@ -28,9 +28,6 @@ func (rm *room) knock(ctx context.Context, code string, m rooms.Member) (rooms.S
 	r := rm.reg
 	rm.writes.Lock()
 	defer rm.writes.Unlock()
-	if err := rm.subscribe(); err != nil {
-		return nil, err
-	}
 	rec, me, gone, err := rm.take(ctx, m, true, func(rec *record, exists bool) error {
 		switch {
 		case !exists, len(rec.Members) == 0:

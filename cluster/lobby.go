@@ -33,9 +33,6 @@ func (r *Registry) Lobby(ctx context.Context, size int, m rooms.Member) (rooms.S
 func (rm *room) enter(ctx context.Context, size int, m rooms.Member) (rooms.Seat, error) {
 	rm.writes.Lock()
 	defer rm.writes.Unlock()
-	if err := rm.subscribe(); err != nil {
-		return nil, err
-	}
 	rec, me, gone, err := rm.take(ctx, m, false, func(rec *record, _ bool) error {
 		if len(rec.Members) >= size {
 			return rooms.ErrFull

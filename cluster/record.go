@@ -140,12 +140,17 @@ func pause(ctx context.Context) {
 // held.
 func (rm *room) tidyLocked(ctx context.Context) error {
 	r := rm.reg
-	ours := func(m member) bool { return r.own(m.Node) && !rm.holds(m.ID, m.Node) }
+	return rm.strike(ctx, func(m member) bool { return r.own(m.Node) && !rm.holds(m.ID, m.Node) })
+}
+
+// strike deletes the members and knocks gone says are gone from the record,
+// and lets the room go if nobody is left in it. Called with rm.writes held.
+func (rm *room) strike(ctx context.Context, gone func(member) bool) error {
 	wrote := false
 	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
 		n := len(rec.Members) + len(rec.Door)
-		rec.Members = slices.DeleteFunc(rec.Members, ours)
-		rec.Door = slices.DeleteFunc(rec.Door, ours)
+		rec.Members = slices.DeleteFunc(rec.Members, gone)
+		rec.Door = slices.DeleteFunc(rec.Door, gone)
 		wrote = exists && len(rec.Members)+len(rec.Door) != n
 		return wrote, nil
 	})

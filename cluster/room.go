@@ -98,9 +98,6 @@ func (rm *room) open(ctx context.Context, code string, seats int, m rooms.Member
 func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Seat, error) {
 	rm.writes.Lock()
 	defer rm.writes.Unlock()
-	if err := rm.subscribe(); err != nil {
-		return nil, err
-	}
 	rec, me, gone, err := rm.take(ctx, m, false, func(rec *record, exists bool) error {
 		switch {
 		case !exists:
@@ -121,9 +118,13 @@ func (rm *room) join(ctx context.Context, code string, m rooms.Member) (rooms.Se
 // take writes m into the room's record, once the record's ghosts are
 // stripped and check lets it: as a member, with a free colour, or at the
 // door (atDoor). It returns the record written, m as written there, and
-// the ghosts it stripped. Called with rm.writes held.
+// the ghosts it stripped. It subscribes to the room's subject first, so
+// nothing said once m is written is missed. Called with rm.writes held.
 func (rm *room) take(ctx context.Context, m rooms.Member, atDoor bool, check func(rec *record, exists bool) error) (record, member, []member, error) {
 	r := rm.reg
+	if err := rm.subscribe(); err != nil {
+		return record{}, member{}, nil, err
+	}
 	var (
 		me   member
 		gone []member

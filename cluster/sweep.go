@@ -146,19 +146,9 @@ func (rm *room) reap(node string) {
 	defer rm.writes.Unlock()
 	ctx, cancel := context.WithTimeout(rm.reg.life, leaveTimeout)
 	defer cancel()
-	theirs := func(m member) bool { return m.Node == node }
-	wrote := false
-	rec, err := rm.update(ctx, func(rec *record, exists bool) (bool, error) {
-		n := len(rec.Members) + len(rec.Door)
-		rec.Members = slices.DeleteFunc(rec.Members, theirs)
-		rec.Door = slices.DeleteFunc(rec.Door, theirs)
-		wrote = exists && len(rec.Members)+len(rec.Door) != n
-		return wrote, nil
-	})
-	if err != nil { // counted; a Join finds what is left as ghosts
+	if err := rm.strike(ctx, func(m member) bool { return m.Node == node }); err != nil {
+		// counted; a Join finds what is left as ghosts
 		rm.reg.log.Debug("cluster: reap not written", "room", logKey(rm.key), "err", err)
-	} else if wrote && len(rec.Members) == 0 {
-		rm.emptied()
 	}
 }
 
