@@ -92,11 +92,8 @@ func (r *Memory) find(ctx context.Context, code string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := r.taking(ctx); err != nil {
 		return nil, err
-	}
-	if r.table.Closed() != nil {
-		return nil, ErrClosed
 	}
 	rm, ok := r.table.Get(code)
 	if !ok {
@@ -105,13 +102,22 @@ func (r *Memory) find(ctx context.Context, code string) (*room, error) {
 	return rm, nil
 }
 
-// Lobby implements Registry.
-func (r *Memory) Lobby(ctx context.Context, size int, m Member) (Seat, error) {
+// taking reports why nobody may take a seat now: ctx ended, or the
+// registry closed.
+func (r *Memory) taking(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if r.table.Closed() != nil {
-		return nil, ErrClosed
+		return ErrClosed
+	}
+	return nil
+}
+
+// Lobby implements Registry.
+func (r *Memory) Lobby(ctx context.Context, size int, m Member) (Seat, error) {
+	if err := r.taking(ctx); err != nil {
+		return nil, err
 	}
 	r.lobbyMu.Lock()
 	if r.lobby == nil {
