@@ -422,14 +422,7 @@
       const li = document.createElement('li');
       li.dataset.color = String(p.color);
       li.dataset.id = String(p.id);
-      const name = document.createElement('span');
-      name.className = 'name';
-      name.textContent = p.name;
-      const tag = document.createElement('span');
-      tag.className = 'tag';
-      tag.textContent = (p.badge ? ' ' + p.badge : '') + (p.guest ? ' · guest' : '') + (own ? ' · you' : '');
-      name.append(tag);
-      li.append(name);
+      li.append(nameOf('span', p, (p.badge ? ' ' + p.badge : '') + whoTag(p, own)));
       if (ignored) li.classList.add('ignored');
       if (!own && !ignored) {
         const asking = st.asking && st.asking.id === p.id;
@@ -478,18 +471,29 @@
 
   // ---- lanes: one per person, text fading in place ----
 
+  // nameOf is a person's name as a tagName element, tag after it.
+  function nameOf(tagName, p, tag) {
+    const name = document.createElement(tagName);
+    name.className = 'name';
+    name.textContent = p.name;
+    const t = document.createElement('span');
+    t.className = 'tag';
+    t.textContent = tag;
+    name.append(t);
+    return name;
+  }
+
+  // whoTag says whether a person is a guest, and whether it is you.
+  function whoTag(p, own) {
+    return (p.guest ? ' · guest' : '') + (own ? ' · you' : '');
+  }
+
   function addLane(p, own) {
     const el = document.createElement('div');
     el.className = 'lane';
     el.dataset.color = String(p.color);
     el.dataset.id = String(p.id);
-    const name = document.createElement('div');
-    name.className = 'name';
-    name.textContent = p.name;
-    const tag = document.createElement('span');
-    tag.className = 'tag';
-    tag.textContent = (p.guest ? ' · guest' : '') + (own ? ' · you' : '');
-    name.append(tag);
+    const name = nameOf('div', p, whoTag(p, own));
     const text = document.createElement('div');
     text.className = 'text';
     el.append(name, text);
