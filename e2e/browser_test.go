@@ -201,6 +201,17 @@ func (p *page) seatedCode() string {
 
 func webURL(s *server) string { return "http://" + s.WebAddr() }
 
+// joinGroup has a open a group and a second page, b, take a seat in it
+// from the link; it returns b and the room's code.
+func joinGroup(t *testing.T, s *server, a *page) (*page, string) {
+	t.Helper()
+	a.do(chromedp.Click(chromedp.ID("group")))
+	code := a.seatedCode()
+	b := openPage(t, webURL(s)+"/"+code)
+	b.seatedCode()
+	return b, code
+}
+
 // sshName is the SSH member's name as the page shows it: the first word of
 // their lane header on their own screen.
 func sshName(term *sshtest.Term) string {
@@ -313,10 +324,7 @@ func TestBrowserRefusals(t *testing.T) {
 func TestBrowserGroup(t *testing.T) {
 	s := startServer(t)
 	a := openPage(t, webURL(s)+"/")
-	a.do(chromedp.Click(chromedp.ID("group")))
-	code := a.seatedCode()
-	b := openPage(t, webURL(s)+"/"+code)
-	b.seatedCode()
+	b, code := joinGroup(t, s, a)
 	carol := sshtest.Dial(t, s.Addr(), code, sshtest.Options{})
 	for _, p := range []*page{a, b} {
 		p.wait("three people listed", "document.querySelectorAll('#who li').length === 3")

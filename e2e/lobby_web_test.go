@@ -109,10 +109,7 @@ func TestBrowserLobby(t *testing.T) {
 func TestBrowserKnock(t *testing.T) {
 	s := startServer(t)
 	a := openPage(t, webURL(s)+"/")
-	a.do(chromedp.Click(chromedp.ID("group")))
-	code := a.seatedCode()
-	b := openPage(t, webURL(s)+"/"+code)
-	b.seatedCode()
+	b, code := joinGroup(t, s, a)
 	a.wait("b in the room", "document.querySelectorAll('#who li').length === 2")
 	a.click("the Lock button", "!document.getElementById('lock').hidden && document.getElementById('lock')")
 	for _, p := range []*page{a, b} {
@@ -220,10 +217,7 @@ func TestBrowserKnocksBackIntoItsLockedRoom(t *testing.T) {
 	s := startServer(t)
 	cut := proxyTo(t, s.WebAddr())
 	a := openPage(t, "http://"+cut.addr+"/")
-	a.do(chromedp.Click(chromedp.ID("group")))
-	code := a.seatedCode()
-	b := openPage(t, webURL(s)+"/"+code)
-	b.seatedCode()
+	b, code := joinGroup(t, s, a)
 	a.wait("b in the room", "document.querySelectorAll('#who li').length === 2")
 	b.click("the Lock button", "!document.getElementById('lock').hidden && document.getElementById('lock')")
 	a.wait("the room locked", "document.getElementById('lock').textContent === 'Lock: on'")

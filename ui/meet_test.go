@@ -47,6 +47,12 @@ func lobbyModel(t testing.TB, w, h int) (*Model, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return onClock(t, conv, w, h)
+}
+
+// onClock is a w×h truecolor model of conv on a clock the test moves,
+// conv closed with the test.
+func onClock(t testing.TB, conv *talk.Conv, w, h int) (*Model, *clock) {
 	t.Cleanup(conv.Close)
 	clk := &clock{t: time.Unix(1e9, 0)}
 	m := New(Config{Conv: conv, Profile: colorprofile.TrueColor, Width: w, Height: h})
@@ -244,10 +250,7 @@ func doorModel(t testing.TB, w, h int) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(conv.Close)
-	clk := &clock{t: time.Unix(1e9, 0)}
-	m := New(Config{Conv: conv, Profile: colorprofile.TrueColor, Width: w, Height: h})
-	m.now = clk.now
+	m, _ := onClock(t, conv, w, h)
 	return m
 }
 
