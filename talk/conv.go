@@ -70,7 +70,7 @@ type Conv struct {
 	lobby  atomic.Pointer[lobby] // the lobby's asks and choices; nil elsewhere
 	door   *door                 // the knock's wait; nil elsewhere
 	idle   *idle
-	notes  chan Event
+	notes  chan *Event
 	room   []rooms.Event // drained from the seat; reused
 	closed sync.Once
 	budget func() bool // spends one picture from the address's allowance; nil: none
@@ -122,7 +122,7 @@ func (h *Hub) newConv(seat rooms.Seat, done func()) *Conv {
 	c := &Conv{
 		h:     h,
 		done:  done,
-		notes: make(chan Event, notesRoom),
+		notes: make(chan *Event, notesRoom),
 	}
 	c.at.Store(h.place(seat))
 	timeout := h.cfg.IdleTimeout
@@ -162,7 +162,8 @@ func cleanPeer(p Peer) Peer {
 
 // notesRoom is what Notes holds: a warning, an end, and what the asks'
 // and a knock's timers say always fit, whatever pictures of one's own
-// wait beside them.
+// wait beside them. They wait as pointers: notes are rare, and every
+// session holds the queue.
 const notesRoom = 16
 
 func (c *Conv) note(ev Event) {
@@ -170,7 +171,7 @@ func (c *Conv) note(ev Event) {
 		return // the echo of one's own picture is what gives way
 	}
 	select {
-	case c.notes <- ev:
+	case c.notes <- &ev:
 	default: // one of each kind is already waiting
 	}
 }
@@ -219,7 +220,7 @@ func (c *Conv) Ready() <-chan struct{} { return c.place().seat.Ready() }
 // Notes delivers what the conversation itself says: the idle warning, the
 // end when idleness lets the person go, and pictures this person sent
 // (from wherever they sent them).
-func (c *Conv) Notes() <-chan Event { return c.notes }
+func (c *Conv) Notes() <-chan *Event { return c.notes }
 
 // Drain appends what happened in the room since the last Drain to buf.
 // An Ended event is the last it ever gives.

@@ -39,7 +39,7 @@ func (l *listener) until(t *testing.T, what string, f func(talk.Event) bool) tal
 		case <-l.c.Ready():
 			l.heard = l.c.Drain(l.heard)
 		case ev := <-l.c.Notes():
-			l.heard = append(l.heard, ev)
+			l.heard = append(l.heard, *ev)
 		case <-deadline:
 			t.Fatalf("%s: waited %v for %s", l.c.Self().Name, bound, what)
 		}

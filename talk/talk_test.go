@@ -222,7 +222,7 @@ func TestIdle(t *testing.T) {
 		t.Helper()
 		select {
 		case ev := <-a.Notes():
-			return ev
+			return *ev
 		case <-time.After(bound):
 			t.Fatal("no note")
 		}

@@ -79,7 +79,7 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 			case <-conv.Ready():
 				cmd = roomEvents()
 			case ev := <-notes:
-				cmd = m.events([]talk.Event{ev}, m.now())
+				cmd = m.events([]talk.Event{*ev}, m.now())
 			case <-timer.C:
 				armed = time.Time{}
 				msg = tick{}

@@ -89,7 +89,7 @@ func (t *tab) room(ctx context.Context, conv *talk.Conv) {
 			events = conv.Drain(events[:0])
 			evs = events
 		case ev := <-conv.Notes():
-			evs = append(events[:0], ev)
+			evs = append(events[:0], *ev)
 		case now := <-rest.C:
 			if now.Sub(time.Unix(0, t.asked.Load())) >= restPing {
 				go t.probe(ctx, cancel, nil)
