@@ -38,7 +38,7 @@ func ReadInput(r io.Reader, send func(tea.Msg)) error {
 	defer in.timer.Stop()
 	// A key is a few bytes; a paste comes in chunks however big this is.
 	// The chunk lives as long as the session, so it is small.
-	var chunk [1024]byte
+	var chunk [256]byte
 	for {
 		n, err := r.Read(chunk[:])
 		in.mu.Lock()
