@@ -14,8 +14,9 @@ import (
 //
 // A screen at rest holds no goroutine, no timer and no buffer: the writer
 // starts with the first frame after a rest and ends once nothing has come
-// for restAfter, giving back its write buffer and the spare frames, and
-// keeping the frame shown, cut to its size, to diff the next one against.
+// for restAfter, giving back its timers, its write buffer and the spare
+// frames, and keeping the frame shown, cut to its size, to diff the next
+// one against.
 type Screen struct {
 	w       io.Writer
 	stall   time.Duration
@@ -162,15 +163,11 @@ func (s *Screen) wakeWriter() {
 // run writes what is waiting until nothing has come for restAfter, or the
 // screen closes.
 func (s *Screen) run() {
-	if s.stalled == nil && s.onStall != nil && s.stall > 0 {
+	if s.onStall != nil && s.stall > 0 {
 		s.stalled = time.AfterFunc(time.Hour, s.onStall)
 		s.stalled.Stop()
 	}
-	if s.rest == nil {
-		s.rest = time.NewTimer(restAfter)
-	} else {
-		s.rest.Reset(restAfter)
-	}
+	s.rest = time.NewTimer(restAfter)
 	last := time.Now() // the last work done; the rest timer may be older
 	for {
 		s.mu.Lock()
@@ -204,6 +201,7 @@ func (s *Screen) run() {
 			s.shown = s.shown.compact()
 			s.last = s.shown
 			s.spare, s.buf, s.rawBuf = nil, nil, nil
+			s.stalled, s.rest = nil, nil // stopped after each write, and fired
 			s.mu.Unlock()
 			return
 		}
