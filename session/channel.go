@@ -7,26 +7,40 @@ import (
 	"strings"
 	"sync"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hush-chat/hush/limits"
+	"github.com/hush-chat/hush/ui"
 )
 
 // channelSession is one session channel. Its requests are read, limited
 // and answered on the goroutine ssh runs the channel on, and a window
-// change goes straight to whoever draws the session: no goroutine stands
-// between the client's requests and the session, which keeps a session
-// at rest to the goroutines it cannot do without.
+// change goes straight to whoever draws the session. A session in a room
+// takes the requests over (take): its model's loop answers window changes
+// itself and the channel's goroutine ends, so a session at rest runs the
+// goroutines it cannot do without and no more.
 type channelSession struct {
 	gossh.Channel
 	conn *gossh.ServerConn
 	ctx  ssh.Context
+	g    *guard
+
+	handler   ssh.Handler
+	subsystem ssh.SubsystemHandler
+	taken     chan (<-chan *gossh.Request) // the request loop gives its channel to take
+	ended     chan struct{}                // closed when the request loop ends with the channel
+
+	// Owned by whoever reads the requests: the request loop, or the
+	// session that took them.
+	handled bool
+	resizes limits.Bucket
 
 	// Set by the request loop before the handler starts, read after.
-	env       []string
-	rawCmd    string
-	subsystem string
+	env     []string
+	rawCmd  string
+	subName string
 
 	mu      sync.Mutex
 	pty     *ssh.Pty
@@ -36,75 +50,138 @@ type channelSession struct {
 
 var _ ssh.Session = (*channelSession)(nil)
 
-// serve answers the channel's requests until the client closes it: at
-// the pace the connection is allowed, with a handful of short environment
-// variables, one PTY, window changes, and one shell or command, which
-// runs handler (a subsystem runs subsystem). Everything else (agent or X11
-// forwarding, signals) is declined; OpenSSH carries on without it.
-func (c *channelSession) serve(reqs <-chan *gossh.Request, g *guard, handler ssh.Handler, subsystem ssh.SubsystemHandler) {
-	resizes := limits.NewBucket(resizeRate, resizeBurst)
-	handled := false
-	for req := range reqs {
-		var extra *limits.Bucket
-		if req.Type == "window-change" {
-			extra = &resizes
-		}
-		if !g.wait(extra) {
-			reply(req, false)
-			continue
-		}
-		switch req.Type {
-		case "env":
-			var kv struct{ Key, Value string }
-			ok := !handled && len(c.env) < maxEnv && gossh.Unmarshal(req.Payload, &kv) == nil &&
-				len(kv.Key) <= maxEnvKey && len(kv.Value) <= maxEnvValue
-			if ok {
-				c.env = append(c.env, kv.Key+"="+kv.Value)
+func newChannelSession(ch gossh.Channel, conn *gossh.ServerConn, ctx ssh.Context, g *guard, handler ssh.Handler, subsystem ssh.SubsystemHandler) *channelSession {
+	return &channelSession{
+		Channel: ch, conn: conn, ctx: ctx, g: g, handler: handler, subsystem: subsystem,
+		taken: make(chan (<-chan *gossh.Request)), ended: make(chan struct{}),
+		resizes: limits.NewBucket(resizeRate, resizeBurst),
+	}
+}
+
+// serve answers the channel's requests until the client closes the
+// channel or the session takes them: at the pace the connection is
+// allowed, with a handful of short environment variables, one PTY,
+// window changes, and one shell or command, which runs the handler (a
+// subsystem runs the subsystem handler). Everything else (agent or X11
+// forwarding, signals) is declined; OpenSSH carries on without it. When
+// the channel ends, so does the session's place on the connection.
+func (c *channelSession) serve(reqs <-chan *gossh.Request) {
+	for {
+		select {
+		case req, ok := <-reqs:
+			if !ok {
+				close(c.ended)
+				c.g.closeSession()
+				return
 			}
-			reply(req, ok)
-		case "pty-req":
-			var p struct {
-				Term                 string
-				Cols, Rows, PxW, PxH uint32
-				Modes                string
-			}
-			c.mu.Lock()
-			ok := !handled && c.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil && len(p.Term) <= maxTerm
-			if ok {
-				c.pty = &ssh.Pty{Term: p.Term, Window: window(p.Cols, p.Rows, p.PxW, p.PxH)}
-			}
-			c.mu.Unlock()
-			reply(req, ok)
-		case "window-change":
-			var w struct{ Cols, Rows, PxW, PxH uint32 }
-			ok := gossh.Unmarshal(req.Payload, &w) == nil && c.resize(window(w.Cols, w.Rows, w.PxW, w.PxH))
-			reply(req, ok)
-		case "shell", "exec", "subsystem":
-			if handled {
-				reply(req, false)
-				continue
-			}
-			var cmd struct{ Value string }
-			if req.Type != "shell" && gossh.Unmarshal(req.Payload, &cmd) != nil {
-				reply(req, false)
-				continue
-			}
-			handled = true
-			run := handler
-			if req.Type == "subsystem" {
-				c.subsystem, run = cmd.Value, ssh.Handler(subsystem)
-			} else {
-				c.rawCmd = cmd.Value
-			}
-			reply(req, true)
-			go func() {
-				run(c)
-				_ = c.Exit(0)
-			}()
-		default:
-			reply(req, false)
+			c.answer(req)
+		case c.taken <- reqs:
+			return
 		}
 	}
+}
+
+// answer serves one request, waiting for the pace if it must.
+func (c *channelSession) answer(req *gossh.Request) {
+	var extra *limits.Bucket
+	if req.Type == "window-change" {
+		extra = &c.resizes
+	}
+	if !c.g.wait(extra) {
+		reply(req, false)
+		return
+	}
+	switch req.Type {
+	case "env":
+		var kv struct{ Key, Value string }
+		ok := !c.handled && len(c.env) < maxEnv && gossh.Unmarshal(req.Payload, &kv) == nil &&
+			len(kv.Key) <= maxEnvKey && len(kv.Value) <= maxEnvValue
+		if ok {
+			c.env = append(c.env, kv.Key+"="+kv.Value)
+		}
+		reply(req, ok)
+	case "pty-req":
+		var p struct {
+			Term                 string
+			Cols, Rows, PxW, PxH uint32
+			Modes                string
+		}
+		c.mu.Lock()
+		ok := !c.handled && c.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil && len(p.Term) <= maxTerm
+		if ok {
+			c.pty = &ssh.Pty{Term: p.Term, Window: window(p.Cols, p.Rows, p.PxW, p.PxH)}
+		}
+		c.mu.Unlock()
+		reply(req, ok)
+	case "window-change":
+		w, ok := windowChange(req)
+		ok = ok && c.resize(w)
+		reply(req, ok)
+	case "shell", "exec", "subsystem":
+		if c.handled {
+			reply(req, false)
+			return
+		}
+		var cmd struct{ Value string }
+		if req.Type != "shell" && gossh.Unmarshal(req.Payload, &cmd) != nil {
+			reply(req, false)
+			return
+		}
+		c.handled = true
+		run := c.handler
+		if req.Type == "subsystem" {
+			c.subName, run = cmd.Value, ssh.Handler(c.subsystem)
+		} else {
+			c.rawCmd = cmd.Value
+		}
+		reply(req, true)
+		go func() {
+			run(c)
+			_ = c.Exit(0)
+		}()
+	default:
+		reply(req, false)
+	}
+}
+
+// take has the channel's requests read from now on through the returned
+// Aside, on the caller's goroutine: a window change that wants no answer
+// is served right there, within the pace; anything else goes back to a
+// request loop of its own, from that request on. giveBack starts that
+// loop if the Aside still holds the requests; the caller calls it, on the
+// same goroutine, once it stops reading them. take reports false if the
+// channel has already ended.
+func (c *channelSession) take() (aside ui.Aside[*gossh.Request], giveBack func(), ok bool) {
+	var reqs <-chan *gossh.Request
+	select {
+	case reqs = <-c.taken:
+	case <-c.ended:
+		return aside, nil, false
+	}
+	given := false
+	aside.C = reqs
+	aside.Serve = func(req *gossh.Request) (tea.Msg, bool) {
+		if req.Type == "window-change" && !req.WantReply && c.g.allow(&c.resizes) {
+			w, ok := windowChange(req)
+			if ok && c.setWindow(w) {
+				return tea.WindowSizeMsg{Width: w.Width, Height: w.Height}, true
+			}
+			return nil, true
+		}
+		given = true
+		go func() {
+			c.answer(req)
+			c.serve(reqs)
+		}()
+		return nil, false
+	}
+	giveBack = func() {
+		if !given {
+			given = true
+			go c.serve(reqs)
+		}
+	}
+	return aside, giveBack, true
 }
 
 func reply(req *gossh.Request, ok bool) {
@@ -117,20 +194,38 @@ func window(cols, rows, pxW, pxH uint32) ssh.Window {
 	return ssh.Window{Width: int(cols), Height: int(rows), WidthPixels: int(pxW), HeightPixels: int(pxH)}
 }
 
-// resize takes a window change: it reports false for a session with no
-// PTY.
+func windowChange(req *gossh.Request) (ssh.Window, bool) {
+	var w struct{ Cols, Rows, PxW, PxH uint32 }
+	if gossh.Unmarshal(req.Payload, &w) != nil {
+		return ssh.Window{}, false
+	}
+	return window(w.Cols, w.Rows, w.PxW, w.PxH), true
+}
+
+// resize takes a window change on the request loop and hands it to the
+// handler: it reports false for a session with no PTY.
 func (c *channelSession) resize(w ssh.Window) bool {
-	c.mu.Lock()
-	if c.pty == nil {
-		c.mu.Unlock()
+	if !c.setWindow(w) {
 		return false
 	}
-	c.pty.Window = w
+	c.mu.Lock()
 	f := c.resized
 	c.mu.Unlock()
 	if f != nil {
 		f(w) // on the request loop: in order, and the client waits while it blocks
 	}
+	return true
+}
+
+// setWindow records a window change: it reports false for a session with
+// no PTY.
+func (c *channelSession) setWindow(w ssh.Window) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pty == nil {
+		return false
+	}
+	c.pty.Window = w
 	return true
 }
 
@@ -152,7 +247,7 @@ func (c *channelSession) LocalAddr() net.Addr       { return c.conn.LocalAddr() 
 func (c *channelSession) Environ() []string         { return append([]string(nil), c.env...) }
 func (c *channelSession) RawCommand() string        { return c.rawCmd }
 func (c *channelSession) Command() []string         { return strings.Fields(c.rawCmd) }
-func (c *channelSession) Subsystem() string         { return c.subsystem }
+func (c *channelSession) Subsystem() string         { return c.subName }
 func (c *channelSession) Context() ssh.Context      { return c.ctx }
 func (c *channelSession) EmulatedPty() bool         { return false }
 func (c *channelSession) Signals(chan<- ssh.Signal) {}

@@ -2,10 +2,15 @@ package session
 
 import (
 	"bytes"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/hush-chat/hush/internal/sshtest"
+	"github.com/hush-chat/hush/internal/wait"
 )
 
 func TestCRLF(t *testing.T) {
@@ -67,5 +72,89 @@ func TestPTYRequests(t *testing.T) {
 	}
 	if ok, err := sess.SendRequest(agentRequest, true, nil); err != nil || ok {
 		t.Errorf("agent forwarding: %v, %v; want refused", ok, err)
+	}
+}
+
+// requestLoops counts the goroutines waiting in a session channel's
+// request loop.
+func requestLoops() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "session.(*channelSession).serve(")
+}
+
+// A session in a room has its model's loop read the channel's requests:
+// no request loop waits beside it, and a window change still reaches the
+// screen.
+func TestRoomReadsItsOwnRequests(t *testing.T) {
+	s := serve(t, nil)
+	alice := sshtest.Dial(t, s.addr, "new", sshtest.Options{Width: 30, Height: 12})
+	alice.WaitText("Waiting for someone")
+	wait.Until(t, "no request loop", func() (bool, string) {
+		n := requestLoops()
+		return n == 0, fmt.Sprint(n, " request loops")
+	})
+	alice.Resize(80, 24)
+	alice.WaitText("Share this:") // cut off at 30 columns
+}
+
+// A request the model's loop does not serve itself goes back to a request
+// loop, which answers it and the ones after; either way, the session's
+// place on the connection is given back when the channel closes.
+func TestRoomGivesRequestsBack(t *testing.T) {
+	s := serve(t, nil)
+	for _, wantReply := range []bool{false, true} {
+		c := dialRaw(t, s.addr, "new")
+		room, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		room.Stdout = &out
+		if _, err := room.StdinPipe(); err != nil { // open: EOF would end the session
+			t.Fatal(err)
+		}
+		if err := room.RequestPty("xterm", 12, 30, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := room.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		wait.Until(t, "the room's requests taken", func() (bool, string) {
+			n := requestLoops()
+			return n == 0, fmt.Sprint(n, " request loops")
+		})
+		size := gossh.Marshal(struct{ Cols, Rows, PxW, PxH uint32 }{80, 24, 0, 0})
+		ok, err := room.SendRequest("window-change", wantReply, size)
+		if err != nil || (wantReply && !ok) {
+			t.Fatalf("window change, reply wanted %v: %v, %v", wantReply, ok, err)
+		}
+		if wantReply {
+			if n := requestLoops(); n != 1 {
+				t.Fatalf("%d request loops after a request wanting an answer, want 1", n)
+			}
+			if ok, err := room.SendRequest(agentRequest, true, nil); err != nil || ok {
+				t.Fatalf("agent forwarding after the hand-back: %v, %v; want refused", ok, err)
+			}
+		}
+		var others []*gossh.Session
+		for range maxSessionsPerConn - 1 {
+			sess, err := c.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			others = append(others, sess)
+		}
+		room.Close()
+		wait.Until(t, "the room's place given back", func() (bool, string) {
+			sess, err := c.NewSession()
+			if err != nil {
+				return false, err.Error()
+			}
+			sess.Close()
+			return true, ""
+		})
+		for _, sess := range others {
+			sess.Close()
+		}
 	}
 }

@@ -160,22 +160,9 @@ func (g *guard) refuseChannel(ch gossh.NewChannel, reason gossh.RejectionReason,
 // dropped, not served at the pace of a live one.
 func (g *guard) wait(extra *limits.Bucket) bool {
 	for {
-		now := time.Now()
-		g.mu.Lock()
-		var d time.Duration
-		switch {
-		case g.closed:
-			g.mu.Unlock()
-			return false
-		case g.requests.Take(1, now) == 0:
-			d = time.Second / requestRate
-		case extra != nil && extra.Take(1, now) == 0:
-			g.requests.Give(1)
-			d = time.Second / resizeRate
-		}
-		g.mu.Unlock()
-		if d == 0 {
-			return true
+		d, ok := g.spend(extra)
+		if !ok || d == 0 {
+			return ok
 		}
 		g.s.cfg.Metrics.Throttled()
 		t := time.NewTimer(d)
@@ -185,6 +172,32 @@ func (g *guard) wait(extra *limits.Bucket) bool {
 			t.Stop()
 		}
 	}
+}
+
+// allow spends one request from the connection's budget (and one from
+// extra) if it can now, without waiting.
+func (g *guard) allow(extra *limits.Bucket) bool {
+	d, ok := g.spend(extra)
+	return ok && d == 0
+}
+
+// spend takes one request from the budget and from extra, or says how
+// long to wait for one (nothing is taken then); false once the connection
+// has closed.
+func (g *guard) spend(extra *limits.Bucket) (time.Duration, bool) {
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.closed:
+		return 0, false
+	case g.requests.Take(1, now) == 0:
+		return time.Second / requestRate, true
+	case extra != nil && extra.Take(1, now) == 0:
+		g.requests.Give(1)
+		return time.Second / resizeRate, true
+	}
+	return 0, true
 }
 
 // sessionChannel serves a session channel (see channel.go), with the
@@ -199,13 +212,12 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, nc goss
 		g.refuseChannel(nc, gossh.ResourceShortage, "hush allows 4 sessions on one connection")
 		return
 	}
-	defer g.closeSession()
 	ch, reqs, err := nc.Accept()
 	if err != nil {
+		g.closeSession()
 		return
 	}
-	sess := &channelSession{Channel: ch, conn: conn, ctx: ctx}
-	sess.serve(reqs, g, srv.Handler, s.badSubsystem)
+	newChannelSession(ch, conn, ctx, g, srv.Handler, s.badSubsystem).serve(reqs)
 }
 
 // otherChannel refuses every other channel type (port forwarding).

@@ -15,6 +15,12 @@ import (
 // runRoom runs one person's UI until they leave, the connection drops or
 // their seat ends (the server shutting down ends every seat).
 func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
+	// The model's loop reads the channel's requests itself (a window
+	// change is one), so no goroutine waits on them alone. Taken first,
+	// before anything can fill the inbox the request loop hands window
+	// changes to.
+	ch := sess.(*channelSession)
+	aside, giveBack, taken := ch.take()
 	pty, _, _ := sess.Pty()
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	ctx, cancel := context.WithCancel(sess.Context())
@@ -58,14 +64,20 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 		_ = ui.ReadInput(in, deliver)
 		cancel()
 	}()
-	// Window changes come from the channel's request loop, which waits
-	// while the model is busy and stops waiting once it has ended.
-	if w := sess.(*channelSession).onResize(func(w ssh.Window) {
+	// Requests the model's loop gives back go to a request loop again,
+	// which hands window changes over through the inbox, waiting while
+	// the model is busy and no longer once it has ended.
+	if w := ch.onResize(func(w ssh.Window) {
 		deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 	}); w != pty.Window {
 		deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 	}
-	model.Run(ctx, inbox, screen)
+	if taken {
+		ui.RunAside(ctx, model, inbox, screen, aside)
+		giveBack()
+	} else {
+		model.Run(ctx, inbox, screen)
+	}
 	cancel()
 	screen.Close(model.Farewell(), time.Second)
 }

@@ -19,11 +19,28 @@ const maxBatch = 32
 // and their messages fed back, tea.Quit ends it — without its
 // frame clock: Bubble Tea ticks every program at least once a second even
 // with rendering off, which made 10,000 idle sessions cost 7.6% of a core.
-// Here a session waits on five things only: a message from in (keys,
-// pastes, window sizes), the room, the conversation's own notes (idle), a
-// command's result, and one timer armed only while something fades. It
-// draws after a message that changed the frame, never on a clock.
+// Here a session waits on six things only: a message from in (keys,
+// pastes, window sizes), the room, the conversation's own notes (idle), a command's
+// result, one timer armed only while something fades, and an Aside (see
+// RunAside). It draws after a message that changed the frame, never on a
+// clock.
 func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
+	RunAside(ctx, m, in, screen, Aside[struct{}]{})
+}
+
+// Aside is a source of work Run serves besides the model's own, on the
+// model's goroutine, so that no goroutine of a session at rest waits on it
+// alone: a session channel's requests. Serve gets what came and returns a
+// message for the model (or nil) and whether Run keeps reading C: false
+// hands C back to whoever gave it, from the next thing on. A closed C is
+// given back too.
+type Aside[T any] struct {
+	C     <-chan T
+	Serve func(T) (tea.Msg, bool)
+}
+
+// RunAside is Run, serving aside too.
+func RunAside[T any](ctx context.Context, m *Model, in <-chan tea.Msg, screen *Screen, aside Aside[T]) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -88,6 +105,14 @@ func (m *Model) Run(ctx context.Context, in <-chan tea.Msg, screen *Screen) {
 					return
 				}
 				continue
+			case got, ok := <-aside.C:
+				keep := false
+				if ok {
+					msg, keep = aside.Serve(got)
+				}
+				if !keep {
+					aside.C = nil
+				}
 			}
 		}
 		if msg != nil {
