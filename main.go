@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -103,12 +102,6 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	for _, w := range cfg.Renamed {
 		log.Warn(w)
-	}
-	if getenv("GOGC") == "" {
-		// Many small sessions make garbage in small bursts; at the default
-		// GOGC=100 collection set the keystroke latency tail. 400 trades
-		// some memory per session for it (docs/PERFORMANCE.md).
-		debug.SetGCPercent(400)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
