@@ -2,7 +2,6 @@ package session
 
 import (
 	"charm.land/ssh"
-	"charm.land/wish/v2"
 	"github.com/hush-chat/hush/talk"
 )
 
@@ -32,23 +31,6 @@ func (noMetrics) SlowDropped()     {}
 func (noMetrics) HandshakeFailed() {}
 func (noMetrics) IdleClosed()      {}
 func (noMetrics) Throttled()       {}
-
-// badRequest counts a refusal when mw turns a session away (does not call
-// on to the next handler).
-func (s *Server) badRequest(mw wish.Middleware) wish.Middleware {
-	return func(next ssh.Handler) ssh.Handler {
-		return func(sess ssh.Session) {
-			passed := false
-			mw(func(sess ssh.Session) {
-				passed = true
-				next(sess)
-			})(sess)
-			if !passed {
-				s.hub.Refused(talk.BadRequest)
-			}
-		}
-	}
-}
 
 // badSubsystem counts a refused subsystem request, then refuses it.
 func (s *Server) badSubsystem(sess ssh.Session) {

@@ -10,33 +10,56 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/hush-chat/hush/talk"
 	"github.com/hush-chat/hush/ui"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // runRoom runs one person's UI until they leave, the connection drops or
 // their seat ends (the server shutting down ends every seat).
 func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
+	r := s.openRoom(sess, conv)
+	defer r.cancel()
+	r.run()
+}
+
+// roomUI is what a session in a room runs on. Setting it up is a call of
+// its own, so that while the session lasts its stack holds little more
+// than the model's loop: a garbage collection halves a stack that uses
+// less than a quarter of it.
+type roomUI struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	model    *ui.Model
+	screen   *ui.Screen
+	inbox    chan tea.Msg
+	aside    ui.Aside[*gossh.Request]
+	giveBack func()
+	taken    bool
+}
+
+func (s *Server) openRoom(sess ssh.Session, conv *talk.Conv) *roomUI {
+	r := &roomUI{}
 	// The model's loop reads the channel's requests itself (a window
 	// change is one), so no goroutine waits on them alone. Taken first,
 	// before anything can fill the inbox the request loop hands window
 	// changes to.
 	ch := sess.(*channelSession)
-	aside, giveBack, taken := ch.take()
+	r.aside, r.giveBack, r.taken = ch.take()
 	pty, _, _ := sess.Pty()
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	ctx, cancel := context.WithCancel(sess.Context())
-	defer cancel()
+	r.ctx, r.cancel = ctx, cancel
 	// The screen writes through the connection's guard, which asks the
 	// client for an answer while output flows and hangs up on one that
 	// stopped reading (kernel buffers can hide that from a blocked write
 	// for minutes); a write blocked for the stall timeout hangs up too.
-	screen := ui.NewScreen(guardOf(sess.Context()).output(sess), s.cfg.StallTimeout, func() {
+	r.screen = ui.NewScreen(guardOf(sess.Context()).output(sess), s.cfg.StallTimeout, func() {
 		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", conv.Tag())
 		s.cfg.Metrics.SlowDropped()
 		cancel()
 		hangUp(sess)
 	})
 	pace, quiet, pictures := preferences(env)
-	model := ui.New(ui.Config{
+	r.model = ui.New(ui.Config{
 		Conv:     conv,
 		Profile:  colorprofile.Env(env),
 		Width:    pty.Window.Width,
@@ -50,6 +73,7 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 	// input's goroutine and the channel's request loop; the model's loop
 	// waits on nobody else.
 	inbox := make(chan tea.Msg, 16)
+	r.inbox = inbox
 	deliver := func(msg tea.Msg) {
 		select {
 		case inbox <- msg:
@@ -72,14 +96,19 @@ func (s *Server) runRoom(sess ssh.Session, conv *talk.Conv) {
 	}); w != pty.Window {
 		deliver(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 	}
-	if taken {
-		ui.RunAside(ctx, model, inbox, screen, aside)
-		giveBack()
+	return r
+}
+
+// run runs the model until the session ends, then says goodbye on screen.
+func (r *roomUI) run() {
+	if r.taken {
+		ui.RunAside(r.ctx, r.model, r.inbox, r.screen, r.aside)
+		r.giveBack()
 	} else {
-		model.Run(ctx, inbox, screen)
+		r.model.Run(r.ctx, r.inbox, r.screen)
 	}
-	cancel()
-	screen.Close(model.Farewell(), time.Second)
+	r.cancel()
+	r.screen.Close(r.model.Farewell(), time.Second)
 }
 
 // preferences reads what a person asked for with ssh -o SetEnv: HUSH_FADE

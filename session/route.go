@@ -15,21 +15,8 @@ import (
 // and takes the session there; anything else gets the welcome.
 func (s *Server) route(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		where, ok := talk.Route(sess.User())
-		if !ok {
-			s.welcome(sess)
-			return
-		}
-		conv, err := gateConn(sess).Enter(sess.Context(), where, keyOf(sess), "ssh")
-		if r, ok := errors.AsType[*talk.Refusal](err); ok && r.Knock {
-			conv, err = s.knock(sess, r)
-			if conv == nil && err == nil {
-				_ = sess.Exit(0)
-				return
-			}
-		}
-		if err != nil {
-			s.refuse(sess, err)
+		conv := s.enter(sess)
+		if conv == nil {
 			return
 		}
 		// The address's place is given back only once the session's end
@@ -39,6 +26,31 @@ func (s *Server) route(next ssh.Handler) ssh.Handler {
 		s.runRoom(sess, conv)
 		next(sess)
 	}
+}
+
+// enter takes the session where its user name asks, knocking if the room
+// is locked. nil: it went nowhere, and was told why (or chose to leave).
+// A call of its own, so its frame is not on the session's stack while it
+// lasts.
+func (s *Server) enter(sess ssh.Session) *talk.Conv {
+	where, ok := talk.Route(sess.User())
+	if !ok {
+		s.welcome(sess)
+		return nil
+	}
+	conv, err := gateConn(sess).Enter(sess.Context(), where, keyOf(sess), "ssh")
+	if r, ok := errors.AsType[*talk.Refusal](err); ok && r.Knock {
+		conv, err = s.knock(sess, r)
+		if conv == nil && err == nil {
+			_ = sess.Exit(0)
+			return nil
+		}
+	}
+	if err != nil {
+		s.refuse(sess, err)
+		return nil
+	}
+	return conv
 }
 
 // knockFor bounds how long the locked room's question waits for a key.

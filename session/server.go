@@ -72,8 +72,7 @@ func New(cfg Config) (*Server, error) {
 		// The last middleware listed runs first.
 		wish.WithMiddleware(
 			s.route,
-			s.badRequest(requirePTY),
-			s.badRequest(refuseCommands),
+			s.requireShell,
 			s.picture,
 			s.track,
 			s.contain,
@@ -150,12 +149,23 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 		defer release()
 		s.cfg.Metrics.SessionStarted()
 		defer s.cfg.Metrics.SessionEnded()
-		start := time.Now()
-		s.log.Info("session start", "remote", remoteIP(sess), "key", sess.PublicKey() != nil)
+		start := s.logStart(sess)
 		next(sess)
 		_ = sess.Exit(0) // an error only says a refusal already exited 1
-		s.log.Info("session end", "remote", remoteIP(sess), "duration", time.Since(start).Round(time.Millisecond))
+		s.logEnd(sess, start)
 	}
+}
+
+// logStart and logEnd are calls of their own so that the arguments of a
+// log line take no room in track's frame, which stays on the session's
+// stack while it lasts.
+func (s *Server) logStart(sess ssh.Session) time.Time {
+	s.log.Info("session start", "remote", remoteIP(sess), "key", sess.PublicKey() != nil)
+	return time.Now()
+}
+
+func (s *Server) logEnd(sess ssh.Session, start time.Time) {
+	s.log.Info("session end", "remote", remoteIP(sess), "duration", time.Since(start).Round(time.Millisecond))
 }
 
 // Invite is the ssh command that connects as user to a server shown as
