@@ -41,10 +41,8 @@ type Aside[T any] struct {
 
 // RunAside is Run, serving aside too.
 func RunAside[T any](ctx context.Context, m *Model, in <-chan tea.Msg, screen *Screen, aside Aside[T]) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	var armed time.Time
+	var wake alarm
+	defer wake.stop()
 	var events []talk.Event
 	conv := m.cfg.Conv
 	notes := conv.Notes()
@@ -97,10 +95,11 @@ func RunAside[T any](ctx context.Context, m *Model, in <-chan tea.Msg, screen *S
 				cmd = roomEvents()
 			case ev := <-notes:
 				cmd = m.events([]talk.Event{*ev}, m.now())
-			case <-timer.C:
-				armed = time.Time{}
+			case <-wake.c():
+				wake.rang()
 				msg = tick{}
-			case msg = <-cmds.results:
+			case msg = <-cmds.waiting():
+				cmds.pending--
 				if !cmds.effect(msg, screen) {
 					return
 				}
@@ -121,7 +120,7 @@ func RunAside[T any](ctx context.Context, m *Model, in <-chan tea.Msg, screen *S
 		if cmd != nil {
 			cmds.run(cmd)
 		}
-		armed = m.arm(timer, armed)
+		wake.set(m.wake)
 	}
 }
 
@@ -132,17 +131,45 @@ func (m *Model) show(screen *Screen) {
 	screen.Show(f)
 }
 
-// arm sets timer for when the screen next changes by itself, if that moved
-// since it was armed; it returns the moment armed now.
-func (m *Model) arm(timer *time.Timer, armed time.Time) time.Time {
-	if m.wake.Equal(armed) {
-		return armed
+// alarm wakes the model when the screen next changes by itself. Its
+// timer is made the first time something fades, and Run waits on it only
+// while it is set: a goroutine waiting in a select holds a record for each
+// channel it waits on.
+type alarm struct {
+	t  *time.Timer
+	at time.Time // zero: not set
+}
+
+// set has the alarm ring at at (zero: never), if that moved.
+func (a *alarm) set(at time.Time) {
+	if at.Equal(a.at) {
+		return
 	}
-	timer.Stop()
-	if !m.wake.IsZero() {
-		timer.Reset(time.Until(m.wake))
+	a.at = at
+	switch {
+	case at.IsZero():
+		a.t.Stop()
+	case a.t == nil:
+		a.t = time.NewTimer(time.Until(at))
+	default:
+		a.t.Reset(time.Until(at))
 	}
-	return m.wake
+}
+
+// c is the channel to wait on: nil, which never delivers, when not set.
+func (a *alarm) c() <-chan time.Time {
+	if a.at.IsZero() {
+		return nil
+	}
+	return a.t.C
+}
+
+func (a *alarm) rang() { a.at = time.Time{} }
+
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+	}
 }
 
 // effect carries out what a command returned: an effect on the terminal,

@@ -15,6 +15,7 @@ import (
 type runner struct {
 	ctx     context.Context
 	results chan tea.Msg
+	pending int // commands whose message has not come back (the loop's alone)
 
 	mu      sync.Mutex
 	queue   []tea.Cmd
@@ -27,6 +28,7 @@ func newRunner(ctx context.Context) *runner {
 
 // run queues cmd, starting the goroutine if none is running.
 func (r *runner) run(cmd tea.Cmd) {
+	r.pending++
 	r.mu.Lock()
 	r.queue = append(r.queue, cmd)
 	start := !r.running
@@ -35,6 +37,16 @@ func (r *runner) run(cmd tea.Cmd) {
 	if start {
 		go r.drain()
 	}
+}
+
+// waiting is the channel the commands' messages come back on: nil, which
+// never delivers, while none is pending, so a session at rest does not
+// wait on it.
+func (r *runner) waiting() <-chan tea.Msg {
+	if r.pending == 0 {
+		return nil
+	}
+	return r.results
 }
 
 func (r *runner) drain() {
