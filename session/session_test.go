@@ -144,10 +144,15 @@ func TestRefusalsAreCounted(t *testing.T) {
 	if got := term.Exit(); got != 1 || !strings.Contains(term.Stderr(), "needs a terminal") {
 		t.Fatalf("no pty: exit %d, %q", got, term.Stderr())
 	}
+	// A command is asked about first, with or without a terminal.
+	cmd := sshtest.Dial(t, s.addr, "new", sshtest.Options{NoPTY: true, Command: "ls", From: "127.0.0.3"})
+	if got := cmd.Exit(); got != 1 || !strings.Contains(cmd.Stderr(), "not a shell") {
+		t.Fatalf("a command: exit %d, %q", got, cmd.Stderr())
+	}
 	// The client hears its exit status before the refusal is counted:
 	// wait for the count, within a bound.
-	wait.Until(t, "both refusals counted", func() (bool, string) {
-		if s.obs.count(admit.BadRequest) == 1 && s.obs.count(admit.TooManyConns) == 1 {
+	wait.Until(t, "every refusal counted", func() (bool, string) {
+		if s.obs.count(admit.BadRequest) == 2 && s.obs.count(admit.TooManyConns) == 1 {
 			return true, ""
 		}
 		s.obs.mu.Lock()

@@ -435,3 +435,50 @@ func (r *fadeRoom) paint() int {
 	r.m.dirty = false
 	return drawAndPaint(r.scr, r.m, r.clk.t)
 }
+
+// A model at rest waits on neither its timer nor its commands' channel: a
+// goroutine blocked in a select holds a record for each channel it waits
+// on. Each is there only while set or running.
+func TestRestWaitsOnNoTimerAndNoCommand(t *testing.T) {
+	var a alarm
+	defer a.stop()
+	if a.c() != nil {
+		t.Fatal("an alarm never set gives a channel")
+	}
+	a.set(time.Now().Add(10 * time.Millisecond))
+	select {
+	case <-a.c():
+		a.rang()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the alarm did not ring")
+	}
+	if a.c() != nil {
+		t.Fatal("an alarm that rang still gives a channel")
+	}
+	a.set(time.Now().Add(time.Hour))
+	if a.c() == nil {
+		t.Fatal("a set alarm gives no channel")
+	}
+	a.set(time.Time{})
+	if a.c() != nil {
+		t.Fatal("an alarm set to never gives a channel")
+	}
+
+	r := newRunner(t.Context())
+	if r.waiting() != nil {
+		t.Fatal("no command runs, yet the runner gives a channel")
+	}
+	r.run(func() tea.Msg { return "done" })
+	select {
+	case msg := <-r.waiting():
+		r.pending--
+		if msg != "done" {
+			t.Fatalf("got %v", msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command's message did not come back")
+	}
+	if r.waiting() != nil {
+		t.Fatal("every message came back, yet the runner gives a channel")
+	}
+}
