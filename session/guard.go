@@ -57,6 +57,7 @@ type guard struct {
 	requests limits.Bucket
 	idle     *time.Timer
 	closed   bool
+	slow     bool          // hung up on for not reading
 	done     chan struct{} // closed with the connection
 
 	// Liveness while output flows (see probe).
@@ -286,8 +287,21 @@ func (g *guard) probe() {
 		g.flow.Answered(time.Now())
 	case <-g.done:
 	case <-t.C:
-		g.s.log.Warn("client stopped reading, hanging up", "remote", talk.Key(g.conn.RemoteAddr()))
-		g.s.cfg.Metrics.SlowDropped()
-		_ = g.conn.Close()
+		g.hangUpSlow()
 	}
+}
+
+// hangUpSlow closes the connection of a client that stopped reading. The
+// probe and a write blocked for the stall timeout often both see the same
+// client, at about the same moment; it is logged and counted once.
+func (g *guard) hangUpSlow(attrs ...any) {
+	g.mu.Lock()
+	first := !g.slow
+	g.slow = true
+	g.mu.Unlock()
+	if first {
+		g.s.log.Warn("client stopped reading, hanging up", append([]any{"remote", talk.Key(g.conn.RemoteAddr())}, attrs...)...)
+		g.s.cfg.Metrics.SlowDropped()
+	}
+	_ = g.conn.Close()
 }

@@ -1,6 +1,10 @@
 package session
 
 import (
+	"io"
+	"log/slog"
+	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,5 +57,48 @@ func TestLivenessAskedOnlyWhileOutputFlows(t *testing.T) {
 	}
 	if asked.Load() == 0 {
 		t.Fatalf("ten stall timeouts of typing asked nothing")
+	}
+}
+
+// slowCount counts members hung up on for not reading.
+type slowCount struct {
+	noMetrics
+	n atomic.Int64
+}
+
+func (c *slowCount) SlowDropped() { c.n.Add(1) }
+
+// The probe and a write blocked for the stall timeout often see the same
+// stalled client at the same moment: it is hung up on and counted once.
+func TestSlowClientIsCountedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &slowCount{}
+	s := &Server{cfg: Config{Metrics: m, StallTimeout: time.Second}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	g := newGuard(s, conn, nil)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { g.hangUpSlow("room", "r1") })
+	}
+	wg.Wait()
+	if n := m.n.Load(); n != 1 {
+		t.Fatalf("a client seen stalled twice was counted %d times, want once", n)
+	}
+	// Hung up on: the client reads the end of its connection.
+	_ = client.SetReadDeadline(time.Now().Add(sshtest.Timeout))
+	if _, err := client.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the client read %v, want the end of its connection", err)
 	}
 }

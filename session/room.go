@@ -52,11 +52,11 @@ func (s *Server) openRoom(sess ssh.Session, conv *talk.Conv) *roomUI {
 	// client for an answer while output flows and hangs up on one that
 	// stopped reading (kernel buffers can hide that from a blocked write
 	// for minutes); a write blocked for the stall timeout hangs up too.
-	r.screen = ui.NewScreen(guardOf(sess.Context()).output(sess), s.cfg.StallTimeout, func() {
-		s.log.Warn("client stopped reading, hanging up", "remote", remoteIP(sess), "room", conv.Tag())
-		s.cfg.Metrics.SlowDropped()
+	g := guardOf(sess.Context())
+	r.screen = ui.NewScreen(g.output(sess), s.cfg.StallTimeout, func() {
 		cancel()
-		hangUp(sess)
+		g.hangUpSlow("room", conv.Tag())
+		_ = sess.Close()
 	})
 	pace, quiet, pictures := preferences(env)
 	r.model = ui.New(ui.Config{

@@ -307,9 +307,14 @@ func (t *tab) send(ctx context.Context, f outFrame) error {
 	return err
 }
 
+// stalled drops a tab that stopped reading. A probe and a blocked send
+// often both see it, at about the same moment; it is logged and counted
+// once.
 func (t *tab) stalled(drop context.CancelFunc) {
-	t.s.log.Warn("browser stopped reading, dropping it", "remote", t.remote)
-	t.s.cfg.Metrics.SlowDropped()
+	if !t.slow.Swap(true) {
+		t.s.log.Warn("browser stopped reading, dropping it", "remote", t.remote)
+		t.s.cfg.Metrics.SlowDropped()
+	}
 	if drop != nil {
 		drop()
 	}

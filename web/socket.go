@@ -154,6 +154,7 @@ type tab struct {
 	link   func(code string) string
 	asks   asks         // liveness questions (see probe)
 	asked  atomic.Int64 // when the last was asked, Unix nanoseconds
+	slow   atomic.Bool  // dropped for not reading
 }
 
 // places are where a hello may ask to go.
