@@ -3,7 +3,6 @@ package session
 import (
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,20 +70,7 @@ func (c *slowCount) SlowDropped() { c.n.Add(1) }
 // The probe and a write blocked for the stall timeout often see the same
 // stalled client at the same moment: it is hung up on and counted once.
 func TestSlowClientIsCountedOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	conn, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, conn := tcpPair(t)
 	m := &slowCount{}
 	s := &Server{cfg: Config{Metrics: m, StallTimeout: time.Second}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	g := newGuard(s, conn, nil)

@@ -64,20 +64,7 @@ func sshPipe(b *testing.B, cipher string) (gossh.Channel, *countingConn) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sc.Close(); cc.Close() })
+	cc, sc := tcpPair(b)
 	wire := &countingConn{Conn: sc}
 	cfg := &gossh.ServerConfig{NoClientAuth: true}
 	cfg.AddHostKey(signer)
@@ -117,4 +104,25 @@ func sshPipe(b *testing.B, cipher string) (gossh.Channel, *countingConn) {
 		b.Fatal("no channel")
 	}
 	return ch, wire
+}
+
+// tcpPair is both ends of a loopback TCP connection, closed when tb ends.
+func tcpPair(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { server.Close(); client.Close() })
+	return client, server
 }
